@@ -1,0 +1,11 @@
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy from '@middy/core';
+import { logger } from '#lib/logger';
+import { handleQueueEvent } from '#lib/queue/consumer';
+import type { QueueEvent } from '#lib/queue/events';
+import { processIntakeMessage } from '#lib/tasks/intake';
+
+/** Creates tasks from a `task_intake` batch (SQS or Amazon MQ shape); invalid messages go to `task_intake.dlq`. */
+export const handler = middy(async (event: QueueEvent) => handleQueueEvent(event, (m) => processIntakeMessage(m.body))).use(
+  injectLambdaContext(logger, { resetKeys: true }),
+);

@@ -1,0 +1,14 @@
+import type { Context } from 'aws-lambda';
+import { NotFoundError } from '#lib/http/errors';
+import { type HttpEvent, httpHandler } from '#lib/http/handler';
+import { matchTrailingSlash } from '#lib/http/routes';
+
+const notFound = httpHandler({}, async ({ event }) => {
+  throw new NotFoundError(`No route for ${event.requestContext.http.method} ${event.rawPath}`);
+});
+
+/** The catch-all route: hands a trailing-slash path to its route's handler, answers 404 for anything else. */
+export const handler = async (event: HttpEvent, context: Context) => {
+  const match = await matchTrailingSlash(event);
+  return match ? match.handler(match.event, context) : notFound(event, context);
+};

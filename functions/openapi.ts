@@ -1,0 +1,4 @@
+import { httpHandler, ok } from '#lib/http/handler';
+import { openApiDocument } from '#lib/openapi';
+
+export const handler = httpHandler({ public: true }, async () => ok(openApiDocument()));

@@ -1,0 +1,101 @@
+import { config } from '#lib/config';
+import { logger } from '#lib/logger';
+import { queue } from '#lib/queue/client';
+import { type BatchResponse, toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
+import type { Consumer, QueueName, ReceivedMessage } from '#lib/queue/types';
+
+/** Which function consumes which queue (function names as in serverless.yml). */
+export const CONSUMERS: Record<QueueName, string> = { tasks: 'processor', task_intake: 'intake' };
+
+export interface BridgeOptions {
+  /** serverless-offline's Lambda endpoint. */
+  lambdaUrl: string;
+  /** Prefix of deployed function names: `<service>-<stage>-`. */
+  functionPrefix: string;
+  concurrency: number;
+  batchSize: number;
+  /** How often the dispatcher function runs; 0 turns it off. */
+  dispatchEveryMs: number;
+  /** Longest wait for one invocation. */
+  invokeTimeoutMs: number;
+}
+
+export interface Bridge {
+  /** Stops taking messages, lets running invocations finish (up to `timeoutMs`), hands back the rest. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** Calls a function through serverless-offline's Lambda invoke API and returns its JSON answer. */
+export async function invokeFunction(
+  o: Pick<BridgeOptions, 'lambdaUrl' | 'functionPrefix' | 'invokeTimeoutMs'>,
+  name: string,
+  event: unknown,
+) {
+  const res = await fetch(`${o.lambdaUrl}/2015-03-31/functions/${o.functionPrefix}${name}/invocations`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(event),
+    signal: AbortSignal.timeout(o.invokeTimeoutMs),
+  });
+  const text = await res.text();
+  if (res.status !== 200 || res.headers.get('x-amz-function-error')) {
+    throw new Error(`${name} failed (${res.status}): ${text.slice(0, 500)}`);
+  }
+  return text ? JSON.parse(text) : null;
+}
+
+/**
+ * The local stand-in for Lambda's event source mappings: consumes the configured queue with bounded concurrency,
+ * invokes the consumer function with the cloud's event shape, and acknowledges only what succeeded.
+ */
+export async function startBridge(o: BridgeOptions): Promise<Bridge> {
+  const q = queue();
+  const consumers: Consumer[] = [];
+  for (const [name, fn] of Object.entries(CONSUMERS) as Array<[QueueName, string]>) {
+    const toEvent = q.driver === 'rabbitmq' ? toRabbitMqEvent : toSqsEvent;
+    const consumer = await q.consume(
+      name,
+      async (messages: ReceivedMessage[]) => {
+        try {
+          const answer = (await invokeFunction(o, fn, toEvent(name, messages))) as BatchResponse | null;
+          return { failedIds: (answer?.batchItemFailures ?? []).map((f) => f.itemIdentifier) };
+        } catch (err) {
+          logger.error('invocation failed; the batch will be delivered again', { function: fn, error: err as Error });
+          return { failedIds: messages.map((m) => m.id) };
+        }
+      },
+      { concurrency: o.concurrency, batchSize: o.batchSize },
+    );
+    consumers.push(consumer);
+  }
+  let dispatching: Promise<void> = Promise.resolve();
+  const timer =
+    o.dispatchEveryMs > 0
+      ? setInterval(() => {
+          dispatching = invokeFunction(o, 'dispatcher', {})
+            .then(() => undefined)
+            .catch((err) => logger.warn('dispatcher run failed', { error: err as Error }));
+        }, o.dispatchEveryMs)
+      : undefined;
+  logger.info('bridge started', { driver: q.driver, concurrency: o.concurrency, batch_size: o.batchSize });
+  return {
+    async stop(timeoutMs = 30_000) {
+      clearInterval(timer);
+      await Promise.all(consumers.map((c) => c.stop(timeoutMs)));
+      await dispatching;
+    },
+  };
+}
+
+/** Bridge options from the config and the serverless-offline ports. */
+export function bridgeOptionsFromConfig(lambdaUrl: string): BridgeOptions {
+  const c = config();
+  return {
+    lambdaUrl,
+    functionPrefix: `async-task-service-${c.STAGE}-`,
+    concurrency: c.WORKER_CONCURRENCY,
+    batchSize: c.WORKER_BATCH_SIZE,
+    dispatchEveryMs: c.OUTBOX_INTERVAL_MS,
+    invokeTimeoutMs: 15 * 60_000,
+  };
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const envSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  STAGE: z.string().min(1).default('local'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+    .default('postgres://postgres:postgres@127.0.0.1:54329/tasks'),
+  DATABASE_POOL_MAX: int(1, 100).default(10),
+  DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  QUEUE_DRIVER: z.enum(['postgres', 'rabbitmq', 'sqs']).default('postgres'),
+  QUEUE_NAMESPACE: z
+    .string()
+    .regex(/^[a-z0-9_-]{0,40}$/i, 'letters, digits, - and _ only (up to 40)')
+    .default(''),
+  RABBITMQ_URL: z
+    .string()
+    .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
+    .default('amqp://guest:guest@127.0.0.1:5672'),
+  RABBITMQ_PREFETCH: int(1, 1000).default(20),
+  SQS_QUEUE_URL_TASKS: z.url().optional(),
+  SQS_QUEUE_URL_TASK_INTAKE: z.url().optional(),
+  SQS_QUEUE_URL_TASKS_DLQ: z.url().optional(),
+  SQS_QUEUE_URL_TASK_INTAKE_DLQ: z.url().optional(),
+  AWS_REGION: z.string().min(1).default('us-east-1'),
+  QUEUE_PUBLISH_TIMEOUT_MS: int(100, 60_000).default(2_000),
+  DEFAULT_MAX_ATTEMPTS: int(1, 10).default(1),
+  EMULATE_MIN_MS: int(0, 3_600_000).default(5_000),
+  EMULATE_MAX_MS: int(0, 3_600_000).default(10_000),
+  EMULATE_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.2),
+  RETRY_BASE_MS: int(0, 3_600_000).default(1_000),
+  RETRY_MAX_MS: int(0, 86_400_000).default(60_000),
+  CANCEL_CHECK_MS: int(50, 60_000).default(500),
+  WORKER_CONCURRENCY: int(1, 256).default(4),
+  WORKER_BATCH_SIZE: int(1, 10).default(10),
+  OUTBOX_INTERVAL_MS: int(100, 3_600_000).default(3_000),
+  LAMBDA_ENDPOINT: z.string().url().default('http://127.0.0.1:3002'),
+  API_KEYS: z
+    .string()
+    .default('')
+    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+    .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters'))),
+  LEASE_FACTOR: z.coerce.number().min(1).max(100).default(3),
+  LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+/** Raised when an environment variable has a value the service cannot run with. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses and validates a set of environment variables into the service's config. */
+export function parseConfig(env: NodeJS.ProcessEnv): Config {
+  const clean = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(clean);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const config = parsed.data;
+  if (config.EMULATE_MIN_MS > config.EMULATE_MAX_MS) {
+    throw new ConfigError('Invalid configuration:\n  EMULATE_MIN_MS: must not be greater than EMULATE_MAX_MS');
+  }
+  return config;
+}
+
+let cached: Config | undefined;
+
+/** The config of this process, read from process.env once. */
+export function config(): Config {
+  cached ??= parseConfig(process.env);
+  return cached;
+}
+
+/** Forgets the cached config so that the next call reads process.env again (tests and scripts that change it). */
+export function resetConfig(): void {
+  cached = undefined;
+}

@@ -1,0 +1,104 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  check,
+  index,
+  integer,
+  jsonb,
+  pgEnum,
+  pgTable,
+  smallint,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+export const taskStatus = pgEnum('task_status', ['NEW', 'PENDING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED']);
+export const taskPriority = pgEnum('task_priority', ['LOW', 'MEDIUM', 'HIGH']);
+
+const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    type: text('type').notNull(),
+    title: text('title').notNull(),
+    description: text('description'),
+    priority: taskPriority('priority').notNull().default('MEDIUM'),
+    payload: jsonb('payload').notNull().default({}),
+    status: taskStatus('status').notNull().default('NEW'),
+    result: jsonb('result'),
+    error: text('error'),
+    attempts: integer('attempts').notNull().default(0),
+    max_attempts: integer('max_attempts').notNull().default(1),
+    timeout_ms: integer('timeout_ms'),
+    progress: smallint('progress'),
+    idempotency_key: text('idempotency_key'),
+    request_hash: text('request_hash'),
+    created_at: ts('created_at').notNull().defaultNow(),
+    updated_at: ts('updated_at').notNull().defaultNow(),
+    started_at: ts('started_at'),
+    finished_at: ts('finished_at'),
+  },
+  (t) => [
+    index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
+    index('tasks_status_created_at_idx').on(t.status, t.created_at.desc()),
+    uniqueIndex('tasks_idempotency_key_idx').on(t.idempotency_key),
+    check('tasks_progress_range', sql`${t.progress} between 0 and 100`),
+    check('tasks_max_attempts_range', sql`${t.max_attempts} between 1 and 10`),
+    index('tasks_in_progress_started_idx').on(t.started_at).where(sql`status = 'IN_PROGRESS'`),
+  ],
+);
+
+export const taskEvents = pgTable(
+  'task_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    task_id: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    from_status: taskStatus('from_status'),
+    to_status: taskStatus('to_status').notNull(),
+    at: ts('at').notNull().defaultNow(),
+    reason: text('reason'),
+  },
+  (t) => [index('task_events_task_id_idx').on(t.task_id, t.id)],
+);
+
+/** Messages written in the same transaction as the change that needs them, published after commit. */
+export const outbox = pgTable(
+  'outbox',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    queue: text('queue').notNull(),
+    body: jsonb('body').notNull(),
+    priority: smallint('priority').notNull().default(0),
+    created_at: ts('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('outbox_created_at_idx').on(t.created_at)],
+);
+
+/** The embedded queue: one row per message, claimed with FOR UPDATE SKIP LOCKED. */
+export const queueMessages = pgTable(
+  'queue_messages',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    queue: text('queue').notNull(),
+    body: text('body').notNull(),
+    priority: smallint('priority').notNull().default(0),
+    receiveCount: integer('receive_count').notNull().default(0),
+    visibleAt: ts('visible_at').notNull().defaultNow(),
+    createdAt: ts('created_at').notNull().defaultNow(),
+    deadReason: text('dead_reason'),
+  },
+  (t) => [
+    index('queue_messages_claim_idx').on(t.queue, t.priority.desc(), t.id),
+    // Finds the next message to become visible (delays, retries, expired claims) without scanning the queue.
+    index('queue_messages_visible_at_idx').on(t.queue, t.visibleAt),
+  ],
+);
+
+export type TaskRow = typeof tasks.$inferSelect;
+export type TaskEventRow = typeof taskEvents.$inferSelect;

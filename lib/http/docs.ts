@@ -1,0 +1,53 @@
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** Swagger UI files served under /docs/, with their content types. */
+export const DOCS_ASSETS: Readonly<Record<string, string>> = {
+  'swagger-ui-bundle.js': 'application/javascript; charset=utf-8',
+  'swagger-ui.css': 'text/css; charset=utf-8',
+};
+
+const cache = new Map<string, string>();
+
+// Bundled functions run from a build folder (or /var/task in Lambda), so look upwards for the package's files.
+function findAsset(name: string): string | undefined {
+  for (let dir = __dirname, i = 0; i < 8; dir = path.dirname(dir), i++) {
+    const file = path.join(dir, 'node_modules', 'swagger-ui-dist', name);
+    if (existsSync(file)) return file;
+  }
+  return undefined;
+}
+
+/** The text of a Swagger UI asset, or undefined when the name is not one we serve. */
+export function docsAsset(name: string): { body: string; contentType: string } | undefined {
+  const contentType = DOCS_ASSETS[name];
+  if (!contentType || !Object.hasOwn(DOCS_ASSETS, name)) return undefined;
+  let body = cache.get(name);
+  if (body === undefined) {
+    const file = findAsset(name);
+    if (!file) return undefined;
+    body = readFileSync(file, 'utf8');
+    cache.set(name, body);
+  }
+  return { body, contentType };
+}
+
+/** The Swagger UI page for the OpenAPI document at `specUrl`. */
+export function swaggerUiPage(specUrl: string): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>Async Task Service API</title>
+  <link rel="stylesheet" href="/docs/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="/docs/swagger-ui-bundle.js"></script>
+  <script>
+    window.ui = SwaggerUIBundle({ url: ${JSON.stringify(specUrl)}, dom_id: '#swagger-ui', deepLinking: true });
+  </script>
+</body>
+</html>
+`;
+}

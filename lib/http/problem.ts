@@ -1,0 +1,55 @@
+import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { HttpError, ServiceUnavailableError, ValidationError } from '#lib/http/errors';
+import { logger } from '#lib/logger';
+
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  '57P01',
+  '57P02',
+  '57P03',
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+]);
+
+/** Whether an error (or one of its causes) says the database could not be reached. */
+export function isConnectionError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const { code, message } = e as { code?: string; message?: string };
+    if (code && CONNECTION_CODES.has(code)) return true;
+    if (message && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/.test(message)) return true;
+  }
+  return false;
+}
+
+/** An RFC 9457 problem response for an error meant for the client. */
+export function problemResponse(err: HttpError, instance: string | undefined, requestId: string): APIGatewayProxyStructuredResultV2 {
+  const body: Record<string, unknown> = {
+    type: 'about:blank',
+    title: err.title,
+    status: err.status,
+    detail: err.message,
+    instance,
+    request_id: requestId,
+  };
+  if (err instanceof ValidationError) body.errors = err.errors;
+  const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'x-request-id': requestId };
+  if (err.status === 503) headers['retry-after'] = '5';
+  return { statusCode: err.status, headers, body: JSON.stringify(body) };
+}
+
+/** The response for an error nobody expected: 503 when the database is down, else a 500 without details. */
+export function unexpectedErrorResponse(err: unknown, instance: string | undefined, requestId: string): APIGatewayProxyStructuredResultV2 {
+  if (isConnectionError(err)) {
+    logger.error('database unreachable', { error: err as Error });
+    return problemResponse(new ServiceUnavailableError('The database is unreachable; try again shortly'), instance, requestId);
+  }
+  logger.error('unexpected error', { error: err as Error });
+  return problemResponse(new HttpError(500, 'Internal Server Error', 'An unexpected error occurred'), instance, requestId);
+}

@@ -1,0 +1,18 @@
+import { config } from '#lib/config';
+import { createQueue } from '#lib/queue/index';
+import type { Queue } from '#lib/queue/types';
+
+let shared: Queue | undefined;
+
+/** The process-wide queue client, created on first use and kept for the container's life. */
+export function queue(): Queue {
+  shared ??= createQueue({ namespace: config().QUEUE_NAMESPACE || undefined });
+  return shared;
+}
+
+/** Closes the process-wide queue client (scripts and tests). */
+export async function closeQueue(): Promise<void> {
+  const q = shared;
+  shared = undefined;
+  await q?.close();
+}

@@ -1,0 +1,94 @@
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import type { QueueName, ReceivedMessage } from '#lib/queue/types';
+
+/** The Amazon MQ for RabbitMQ event shape (`aws:rmq`), as Lambda delivers it. */
+export interface RabbitMqEvent {
+  eventSource: 'aws:rmq';
+  eventSourceArn: string;
+  rmqMessagesByQueue: Record<
+    string,
+    Array<{
+      basicProperties: {
+        messageId?: string | null;
+        priority?: number | null;
+        headers?: Record<string, unknown> | null;
+        [k: string]: unknown;
+      };
+      redelivered: boolean;
+      data: string;
+    }>
+  >;
+}
+
+export type QueueEvent = SQSEvent | RabbitMqEvent;
+
+/** The answer to a queue event: the ids of the messages to deliver again (SQS `ReportBatchItemFailures`). */
+export interface BatchResponse {
+  batchItemFailures: Array<{ itemIdentifier: string }>;
+}
+
+/** One message of a queue event, whatever its source. */
+export interface EventMessage {
+  id: string;
+  body: string;
+  receiveCount: number;
+}
+
+const isRabbit = (e: QueueEvent): e is RabbitMqEvent => (e as RabbitMqEvent).eventSource === 'aws:rmq';
+
+/** The messages of an SQS or RabbitMQ event, in delivery order. */
+export function messagesOf(event: QueueEvent): EventMessage[] {
+  if (isRabbit(event)) {
+    return Object.values(event.rmqMessagesByQueue ?? {}).flatMap((msgs) =>
+      msgs.map((m, i) => ({
+        id: m.basicProperties?.messageId ?? String(i),
+        body: Buffer.from(m.data, 'base64').toString('utf8'),
+        receiveCount: Number(m.basicProperties?.headers?.['x-receive-count'] ?? (m.redelivered ? 2 : 1)),
+      })),
+    );
+  }
+  return (event.Records ?? []).map((r: SQSRecord) => ({
+    id: r.messageId,
+    body: r.body,
+    receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1),
+  }));
+}
+
+const ARN_PREFIX = 'arn:aws:sqs:us-east-1:000000000000:';
+
+/** An SQS event carrying queue messages, as Lambda's event source mapping builds it. */
+export function toSqsEvent(queue: QueueName, messages: ReceivedMessage[]): SQSEvent {
+  return {
+    Records: messages.map((m) => ({
+      messageId: m.id,
+      receiptHandle: m.id,
+      body: m.body,
+      attributes: {
+        ApproximateReceiveCount: String(m.receiveCount),
+        SentTimestamp: String(Date.now()),
+        SenderId: 'local-bridge',
+        ApproximateFirstReceiveTimestamp: String(Date.now()),
+      },
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: `${ARN_PREFIX}${queue}`,
+      awsRegion: 'us-east-1',
+    })),
+  };
+}
+
+/** An Amazon MQ for RabbitMQ event carrying queue messages. */
+export function toRabbitMqEvent(queue: QueueName, messages: ReceivedMessage[]): RabbitMqEvent {
+  return {
+    eventSource: 'aws:rmq',
+    eventSourceArn: 'arn:aws:mq:us-east-1:000000000000:broker:local:b-local',
+    rmqMessagesByQueue: {
+      [`${queue}::/`]: messages.map((m) => ({
+        basicProperties: { messageId: m.id, priority: m.priority, deliveryMode: 2, headers: { 'x-receive-count': m.receiveCount } },
+        redelivered: m.receiveCount > 1,
+        data: Buffer.from(m.body, 'utf8').toString('base64'),
+      })),
+    },
+  };
+}

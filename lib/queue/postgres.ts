@@ -1,0 +1,355 @@
+import pg from 'pg';
+import { config } from '#lib/config';
+import type {
+  AnyQueueName,
+  BatchHandler,
+  ConsumeOptions,
+  Consumer,
+  OutgoingMessage,
+  Queue,
+  ReceivedMessage,
+} from '#lib/queue/types';
+
+export interface PostgresQueueOptions {
+  connectionString: string;
+  /** Prefix of every queue name, so that several users can share one table. */
+  namespace?: string;
+  /** How long a claimed message stays hidden from other consumers; renewed while its batch runs. */
+  visibilityTimeoutMs?: number;
+  /** How long a failed message waits before it is delivered again. */
+  retryDelayMs?: number;
+  /** The fallback poll, for a notification that was missed (LISTEN/NOTIFY does the waking). */
+  pollIntervalMs?: number;
+}
+
+const CHANNEL = 'queue_messages';
+const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+
+// One statement, so the notification is sent only if the insert commits.
+const PUBLISH_SQL = `
+WITH inserted AS (
+  INSERT INTO queue_messages (queue, body, priority, visible_at)
+  SELECT $1, m.body, m.priority, now() + m.delay_ms * interval '1 millisecond'
+  FROM unnest($2::text[], $3::smallint[], $4::integer[]) AS m(body, priority, delay_ms)
+  RETURNING 1
+)
+SELECT pg_notify('${CHANNEL}', $1) FROM (SELECT count(*) AS n FROM inserted) AS c WHERE c.n > 0`;
+
+const CLAIM_SQL = `
+WITH next AS (
+  SELECT id FROM queue_messages
+  WHERE queue = $1 AND visible_at <= now()
+  ORDER BY priority DESC, id
+  LIMIT $2
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE queue_messages AS m
+SET visible_at = now() + $3 * interval '1 millisecond', receive_count = m.receive_count + 1
+FROM next
+WHERE m.id = next.id
+RETURNING m.id::text AS id, m.body, m.priority, m.receive_count`;
+
+interface ClaimedRow {
+  id: string;
+  body: string;
+  priority: number;
+  receive_count: number;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** The table operations behind the adapter; kept out of the exported class so that no driver type shows. */
+class Store {
+  readonly pool: pg.Pool;
+
+  constructor(
+    private readonly connectionString: string,
+    readonly visibilityTimeoutMs: number,
+    readonly retryDelayMs: number,
+    readonly pollIntervalMs: number,
+  ) {
+    this.pool = new pg.Pool({
+      connectionString,
+      max: config().DATABASE_POOL_MAX,
+      connectionTimeoutMillis: config().QUEUE_PUBLISH_TIMEOUT_MS,
+      idleTimeoutMillis: 30_000,
+      statement_timeout: config().DATABASE_STATEMENT_TIMEOUT_MS,
+      application_name: 'async-task-service:queue',
+    });
+    // An idle client that loses its server emits here; without a listener the process would crash.
+    this.pool.on('error', () => {});
+  }
+
+  async claim(name: string, limit: number): Promise<ReceivedMessage[]> {
+    const { rows } = await this.pool.query<ClaimedRow>(CLAIM_SQL, [name, limit, this.visibilityTimeoutMs]);
+    return rows
+      .map((r) => ({ id: r.id, body: r.body, priority: r.priority, receiveCount: r.receive_count }))
+      .sort((a, b) => b.priority - a.priority || Number(BigInt(a.id) - BigInt(b.id)));
+  }
+
+  /** Milliseconds until the next hidden message of a queue becomes visible (undefined when the queue is empty). */
+  async nextVisibleInMs(name: string): Promise<number | undefined> {
+    const { rows } = await this.pool.query<{ ms: number | null }>(
+      'SELECT (extract(epoch FROM min(visible_at) - now()) * 1000)::float8 AS ms FROM queue_messages WHERE queue = $1',
+      [name],
+    );
+    const ms = rows[0]?.ms;
+    return ms === null || ms === undefined ? undefined : Math.max(0, ms);
+  }
+
+  async ack(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query('DELETE FROM queue_messages WHERE id = ANY($1::bigint[])', [ids]);
+  }
+
+  async retry(ids: string[]): Promise<void> {
+    await this.hide(ids, this.retryDelayMs);
+  }
+
+  async extend(ids: string[]): Promise<void> {
+    await this.hide(ids, this.visibilityTimeoutMs);
+  }
+
+  /** Hands back messages that were claimed but never given to a handler, as if never received. */
+  async release(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query(
+      'UPDATE queue_messages SET visible_at = now(), receive_count = greatest(receive_count - 1, 0) WHERE id = ANY($1::bigint[])',
+      [ids],
+    );
+  }
+
+  private async hide(ids: string[], ms: number): Promise<void> {
+    if (ids.length === 0) return;
+    await this.pool.query(
+      "UPDATE queue_messages SET visible_at = now() + $2 * interval '1 millisecond' WHERE id = ANY($1::bigint[])",
+      [ids, ms],
+    );
+  }
+
+  /** A connection of its own for LISTEN, outside the pool. */
+  listenerClient(): pg.Client {
+    return new pg.Client({
+      connectionString: this.connectionString,
+      connectionTimeoutMillis: 5_000,
+      application_name: 'async-task-service:queue-listener',
+    });
+  }
+}
+
+/** The embedded queue: rows of `queue_messages`, claimed with FOR UPDATE SKIP LOCKED and woken by LISTEN/NOTIFY. */
+export class PostgresQueue implements Queue {
+  readonly driver = 'postgres' as const;
+  private readonly store: Store;
+  private readonly consumers = new Set<PostgresConsumer>();
+
+  constructor(private readonly options: PostgresQueueOptions) {
+    this.store = new Store(
+      options.connectionString,
+      options.visibilityTimeoutMs ?? 30_000,
+      options.retryDelayMs ?? 1_000,
+      options.pollIntervalMs ?? 2_000,
+    );
+  }
+
+  private name(queue: AnyQueueName): string {
+    return this.options.namespace ? `${this.options.namespace}.${queue}` : queue;
+  }
+
+  async publish(queue: AnyQueueName, messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const bodies = messages.map((m) => m.body);
+    const priorities = messages.map((m) => clampPriority(m.priority));
+    const delays = messages.map((m) => Math.max(0, Math.round(m.delayMs ?? 0)));
+    await withTimeout(
+      this.store.pool.query(PUBLISH_SQL, [this.name(queue), bodies, priorities, delays]),
+      config().QUEUE_PUBLISH_TIMEOUT_MS,
+      'publish to the embedded queue',
+    );
+  }
+
+  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
+    const consumer = new PostgresConsumer(this.store, this.name(queue), handler, options, () =>
+      this.consumers.delete(consumer),
+    );
+    this.consumers.add(consumer);
+    await consumer.start();
+    return consumer;
+  }
+
+  async depth(queue: AnyQueueName): Promise<number> {
+    // Waiting means ready or delayed; a message received at least once and still hidden is in flight.
+    const { rows } = await this.store.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM queue_messages WHERE queue = $1 AND (visible_at <= now() OR receive_count = 0)',
+      [this.name(queue)],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async purge(queue: AnyQueueName): Promise<void> {
+    await this.store.pool.query('DELETE FROM queue_messages WHERE queue = $1', [this.name(queue)]);
+  }
+
+  async check(): Promise<void> {
+    await withTimeout(this.store.pool.query('SELECT 1'), config().QUEUE_PUBLISH_TIMEOUT_MS, 'embedded queue check');
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.store.pool.end();
+  }
+}
+
+class PostgresConsumer implements Consumer {
+  private running = true;
+  private loops: Promise<void>[] = [];
+  private readonly wakers = new Set<() => void>();
+  private listener: pg.Client | undefined;
+  private listenerRetry: NodeJS.Timeout | undefined;
+  private listenerAttempt = 0;
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly store: Store,
+    private readonly name: string,
+    private readonly handler: BatchHandler,
+    private readonly options: ConsumeOptions,
+    private readonly onStopped: () => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.listen();
+    const concurrency = Math.max(1, Math.floor(this.options.concurrency));
+    this.loops = Array.from({ length: concurrency }, () => this.loop());
+  }
+
+  stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
+    this.stopping ??= this.shutdown(timeoutMs);
+    return this.stopping;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    this.running = false;
+    this.wakeAll();
+    clearTimeout(this.listenerRetry);
+    const listener = this.listener;
+    this.listener = undefined;
+    await listener?.end().catch(() => {});
+    // A batch still running after the timeout keeps its messages hidden until the visibility timeout; then they come back.
+    await Promise.race([Promise.allSettled(this.loops), sleep(timeoutMs)]);
+    this.onStopped();
+  }
+
+  private wakeAll(): void {
+    for (const wake of [...this.wakers]) wake();
+  }
+
+  private idle(ms: number): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakers.add(done);
+    });
+  }
+
+  private async listen(): Promise<void> {
+    if (!this.running) return;
+    const client = this.store.listenerClient();
+    client.on('error', () => {});
+    client.on('notification', (n) => {
+      if (n.payload === this.name) this.wakeAll();
+    });
+    client.on('end', () => {
+      if (this.listener === client) {
+        this.listener = undefined;
+        this.scheduleListen();
+      }
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${CHANNEL}`);
+    } catch {
+      await client.end().catch(() => {});
+      this.scheduleListen();
+      return;
+    }
+    if (!this.running) {
+      await client.end().catch(() => {});
+      return;
+    }
+    this.listener = client;
+    this.listenerAttempt = 0;
+    // Anything published while the listener was away was not announced to it.
+    this.wakeAll();
+  }
+
+  private scheduleListen(): void {
+    if (!this.running || this.listenerRetry) return;
+    this.listenerAttempt += 1;
+    const delay = Math.min(5_000, 100 * 2 ** (this.listenerAttempt - 1));
+    this.listenerRetry = setTimeout(() => {
+      this.listenerRetry = undefined;
+      void this.listen();
+    }, delay);
+  }
+
+  private async loop(): Promise<void> {
+    const batchSize = Math.min(10, Math.max(1, Math.floor(this.options.batchSize)));
+    const { pollIntervalMs } = this.store;
+    while (this.running) {
+      let batch: ReceivedMessage[];
+      try {
+        batch = await this.store.claim(this.name, batchSize);
+      } catch {
+        await this.idle(pollIntervalMs);
+        continue;
+      }
+      if (!this.running) {
+        await this.store.release(batch.map((m) => m.id)).catch(() => {});
+        return;
+      }
+      if (batch.length > 0) {
+        await this.handle(batch);
+        continue;
+      }
+      const next = await this.store.nextVisibleInMs(this.name).catch(() => undefined);
+      await this.idle(Math.min(pollIntervalMs, next ?? pollIntervalMs));
+    }
+  }
+
+  private async handle(batch: ReceivedMessage[]): Promise<void> {
+    const ids = batch.map((m) => m.id);
+    const renew = setInterval(() => {
+      this.store.extend(ids).catch(() => {});
+    }, this.store.visibilityTimeoutMs / 3);
+    let failed: Set<string>;
+    try {
+      const outcome = await this.handler(batch);
+      failed = new Set(outcome.failedIds.filter((id) => ids.includes(id)));
+    } catch {
+      failed = new Set(ids);
+    } finally {
+      clearInterval(renew);
+    }
+    // If the database is away now, the messages reappear after the visibility timeout and are delivered again.
+    await Promise.all([
+      this.store.ack(ids.filter((id) => !failed.has(id))).catch(() => {}),
+      this.store.retry([...failed]).catch(() => {}),
+    ]);
+  }
+}

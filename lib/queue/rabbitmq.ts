@@ -1,0 +1,609 @@
+import { randomUUID } from 'node:crypto';
+import * as amqp from 'amqplib';
+import { config } from '#lib/config';
+import {
+  type AnyQueueName,
+  type BatchHandler,
+  type ConsumeOptions,
+  type Consumer,
+  deadLetterQueueOf,
+  type OutgoingMessage,
+  QUEUES,
+  type Queue,
+  type ReceivedMessage,
+} from '#lib/queue/types';
+
+export interface RabbitMqQueueOptions {
+  url?: string;
+  /** Prefix of every queue name (`<namespace>.tasks`), so that test files and stages do not collide. */
+  namespace?: string;
+  /** How long a failed message waits before it is delivered again (through a delay queue); 0 = at once. */
+  retryDelayMs?: number;
+  /** Read-ahead of each consumer; the default is the larger of RABBITMQ_PREFETCH and concurrency * batchSize. */
+  prefetch?: number;
+  /** Declares the queues with `x-expires`: the broker deletes them once unused that long (throwaway namespaces). */
+  expiresMs?: number;
+}
+
+const MAX_PRIORITY = 10;
+const RECEIVE_COUNT_HEADER = 'x-receive-count';
+const BATCH_LINGER_MS = 5;
+const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+const CONNECT_TIMEOUT_MS = 5_000;
+const HEARTBEAT_SECONDS = 10;
+const MAX_RECONNECT_DELAY_MS = 3_000;
+
+/*
+ * Delays. RabbitMQ has no delayed delivery without a plugin, so a delayed message waits in a delay queue
+ * with a per-message TTL and is dead-lettered back to its queue when that expires. A queue only expires
+ * messages at its head, so one long delay would hold back every shorter one behind it; each queue
+ * therefore has a few delay queues by order of magnitude (bounds below), and a message goes to the
+ * smallest one whose bound covers its delay. Approximation: within one delay queue a message may wait
+ * for the one ahead of it, so it is delivered after at least `delayMs` and at most about 4 x `delayMs`
+ * (or 1 s for delays under 1 s). Delays are capped at 15 minutes, as on SQS.
+ */
+const DELAY_BOUNDS_MS = [1_000, 4_000, 16_000, 64_000, 256_000, 1_024_000] as const;
+const MAX_DELAY_MS = 900_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const noop = () => {};
+const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
+
+function delayQueueName(name: string, boundMs: number): string {
+  return `${name}.delay-${boundMs / 1000}s`;
+}
+
+function delayBound(delayMs: number): number {
+  return DELAY_BOUNDS_MS.find((b) => delayMs <= b) ?? MAX_DELAY_MS;
+}
+
+/** Rejects once the signal aborts. */
+function untilAborted(signal: AbortSignal): Promise<never> {
+  return new Promise((_, reject) => {
+    const fail = () => reject(signal.reason);
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+}
+
+interface Subscriber {
+  onConnect(model: amqp.ChannelModel): void;
+}
+
+/** One AMQP connection that comes back by itself: reconnects with bounded backoff while anyone needs it. */
+class Connection {
+  private model: amqp.ChannelModel | undefined;
+  private publisher: Promise<amqp.ConfirmChannel> | undefined;
+  private readonly waiters = new Set<(model: amqp.ChannelModel) => void>();
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly declared = new Set<string>();
+  private reconnecting = false;
+  private closed = false;
+  private lastError: Error | undefined;
+
+  constructor(
+    private readonly url: string,
+    private readonly connectionName: string,
+    private readonly topology: (channel: amqp.Channel) => Promise<void>,
+    readonly queueArguments: Record<string, unknown>,
+  ) {}
+
+  get current(): amqp.ChannelModel | undefined {
+    return this.model;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** The open connection, waiting for a reconnect until the signal aborts. */
+  get(signal: AbortSignal): Promise<amqp.ChannelModel> {
+    if (this.closed) return Promise.reject(new Error('RabbitMQ connection is closed'));
+    if (this.model) return Promise.resolve(this.model);
+    return new Promise((resolve, reject) => {
+      const waiter = (model: amqp.ChannelModel) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(model);
+      };
+      const onAbort = () => {
+        this.waiters.delete(waiter);
+        reject(new Error(`RabbitMQ is unreachable${this.lastError ? `: ${this.lastError.message}` : ''}`));
+      };
+      if (signal.aborted) return onAbort();
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiters.add(waiter);
+      void this.reconnect();
+    });
+  }
+
+  /** The confirm channel shared by every publish on this connection. */
+  async confirmChannel(signal: AbortSignal): Promise<amqp.ConfirmChannel> {
+    const model = await this.get(signal);
+    if (!this.publisher) {
+      const opening = model.createConfirmChannel().then((channel) => {
+        channel.on('error', noop);
+        channel.on('close', () => {
+          if (this.publisher === opening) this.publisher = undefined;
+        });
+        return channel;
+      });
+      opening.catch(() => {
+        if (this.publisher === opening) this.publisher = undefined;
+      });
+      this.publisher = opening;
+    }
+    return this.publisher;
+  }
+
+  /** Runs `fn` on a short-lived channel of its own, so that a failed operation closes nothing else. */
+  async withChannel<T>(signal: AbortSignal, fn: (channel: amqp.Channel) => Promise<T>): Promise<T> {
+    const model = await this.get(signal);
+    const channel = await model.createChannel();
+    channel.on('error', noop);
+    try {
+      return await fn(channel);
+    } finally {
+      await channel.close().catch(noop);
+    }
+  }
+
+  /** Declares a delay queue once per connection. */
+  async declareDelayQueue(channel: amqp.Channel, name: string, target: string): Promise<void> {
+    if (this.declared.has(name)) return;
+    await channel.assertQueue(name, {
+      durable: true,
+      arguments: { ...this.queueArguments, 'x-dead-letter-exchange': '', 'x-dead-letter-routing-key': target },
+    });
+    this.declared.add(name);
+  }
+
+  subscribe(subscriber: Subscriber): void {
+    this.subscribers.add(subscriber);
+    if (this.model) subscriber.onConnect(this.model);
+    else void this.reconnect();
+  }
+
+  unsubscribe(subscriber: Subscriber): void {
+    this.subscribers.delete(subscriber);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const model = this.model;
+    this.model = undefined;
+    await model?.close().catch(noop);
+  }
+
+  private async reconnect(): Promise<void> {
+    if (this.reconnecting) return;
+    this.reconnecting = true;
+    let attempt = 0;
+    try {
+      while (!this.closed && !this.model && (this.waiters.size > 0 || this.subscribers.size > 0)) {
+        try {
+          await this.open();
+          return;
+        } catch (err) {
+          this.lastError = err as Error;
+          attempt += 1;
+          const base = Math.min(MAX_RECONNECT_DELAY_MS, 100 * 2 ** (attempt - 1));
+          await sleep(base / 2 + Math.random() * (base / 2));
+        }
+      }
+    } finally {
+      this.reconnecting = false;
+    }
+  }
+
+  private async open(): Promise<void> {
+    const url = new URL(this.url);
+    if (!url.searchParams.has('heartbeat')) url.searchParams.set('heartbeat', String(HEARTBEAT_SECONDS));
+    const model = await amqp.connect(url.toString(), {
+      timeout: CONNECT_TIMEOUT_MS,
+      clientProperties: { connection_name: this.connectionName },
+    });
+    let lost = false;
+    model.on('error', noop);
+    model.on('close', (err?: Error) => {
+      lost = true;
+      if (this.model !== model) return;
+      this.model = undefined;
+      this.publisher = undefined;
+      this.declared.clear();
+      this.lastError = err ?? new Error('connection closed');
+      if (!this.closed) void this.reconnect();
+    });
+    try {
+      const channel = await model.createChannel();
+      await this.topology(channel);
+      await channel.close();
+    } catch (err) {
+      await model.close().catch(noop);
+      throw err;
+    }
+    if (lost) throw this.lastError ?? new Error('connection closed');
+    if (this.closed) {
+      await model.close().catch(noop);
+      return;
+    }
+    this.model = model;
+    this.lastError = undefined;
+    for (const waiter of [...this.waiters]) waiter(model);
+    this.waiters.clear();
+    for (const subscriber of [...this.subscribers]) subscriber.onConnect(model);
+  }
+}
+
+/** RabbitMQ: durable priority queues, persistent messages, publisher confirms, reconnects by itself. */
+export class RabbitMqQueue implements Queue {
+  readonly driver = 'rabbitmq' as const;
+  private readonly connection: Connection;
+  private readonly consumers = new Set<RabbitConsumer>();
+  private readonly names: Map<AnyQueueName, string>;
+  private readonly retryDelayMs: number;
+
+  constructor(private readonly options: RabbitMqQueueOptions = {}) {
+    const prefix = options.namespace ? `${options.namespace}.` : '';
+    const all: AnyQueueName[] = [...QUEUES, ...QUEUES.map(deadLetterQueueOf)];
+    this.names = new Map(all.map((q) => [q, `${prefix}${q}`]));
+    this.retryDelayMs = options.retryDelayMs ?? 1_000;
+    const queueArguments: Record<string, unknown> = options.expiresMs ? { 'x-expires': options.expiresMs } : {};
+    this.connection = new Connection(
+      options.url ?? config().RABBITMQ_URL,
+      `async-task-service${options.namespace ? ` ${options.namespace}` : ''}`,
+      async (channel) => {
+        for (const name of this.names.values()) {
+          await channel.assertQueue(name, {
+            durable: true,
+            arguments: { ...queueArguments, 'x-max-priority': MAX_PRIORITY },
+          });
+        }
+      },
+      queueArguments,
+    );
+  }
+
+  private name(queue: AnyQueueName): string {
+    const name = this.names.get(queue);
+    if (!name) throw new Error(`Unknown queue: ${queue}`);
+    return name;
+  }
+
+  async publish(queue: AnyQueueName, messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const name = this.name(queue);
+    await this.send(
+      name,
+      messages.map((m) => ({ body: Buffer.from(m.body), priority: clampPriority(m.priority), delayMs: m.delayMs ?? 0 })),
+    );
+  }
+
+  /** Publishes on the confirm channel and resolves once the broker confirmed every message, or fails at the timeout. */
+  private async send(
+    name: string,
+    messages: { body: Buffer; priority: number; delayMs: number; headers?: Record<string, unknown> }[],
+  ): Promise<void> {
+    const timeoutMs = config().QUEUE_PUBLISH_TIMEOUT_MS;
+    const signal = AbortSignal.timeout(timeoutMs);
+    let lastError: Error | undefined;
+    const attempt = async () => {
+      const channel = await this.connection.confirmChannel(signal);
+      const confirms: Promise<void>[] = [];
+      for (const m of messages) {
+        const delayMs = Math.min(MAX_DELAY_MS, Math.max(0, Math.round(m.delayMs)));
+        let target = name;
+        const properties: amqp.Options.Publish = {
+          persistent: true,
+          priority: m.priority,
+          messageId: randomUUID(),
+          headers: m.headers ?? {},
+        };
+        if (delayMs > 0) {
+          target = delayQueueName(name, delayBound(delayMs));
+          await this.connection.declareDelayQueue(channel, target, name);
+          properties.expiration = String(delayMs);
+        }
+        confirms.push(
+          new Promise<void>((resolve, reject) => {
+            try {
+              channel.sendToQueue(target, m.body, properties, (err) =>
+                err ? reject(err instanceof Error ? err : new Error('RabbitMQ refused the message')) : resolve(),
+              );
+            } catch (err) {
+              reject(err);
+            }
+          }),
+        );
+      }
+      await Promise.all(confirms);
+    };
+    // A connection that just dropped fails the confirms; the next connection gets another try within the time limit.
+    // A retry may duplicate a message whose confirm was lost: delivery is at least once.
+    const failure = () =>
+      new Error(`RabbitMQ publish to ${name} failed within ${timeoutMs} ms${lastError ? `: ${lastError.message}` : ''}`, {
+        cause: lastError,
+      });
+    const work = async () => {
+      for (;;) {
+        try {
+          return await attempt();
+        } catch (err) {
+          lastError = err as Error;
+          if (signal.aborted || this.connection.isClosed) throw failure();
+          await sleep(50);
+        }
+      }
+    };
+    await Promise.race([work(), untilAborted(signal).catch(() => Promise.reject(failure()))]);
+  }
+
+  /** Sends a failed message back to its queue (after the retry delay) with its receive count raised. */
+  private async redeliver(name: string, message: amqp.Message, receiveCount: number): Promise<void> {
+    // The broker's own dead-letter history (`x-death`, from the delay queue) is not part of the message.
+    const headers = Object.fromEntries(
+      Object.entries(message.properties.headers ?? {}).filter(([key]) => !/^x-(death|first-death|last-death)/.test(key)),
+    );
+    await this.send(name, [
+      {
+        body: message.content,
+        priority: message.properties.priority ?? 0,
+        delayMs: this.retryDelayMs,
+        headers: { ...headers, [RECEIVE_COUNT_HEADER]: receiveCount },
+      },
+    ]);
+  }
+
+  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
+    const concurrency = Math.max(1, Math.floor(options.concurrency));
+    const batchSize = Math.min(10, Math.max(1, Math.floor(options.batchSize)));
+    const prefetch = this.options.prefetch ?? Math.max(config().RABBITMQ_PREFETCH, concurrency * batchSize);
+    const name = this.name(queue);
+    const consumer = new RabbitConsumer(this.connection, name, handler, {
+      concurrency,
+      batchSize,
+      prefetch,
+      redeliver: (message, receiveCount) => this.redeliver(name, message, receiveCount),
+      onStopped: () => this.consumers.delete(consumer),
+    });
+    this.consumers.add(consumer);
+    this.connection.subscribe(consumer);
+    return consumer;
+  }
+
+  async depth(queue: AnyQueueName): Promise<number> {
+    const name = this.name(queue);
+    return this.manage(`depth of ${name}`, async (channel) => {
+      let total = (await channel.checkQueue(name)).messageCount;
+      for (const bound of DELAY_BOUNDS_MS) {
+        const delayName = delayQueueName(name, bound);
+        await this.connection.declareDelayQueue(channel, delayName, name);
+        total += (await channel.checkQueue(delayName)).messageCount;
+      }
+      return total;
+    });
+  }
+
+  async purge(queue: AnyQueueName): Promise<void> {
+    const name = this.name(queue);
+    await this.manage(`purge of ${name}`, async (channel) => {
+      await channel.purgeQueue(name);
+      for (const bound of DELAY_BOUNDS_MS) {
+        const delayName = delayQueueName(name, bound);
+        await this.connection.declareDelayQueue(channel, delayName, name);
+        await channel.purgeQueue(delayName);
+      }
+    });
+  }
+
+  async check(): Promise<void> {
+    await this.manage('check', (channel) => channel.checkQueue(this.name('tasks')));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.connection.close();
+  }
+
+  private async manage<T>(what: string, fn: (channel: amqp.Channel) => Promise<T>): Promise<T> {
+    const timeoutMs = config().QUEUE_PUBLISH_TIMEOUT_MS;
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      return await Promise.race([this.connection.withChannel(signal, fn), untilAborted(signal)]);
+    } catch (err) {
+      const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message;
+      throw new Error(`RabbitMQ ${what} failed: ${reason}`, { cause: err });
+    }
+  }
+}
+
+interface Delivery {
+  message: amqp.ConsumeMessage;
+  channel: amqp.Channel;
+  at: number;
+}
+
+interface ConsumerSettings {
+  concurrency: number;
+  batchSize: number;
+  prefetch: number;
+  redeliver: (message: amqp.Message, receiveCount: number) => Promise<void>;
+  onStopped: () => void;
+}
+
+/** A consumer that re-subscribes after every reconnect and hands batches of deliveries to the handler. */
+class RabbitConsumer implements Consumer, Subscriber {
+  private channel: amqp.Channel | undefined;
+  private consumerTag: string | undefined;
+  private subscribing = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private lingerTimer: NodeJS.Timeout | undefined;
+  private buffer: Delivery[] = [];
+  private readonly inFlight = new Set<Promise<void>>();
+  private stopped = false;
+  private stopping: Promise<void> | undefined;
+  private sequence = 0;
+
+  constructor(
+    private readonly connection: Connection,
+    private readonly name: string,
+    private readonly handler: BatchHandler,
+    private readonly settings: ConsumerSettings,
+  ) {}
+
+  onConnect(model: amqp.ChannelModel): void {
+    void this.subscribe(model);
+  }
+
+  stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
+    if (!this.stopping) {
+      this.stopped = true;
+      this.stopping = this.shutdown(timeoutMs);
+    }
+    return this.stopping;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    this.connection.unsubscribe(this);
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.lingerTimer);
+    const channel = this.channel;
+    if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(noop);
+    for (const d of this.buffer.splice(0)) this.nack(d);
+    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(timeoutMs)]);
+    this.channel = undefined;
+    // Closing the channel gives back whatever is still unacknowledged.
+    await channel?.close().catch(noop);
+    this.settings.onStopped();
+  }
+
+  private async subscribe(model: amqp.ChannelModel): Promise<void> {
+    if (this.stopped || this.subscribing || this.channel) return;
+    this.subscribing = true;
+    let channel: amqp.Channel | undefined;
+    try {
+      channel = await model.createChannel();
+      const ch = channel;
+      ch.on('error', noop);
+      ch.on('close', () => this.onChannelClosed(ch));
+      await ch.prefetch(this.settings.prefetch);
+      this.channel = ch;
+      const { consumerTag } = await ch.consume(this.name, (message) => {
+        // null: the broker cancelled the consumer (the queue was deleted); closing the channel re-subscribes.
+        if (message === null) ch.close().catch(noop);
+        else this.onDelivery(ch, message);
+      });
+      this.consumerTag = consumerTag;
+      if (this.stopped) {
+        // Stopped while subscribing: whatever arrived meanwhile was handed back on arrival.
+        this.channel = undefined;
+        await ch.close().catch(noop);
+      }
+    } catch {
+      if (channel && this.channel === channel) this.channel = undefined;
+      await channel?.close().catch(noop);
+      this.retryLater();
+    } finally {
+      this.subscribing = false;
+    }
+  }
+
+  private onChannelClosed(channel: amqp.Channel): void {
+    // Unacknowledged deliveries of a closed channel go back to the queue on the broker's side.
+    this.buffer = this.buffer.filter((d) => d.channel !== channel);
+    if (this.channel !== channel) return;
+    this.channel = undefined;
+    this.consumerTag = undefined;
+    this.retryLater();
+  }
+
+  private retryLater(): void {
+    if (this.stopped || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      // While the connection is down, the next connect subscribes again.
+      const model = this.connection.current;
+      if (model) void this.subscribe(model);
+    }, 200);
+  }
+
+  private onDelivery(channel: amqp.Channel, message: amqp.ConsumeMessage): void {
+    const delivery = { message, channel, at: Date.now() };
+    if (this.stopped) {
+      this.nack(delivery);
+      return;
+    }
+    this.buffer.push(delivery);
+    this.dispatch();
+  }
+
+  private dispatch(): void {
+    const { concurrency, batchSize } = this.settings;
+    while (!this.stopped && this.inFlight.size < concurrency && this.buffer.length > 0) {
+      const waited = Date.now() - (this.buffer[0]?.at ?? 0);
+      if (this.buffer.length < batchSize && waited < BATCH_LINGER_MS) {
+        // Wait a few milliseconds for the rest of a batch the broker is still sending.
+        this.lingerTimer ??= setTimeout(() => {
+          this.lingerTimer = undefined;
+          this.dispatch();
+        }, BATCH_LINGER_MS - waited);
+        return;
+      }
+      const batch = this.buffer.splice(0, batchSize);
+      const running: Promise<void> = this.run(batch).finally(() => {
+        this.inFlight.delete(running);
+        this.dispatch();
+      });
+      this.inFlight.add(running);
+    }
+  }
+
+  private async run(batch: Delivery[]): Promise<void> {
+    const byId = new Map<string, { delivery: Delivery; message: ReceivedMessage }>();
+    for (const delivery of batch) {
+      const { message } = delivery;
+      const header = Number(message.properties.headers?.[RECEIVE_COUNT_HEADER]);
+      const previous = Number.isInteger(header) && header > 0 ? header : 1;
+      // Classic queues do not count deliveries: the header carries our count, `redelivered` adds an unacknowledged one.
+      const receiveCount = previous + (message.fields.redelivered ? 1 : 0);
+      const id = `${++this.sequence}`;
+      byId.set(id, {
+        delivery,
+        message: { id, body: message.content.toString('utf8'), priority: message.properties.priority ?? 0, receiveCount },
+      });
+    }
+    let failed: Set<string>;
+    try {
+      const outcome = await this.handler([...byId.values()].map((e) => e.message));
+      failed = new Set(outcome.failedIds);
+    } catch {
+      failed = new Set(byId.keys());
+    }
+    await Promise.all(
+      [...byId].map(async ([id, { delivery, message }]) => {
+        if (!failed.has(id)) return this.ack(delivery);
+        try {
+          await this.settings.redeliver(delivery.message, message.receiveCount + 1);
+          this.ack(delivery);
+        } catch {
+          this.nack(delivery);
+        }
+      }),
+    );
+  }
+
+  private ack(delivery: Delivery): void {
+    try {
+      delivery.channel.ack(delivery.message);
+    } catch {
+      // The channel is gone: the broker has put the message back already.
+    }
+  }
+
+  private nack(delivery: Delivery): void {
+    try {
+      delivery.channel.nack(delivery.message, false, true);
+    } catch {
+      // The channel is gone: the broker has put the message back already.
+    }
+  }
+}

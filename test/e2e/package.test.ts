@@ -1,0 +1,83 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const run = promisify(execFile);
+
+type Resource = { Type: string; Properties: Record<string, any> };
+
+describe('serverless package (the cloud template, without AWS credentials)', () => {
+  const out = mkdtempSync(path.join(os.tmpdir(), 'sls-package-'));
+  let resources: Record<string, Resource> = {};
+  const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+  beforeAll(async () => {
+    const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none-configured', DATABASE_URL: '' };
+    await run(path.resolve('node_modules/.bin/serverless'), ['package', '--stage', 'ci', '--package', out], { env, timeout: 240_000 });
+    resources = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+  }, 300_000);
+  afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('declares the queues with redrive policies to their dead-letter queues', () => {
+    expect(resources.TasksQueue?.Properties).toMatchObject({
+      QueueName: 'async-task-service-ci-tasks',
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['TasksDlq', 'Arn'] }, maxReceiveCount: 5 },
+    });
+    expect(resources.TaskIntakeQueue?.Properties).toMatchObject({
+      QueueName: 'async-task-service-ci-task_intake',
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['TaskIntakeDlq', 'Arn'] }, maxReceiveCount: 5 },
+    });
+    expect(resources.TasksQueue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(900);
+  });
+
+  it('maps both queues to their functions with ReportBatchItemFailures', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+    expect(mappings).toHaveLength(2);
+    const byQueue = Object.fromEntries(mappings.map((m) => [m.EventSourceArn['Fn::GetAtt'][0], m]));
+    for (const [queue, fn] of [
+      ['TasksQueue', 'ProcessorLambdaFunction'],
+      ['TaskIntakeQueue', 'IntakeLambdaFunction'],
+    ]) {
+      expect(byQueue[queue as string]).toMatchObject({
+        BatchSize: 10,
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+        FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] },
+      });
+    }
+  });
+
+  it('routes every contract route through the HTTP API, with a catch-all 404', () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
+    expect(routes).toEqual(
+      expect.arrayContaining([
+        'POST /api/v1/tasks',
+        'GET /api/v1/tasks',
+        'GET /api/v1/tasks/{id}',
+        'PATCH /api/v1/tasks/{id}',
+        'DELETE /api/v1/tasks/{id}',
+        'GET /api/v1/tasks/{id}/status',
+        'GET /api/v1/tasks/{id}/events',
+        'POST /api/v1/tasks/{id}/retry',
+        'GET /health',
+        'GET /docs',
+        'GET /openapi.json',
+        '$default',
+      ]),
+    );
+  });
+
+  it('schedules the dispatcher and gives the functions the queue URLs', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties.ScheduleExpression);
+    expect(rules).toEqual(['rate(1 minute)']);
+    const env = resources.ProcessorLambdaFunction?.Properties.Environment.Variables;
+    expect(env).toMatchObject({
+      QUEUE_DRIVER: 'sqs',
+      SQS_QUEUE_URL_TASKS: { Ref: 'TasksQueue' },
+      SQS_QUEUE_URL_TASKS_DLQ: { Ref: 'TasksDlq' },
+    });
+    expect(resources.ProcessorLambdaFunction?.Properties.Runtime).toBe('nodejs22.x');
+  });
+});

@@ -1,0 +1,128 @@
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { queue } from '#lib/queue/client';
+import { toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
+import type { ReceivedMessage } from '#lib/queue/types';
+import { cancelTask, createTask, getTask, getTaskEvents } from '#lib/tasks/service';
+import { handler as intake } from '../../functions/intake';
+import { handler as processor } from '../../functions/processor';
+import { useTestApp } from '../helpers/app';
+import { fakeContext } from '../helpers/lambda';
+
+const app = useTestApp({ RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', CANCEL_CHECK_MS: '100' });
+
+let seq = 0;
+const message = (body: string): ReceivedMessage => ({ id: `m${++seq}`, body, priority: 5, receiveCount: 1 });
+const runTasks = (...bodies: string[]) => processor(toSqsEvent('tasks', bodies.map(message)), fakeContext('processor'));
+const forTask = (id: string) => JSON.stringify({ task_id: id });
+const newTask = async (payload: Record<string, unknown>, extra: { max_attempts?: number } = {}) =>
+  (await createTask({ type: 'emulate', title: 't', priority: 'MEDIUM', payload, ...extra })).task;
+const statuses = async (id: string) => (await getTaskEvents(id)).items.map((e) => e.to_status);
+
+describe('the processor function', () => {
+  it('runs a task to COMPLETED and acknowledges the message', async () => {
+    const task = await newTask({ duration_ms: 30, failure_rate: 0 });
+    expect(await runTasks(forTask(task.id))).toEqual({ batchItemFailures: [] });
+    const done = await getTask(task.id);
+    expect(done).toMatchObject({ status: 'COMPLETED', result: { slept_ms: 30 }, progress: 100, attempts: 1, error: null });
+    expect(done.started_at).not.toBeNull();
+    expect(done.finished_at).not.toBeNull();
+    expect(await statuses(task.id)).toEqual(['NEW', 'PENDING', 'IN_PROGRESS', 'COMPLETED']);
+  });
+
+  it('takes the Amazon MQ (RabbitMQ) event shape too', async () => {
+    const task = await newTask({ duration_ms: 0, failure_rate: 0 });
+    const res = await processor(toRabbitMqEvent('tasks', [message(forTask(task.id))]), fakeContext('processor'));
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect((await getTask(task.id)).status).toBe('COMPLETED');
+  });
+
+  it('runs a task once when the same message arrives five times in one batch', async () => {
+    const task = await newTask({ duration_ms: 50, failure_rate: 0 });
+    const body = forTask(task.id);
+    expect(await runTasks(body, body, body, body, body)).toEqual({ batchItemFailures: [] });
+    expect(await statuses(task.id)).toEqual(['NEW', 'PENDING', 'IN_PROGRESS', 'COMPLETED']);
+    expect((await getTask(task.id)).attempts).toBe(1);
+  });
+
+  it('records FAILED with the error when the type throws', async () => {
+    const task = await newTask({ duration_ms: 0, failure_rate: 1 });
+    await runTasks(forTask(task.id));
+    expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', error: 'Emulated failure (failure_rate 1)', attempts: 1 });
+  });
+
+  it('puts a failed attempt with attempts left back in the queue with a delay, then fails for good', async () => {
+    const task = await newTask({ duration_ms: 0, failure_rate: 1 }, { max_attempts: 2 });
+    await queue().purge('tasks');
+    await runTasks(forTask(task.id));
+    expect(await getTask(task.id)).toMatchObject({ status: 'PENDING', attempts: 1, error: 'Emulated failure (failure_rate 1)' });
+    expect(await queue().depth('tasks')).toBe(1);
+    await runTasks(forTask(task.id));
+    expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', attempts: 2 });
+    expect(await statuses(task.id)).toEqual(['NEW', 'PENDING', 'IN_PROGRESS', 'PENDING', 'IN_PROGRESS', 'FAILED']);
+  });
+
+  it('skips a cancelled task without running it', async () => {
+    const task = await newTask({ duration_ms: 0, failure_rate: 0 });
+    await cancelTask(task.id);
+    expect(await runTasks(forTask(task.id))).toEqual({ batchItemFailures: [] });
+    expect(await getTask(task.id)).toMatchObject({ status: 'CANCELLED', attempts: 0, started_at: null });
+  });
+
+  it('asks for redelivery of a message whose task is still NEW', async () => {
+    const task = await newTask({ duration_ms: 0, failure_rate: 0 });
+    await app.db.db.execute(sql`UPDATE tasks SET status = 'NEW' WHERE id = ${task.id}`);
+    const res = await runTasks(forTask(task.id));
+    expect(res.batchItemFailures).toHaveLength(1);
+  });
+
+  it('dead-letters a message that is not a tasks message, and skips an unknown task', async () => {
+    await queue().purge('tasks.dlq');
+    const res = await runTasks('{"nope": true}', forTask('3b241101-e2bb-4255-8caf-4136c566a962'));
+    expect(res).toEqual({ batchItemFailures: [] });
+    expect(await queue().depth('tasks.dlq')).toBe(1);
+  });
+
+  it('stops a running task within a second when it is cancelled, and keeps it CANCELLED', async () => {
+    const task = await newTask({ duration_ms: 10_000, failure_rate: 0 });
+    const started = Date.now();
+    const run = runTasks(forTask(task.id));
+    for (let i = 0; i < 100 && (await getTask(task.id)).status !== 'IN_PROGRESS'; i++) await new Promise((r) => setTimeout(r, 20));
+    await cancelTask(task.id);
+    const cancelledAt = Date.now();
+    await run;
+    expect(Date.now() - cancelledAt).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(await getTask(task.id)).toMatchObject({ status: 'CANCELLED' });
+    expect(await statuses(task.id)).toEqual(['NEW', 'PENDING', 'IN_PROGRESS', 'CANCELLED']);
+  });
+});
+
+describe('the intake function', () => {
+  const intakeEvent = (...bodies: string[]) => intake(toSqsEvent('task_intake', bodies.map(message)), fakeContext('intake'));
+
+  it('creates one task per idempotency key and dead-letters invalid messages with the reason', async () => {
+    await queue().purge('task_intake.dlq');
+    const valid = JSON.stringify({ title: 'from the queue', priority: 'HIGH', idempotency_key: 'intake-1' });
+    const res = await intakeEvent(valid, valid, JSON.stringify({ title: '' }), '{{', JSON.stringify({ title: 'x', type: 'nope' }));
+    expect(res).toEqual({ batchItemFailures: [] });
+    const rows = await app.db.db.execute<{ id: string; priority: string }>(
+      sql`SELECT id, priority FROM tasks WHERE idempotency_key = 'intake-1'`,
+    );
+    expect(rows.rows).toEqual([{ id: expect.any(String), priority: 'HIGH' }]);
+    expect(await queue().depth('task_intake.dlq')).toBe(3);
+    const dead: string[] = [];
+    const consumer = await queue().consume(
+      'task_intake.dlq',
+      async (msgs) => {
+        dead.push(...msgs.map((m) => m.body));
+        return { failedIds: [] };
+      },
+      { concurrency: 1, batchSize: 10 },
+    );
+    for (let i = 0; i < 50 && dead.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    const reasons = dead.map((d) => JSON.parse(d).reason).sort();
+    expect(reasons).toEqual(['Unknown task type', 'the message is not a valid task', 'the message is not valid JSON']);
+  });
+});

@@ -1,0 +1,394 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { config } from '#lib/config';
+import { createQueue, type QueueDriver } from '#lib/queue/index';
+import { PostgresQueue } from '#lib/queue/postgres';
+import { RabbitMqQueue } from '#lib/queue/rabbitmq';
+import { SqsQueue } from '#lib/queue/sqs';
+import type { BatchHandler, BatchOutcome, Consumer, Queue, ReceivedMessage } from '#lib/queue/types';
+import { createTestDatabase, type TestDatabase } from '../helpers/db';
+import { type LocalSqs, requireRabbitMq, startLocalSqs, startTcpProxy } from '../helpers/services';
+
+const rabbitMq = await requireRabbitMq();
+
+const RETRY_DELAY_MS = 200;
+// Queues of a throwaway namespace on the shared RabbitMQ are deleted by the broker once unused that long.
+const EXPIRES_MS = 120_000;
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+const namespace = () => `qc-${randomBytes(4).toString('hex')}`;
+
+async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/** Records every call of a handler; `decide` answers for a call (default: everything succeeded). */
+function recorder(decide?: (batch: ReceivedMessage[], call: number) => BatchOutcome | Promise<BatchOutcome>) {
+  const calls: ReceivedMessage[][] = [];
+  const handler: BatchHandler = async (batch) => {
+    calls.push(batch);
+    return decide ? decide(batch, calls.length) : { failedIds: [] };
+  };
+  const deliveries = () => calls.flat().map((m) => ({ body: m.body, receiveCount: m.receiveCount }));
+  return { calls, handler, deliveries };
+}
+
+const byBody = (a: { body: string; receiveCount: number }, b: { body: string; receiveCount: number }) =>
+  a.body.localeCompare(b.body) || a.receiveCount - b.receiveCount;
+
+interface Adapter {
+  driver: QueueDriver;
+  available: boolean;
+  priorities: boolean;
+  setup(): Promise<void>;
+  teardown(): Promise<void>;
+  create(namespace: string): Queue;
+  /** The same adapter pointed at a server that is not there. */
+  unreachable(): Queue;
+}
+
+let database: TestDatabase | undefined;
+let sqs: LocalSqs | undefined;
+const savedEnv: Record<string, string | undefined> = {};
+const SQS_ENV = ['AWS_ENDPOINT_URL_SQS', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'] as const;
+
+const adapters: Adapter[] = [
+  {
+    driver: 'postgres',
+    available: true,
+    priorities: true,
+    async setup() {
+      database = await createTestDatabase();
+    },
+    async teardown() {
+      await database?.drop();
+    },
+    create: (ns) =>
+      createQueue({ driver: 'postgres', namespace: ns, databaseUrl: database?.url, retryDelayMs: RETRY_DELAY_MS }),
+    unreachable: () => new PostgresQueue({ connectionString: 'postgres://postgres@127.0.0.1:1/none' }),
+  },
+  {
+    driver: 'rabbitmq',
+    available: rabbitMq,
+    priorities: true,
+    async setup() {},
+    async teardown() {},
+    create: (ns) =>
+      createQueue({ driver: 'rabbitmq', namespace: ns, retryDelayMs: RETRY_DELAY_MS, expiresMs: EXPIRES_MS }),
+    unreachable: () => new RabbitMqQueue({ url: 'amqp://guest:guest@127.0.0.1:1' }),
+  },
+  {
+    driver: 'sqs',
+    available: true,
+    // SQS has no priorities.
+    priorities: false,
+    async setup() {
+      sqs = await startLocalSqs();
+      // The adapter finds the endpoint and credentials the way the SDK does in production: from the environment.
+      for (const key of SQS_ENV) savedEnv[key] = process.env[key];
+      process.env.AWS_ENDPOINT_URL_SQS = sqs.endpoint;
+      process.env.AWS_ACCESS_KEY_ID = 'test';
+      process.env.AWS_SECRET_ACCESS_KEY = 'test';
+    },
+    async teardown() {
+      for (const key of SQS_ENV) {
+        if (savedEnv[key] === undefined) delete process.env[key];
+        else process.env[key] = savedEnv[key];
+      }
+      await sqs?.close();
+    },
+    // local-aws-sqs holds a long poll open until the batch is full (AWS answers as soon as it has a message),
+    // so the tests poll short.
+    create: (ns) => createQueue({ driver: 'sqs', namespace: ns, retryDelayMs: RETRY_DELAY_MS, waitTimeSeconds: 0 }),
+    unreachable: () =>
+      new SqsQueue({ endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+  },
+];
+
+describe.each(adapters)('$driver queue', (adapter) => {
+  describe.runIf(adapter.available)('conformance', () => {
+    let queue: Queue;
+    let consumers: Consumer[] = [];
+
+    const consume = async (
+      name: Parameters<Queue['consume']>[0],
+      handler: BatchHandler,
+      options = { concurrency: 1, batchSize: 10 },
+    ) => {
+      const consumer = await queue.consume(name, handler, options);
+      consumers.push(consumer);
+      return consumer;
+    };
+
+    beforeAll(() => adapter.setup());
+    afterAll(() => adapter.teardown());
+
+    // A fresh namespace per test: nothing one test leaves behind reaches the next.
+    beforeEach(() => {
+      queue = adapter.create(namespace());
+    });
+    afterEach(async () => {
+      await Promise.all(consumers.map((c) => c.stop(2_000)));
+      consumers = [];
+      await queue.close();
+    });
+
+    it('check() passes', async () => {
+      await expect(queue.check()).resolves.toBeUndefined();
+    });
+
+    it('delivers a published message once, with its body, priority and a receive count of 1', async () => {
+      await queue.publish('tasks', [{ body: '{"task_id":"a"}', priority: 5 }]);
+      const r = recorder();
+      await consume('tasks', r.handler);
+      await waitFor('the message', () => r.calls.length === 1);
+      expect(r.calls).toEqual([
+        [{ id: expect.any(String), body: '{"task_id":"a"}', priority: 5, receiveCount: 1 }],
+      ]);
+      await sleep(RETRY_DELAY_MS + 300);
+      expect(r.calls).toHaveLength(1);
+      expect(await queue.depth('tasks')).toBe(0);
+    });
+
+    it('hands over several messages per call, never more than batchSize', async () => {
+      const bodies = Array.from({ length: 7 }, (_, i) => `m${i}`);
+      await queue.publish('tasks', bodies.map((body) => ({ body })));
+      const r = recorder();
+      await consume('tasks', r.handler, { concurrency: 1, batchSize: 3 });
+      await waitFor('all messages', () => r.deliveries().length >= 7);
+      expect(Math.max(...r.calls.map((c) => c.length))).toBe(3);
+      expect(r.calls.every((c) => c.length <= 3)).toBe(true);
+      expect(
+        r
+          .deliveries()
+          .map((d) => d.body)
+          .sort(),
+      ).toEqual(bodies);
+    });
+
+    it('delivers failed ids again with receiveCount 2, and the others not', async () => {
+      await queue.publish('tasks', [{ body: 'a' }, { body: 'b' }, { body: 'c' }]);
+      const r = recorder((batch) => ({
+        failedIds: batch.filter((m) => m.body === 'b' && m.receiveCount === 1).map((m) => m.id),
+      }));
+      await consume('tasks', r.handler, { concurrency: 1, batchSize: 3 });
+      await waitFor('b again', () => r.deliveries().some((d) => d.body === 'b' && d.receiveCount === 2));
+      await sleep(RETRY_DELAY_MS + 500);
+      expect(r.deliveries().sort(byBody)).toEqual([
+        { body: 'a', receiveCount: 1 },
+        { body: 'b', receiveCount: 1 },
+        { body: 'b', receiveCount: 2 },
+        { body: 'c', receiveCount: 1 },
+      ]);
+    });
+
+    it('delivers the whole batch again when the handler throws', async () => {
+      await queue.publish('tasks', [{ body: 'x' }, { body: 'y' }]);
+      const r = recorder((_, call) => {
+        if (call === 1) throw new Error('handler crashed');
+        return { failedIds: [] };
+      });
+      await consume('tasks', r.handler, { concurrency: 1, batchSize: 2 });
+      await waitFor('both again', () => r.deliveries().filter((d) => d.receiveCount === 2).length === 2);
+      await sleep(RETRY_DELAY_MS + 500);
+      expect(r.calls[0]?.map((m) => m.body).sort()).toEqual(['x', 'y']);
+      expect(r.deliveries().sort(byBody)).toEqual([
+        { body: 'x', receiveCount: 1 },
+        { body: 'x', receiveCount: 2 },
+        { body: 'y', receiveCount: 1 },
+        { body: 'y', receiveCount: 2 },
+      ]);
+    });
+
+    it.skipIf(!adapter.priorities)('delivers priority 9 before priority 1 from a backlog (not SQS: it has no priorities)', async () => {
+      await queue.publish('tasks', [
+        { body: 'low-1', priority: 1 },
+        { body: 'low-2', priority: 1 },
+        { body: 'low-3', priority: 1 },
+      ]);
+      await queue.publish('tasks', [
+        { body: 'high-1', priority: 9 },
+        { body: 'high-2', priority: 9 },
+        { body: 'high-3', priority: 9 },
+      ]);
+      const r = recorder();
+      await consume('tasks', r.handler, { concurrency: 1, batchSize: 1 });
+      await waitFor('all messages', () => r.calls.length === 6);
+      expect(r.calls.map(([m]) => ({ body: m?.body, priority: m?.priority }))).toEqual([
+        { body: 'high-1', priority: 9 },
+        { body: 'high-2', priority: 9 },
+        { body: 'high-3', priority: 9 },
+        { body: 'low-1', priority: 1 },
+        { body: 'low-2', priority: 1 },
+        { body: 'low-3', priority: 1 },
+      ]);
+    });
+
+    it('holds a message back for delayMs', async () => {
+      const arrivals = new Map<string, number>();
+      const r = recorder((batch) => {
+        for (const m of batch) arrivals.set(m.body, Date.now());
+        return { failedIds: [] };
+      });
+      await consume('tasks', r.handler, { concurrency: 1, batchSize: 1 });
+      const start = Date.now();
+      await queue.publish('tasks', [{ body: 'later', delayMs: 1_000 }]);
+      await queue.publish('tasks', [{ body: 'now' }]);
+      await waitFor('both messages', () => arrivals.size === 2);
+      const now = (arrivals.get('now') ?? 0) - start;
+      const later = (arrivals.get('later') ?? 0) - start;
+      expect(now).toBeLessThan(later);
+      expect(later).toBeGreaterThanOrEqual(950);
+      expect(later).toBeLessThan(5_000);
+      expect(r.deliveries().sort(byBody)).toEqual([
+        { body: 'later', receiveCount: 1 },
+        { body: 'now', receiveCount: 1 },
+      ]);
+    });
+
+    it('counts waiting messages and purges them', async () => {
+      expect(await queue.depth('tasks')).toBe(0);
+      await queue.publish('tasks', [{ body: '1' }, { body: '2' }, { body: '3' }]);
+      await queue.publish('task_intake', [{ body: 'other' }]);
+      expect(await queue.depth('tasks')).toBe(3);
+      await queue.purge('tasks');
+      expect(await queue.depth('tasks')).toBe(0);
+      expect(await queue.depth('task_intake')).toBe(1);
+    });
+
+    it('publishes in bulk (more than one SQS batch of 10)', async () => {
+      const bodies = Array.from({ length: 25 }, (_, i) => `bulk-${String(i).padStart(2, '0')}`);
+      await queue.publish('tasks', bodies.map((body) => ({ body })));
+      expect(await queue.depth('tasks')).toBe(25);
+      const r = recorder();
+      await consume('tasks', r.handler, { concurrency: 2, batchSize: 10 });
+      await waitFor('all messages', () => r.deliveries().length >= 25);
+      expect(
+        r
+          .deliveries()
+          .map((d) => d.body)
+          .sort(),
+      ).toEqual(bodies);
+    });
+
+    it('stop() waits for the batches in hand and hands back the rest: each message is acked exactly once', async () => {
+      const bodies = Array.from({ length: 12 }, (_, i) => `s${String(i).padStart(2, '0')}`);
+      await queue.publish('tasks', bodies.map((body) => ({ body })));
+      const acked: string[] = [];
+      let running = 0;
+      const slow: BatchHandler = async (batch) => {
+        running += 1;
+        await sleep(300);
+        acked.push(...batch.map((m) => m.body));
+        running -= 1;
+        return { failedIds: [] };
+      };
+      const first = await consume('tasks', slow, { concurrency: 2, batchSize: 2 });
+      await waitFor('a batch in hand', () => running > 0);
+      await first.stop(5_000);
+      expect(running).toBe(0);
+      const firstShare = acked.length;
+      expect(firstShare).toBeGreaterThan(0);
+      expect(firstShare).toBeLessThan(12);
+
+      const r = recorder((batch) => {
+        acked.push(...batch.map((m) => m.body));
+        return { failedIds: [] };
+      });
+      await consume('tasks', r.handler, { concurrency: 1, batchSize: 10 });
+      await waitFor('the rest', () => acked.length >= 12);
+      await sleep(300);
+      expect([...acked].sort()).toEqual(bodies);
+    });
+
+    it('publishes to and consumes from a dead-letter queue', async () => {
+      await queue.publish('tasks.dlq', [{ body: '{"reason":"invalid"}', priority: 1 }]);
+      expect(await queue.depth('tasks')).toBe(0);
+      const r = recorder();
+      await consume('tasks.dlq', r.handler);
+      await waitFor('the dead letter', () => r.calls.length === 1);
+      expect(r.deliveries()).toEqual([{ body: '{"reason":"invalid"}', receiveCount: 1 }]);
+    });
+
+    it('runs at most `concurrency` batches at once', async () => {
+      await queue.publish(
+        'tasks',
+        Array.from({ length: 12 }, (_, i) => ({ body: `c${i}` })),
+      );
+      let active = 0;
+      let peak = 0;
+      let handled = 0;
+      await consume(
+        'tasks',
+        async (batch) => {
+          active += 1;
+          peak = Math.max(peak, active);
+          await sleep(100);
+          active -= 1;
+          handled += batch.length;
+          return { failedIds: [] };
+        },
+        { concurrency: 3, batchSize: 1 },
+      );
+      await waitFor('all messages', () => handled === 12);
+      expect(peak).toBe(3);
+    });
+
+    it('fails fast when the server cannot be reached', async () => {
+      const down = adapter.unreachable();
+      try {
+        const start = Date.now();
+        await Promise.all([
+          expect(down.publish('tasks', [{ body: 'lost' }])).rejects.toThrow(),
+          expect(down.check()).rejects.toThrow(),
+        ]);
+        expect(Date.now() - start).toBeLessThan(config().QUEUE_PUBLISH_TIMEOUT_MS + 1_000);
+      } finally {
+        await down.close();
+      }
+    });
+  });
+});
+
+describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
+  it('reconnects by itself after the connection drops and after the broker was away', async () => {
+    const proxy = await startTcpProxy(config().RABBITMQ_URL);
+    const queue = new RabbitMqQueue({ url: proxy.url, namespace: namespace(), expiresMs: EXPIRES_MS });
+    try {
+      const r = recorder();
+      const consumer = await queue.consume('tasks', r.handler, { concurrency: 1, batchSize: 10 });
+      await queue.publish('tasks', [{ body: 'before' }]);
+      await waitFor('the first message', () => r.deliveries().length === 1);
+
+      proxy.dropConnections();
+      await queue.publish('tasks', [{ body: 'after a drop' }]);
+      await waitFor('the message after the drop', () => r.deliveries().length === 2);
+
+      await proxy.pause();
+      const start = Date.now();
+      await Promise.all([
+        expect(queue.publish('tasks', [{ body: 'while away' }])).rejects.toThrow(/RabbitMQ/),
+        expect(queue.check()).rejects.toThrow(/RabbitMQ/),
+      ]);
+      expect(Date.now() - start).toBeLessThan(config().QUEUE_PUBLISH_TIMEOUT_MS + 1_000);
+
+      await proxy.resume();
+      await waitFor('the broker back', () => queue.check().then(() => true, () => false), 15_000);
+      await queue.publish('tasks', [{ body: 'back' }]);
+      await waitFor('the message after the return', () => r.deliveries().length === 3);
+      expect(r.deliveries()).toEqual([
+        { body: 'before', receiveCount: 1 },
+        { body: 'after a drop', receiveCount: 1 },
+        { body: 'back', receiveCount: 1 },
+      ]);
+      await consumer.stop(2_000);
+    } finally {
+      await queue.close();
+      await proxy.close();
+    }
+  });
+});

@@ -1,0 +1,245 @@
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { handler as health } from '../../functions/health';
+import { handler as cancel } from '../../functions/tasks-cancel';
+import { handler as create } from '../../functions/tasks-create';
+import { handler as events } from '../../functions/tasks-events';
+import { handler as get } from '../../functions/tasks-get';
+import { handler as list } from '../../functions/tasks-list';
+import { handler as retry } from '../../functions/tasks-retry';
+import { handler as status } from '../../functions/tasks-status';
+import { handler as update } from '../../functions/tasks-update';
+import { useTestApp } from '../helpers/app';
+import { httpEvent, invoke } from '../helpers/lambda';
+
+const app = useTestApp();
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+const post = (body: object, headers?: Record<string, string>) =>
+  invoke(create, httpEvent({ method: 'POST', path: '/api/v1/tasks', body, headers }));
+const byId = (handler: Parameters<typeof invoke>[0], method: string, id: string, suffix = '', body?: object) =>
+  invoke(handler, httpEvent({ method, path: `/api/v1/tasks/${id}${suffix}`, pathParameters: { id }, body }));
+const query = (q: Record<string, string>) => invoke(list, httpEvent({ method: 'GET', path: '/api/v1/tasks', query: q }));
+
+async function queuedMessages(): Promise<number> {
+  const r = await app.db.db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM queue_messages WHERE queue LIKE '%tasks'`);
+  return Number(r.rows[0]?.n);
+}
+
+describe('tasks API on PostgreSQL', () => {
+  it('creates a task: 201, Location, PENDING, the whole task, a queue message', async () => {
+    const before = await queuedMessages();
+    const res = await post({ title: '  Resize images  ', description: 'all of them', priority: 'HIGH', payload: { duration_ms: 0 } });
+    expect(res.statusCode).toBe(201);
+    expect(res.headers.location).toBe(`/api/v1/tasks/${res.body.id}`);
+    expect(res.body).toEqual({
+      id: expect.stringMatching(UUID),
+      type: 'emulate',
+      title: 'Resize images',
+      description: 'all of them',
+      priority: 'HIGH',
+      payload: { duration_ms: 0 },
+      status: 'PENDING',
+      result: null,
+      error: null,
+      attempts: 0,
+      max_attempts: 1,
+      timeout_ms: null,
+      progress: null,
+      created_at: expect.stringMatching(ISO),
+      updated_at: expect.stringMatching(ISO),
+      started_at: null,
+      finished_at: null,
+    });
+    expect(await queuedMessages()).toBe(before + 1);
+    const outbox = await app.db.db.execute(sql`SELECT * FROM outbox`);
+    expect(outbox.rows).toEqual([]);
+
+    const got = await byId(get, 'GET', res.body.id);
+    expect(got).toMatchObject({ statusCode: 200, body: res.body });
+    expect((await byId(status, 'GET', res.body.id, '/status')).body).toEqual({ task_id: res.body.id, status: 'PENDING' });
+    expect((await byId(events, 'GET', res.body.id, '/events')).body).toEqual({
+      items: [
+        { from_status: null, to_status: 'NEW', at: expect.stringMatching(ISO), reason: 'created' },
+        { from_status: 'NEW', to_status: 'PENDING', at: expect.stringMatching(ISO), reason: 'queued' },
+      ],
+    });
+  });
+
+  it('applies defaults and type-specific payload defaults', async () => {
+    const res = await post({ title: 'hash it', type: 'checksum', payload: { text: 'abc' }, max_attempts: 3 });
+    expect(res.statusCode).toBe(201);
+    expect(res.body).toMatchObject({
+      type: 'checksum',
+      priority: 'MEDIUM',
+      max_attempts: 3,
+      payload: { text: 'abc', algorithm: 'sha256', rounds: 1 },
+    });
+  });
+
+  it('404 with "Task not found" for an unknown id on every route', async () => {
+    const id = '6f1c1b8e-0000-4000-8000-000000000000';
+    for (const [h, m, s, b] of [
+      [get, 'GET', ''],
+      [status, 'GET', '/status'],
+      [events, 'GET', '/events'],
+      [cancel, 'DELETE', ''],
+      [retry, 'POST', '/retry'],
+      [update, 'PATCH', '', { title: 'x' }],
+    ] as const) {
+      const res = await byId(h, m, id, s, b as object | undefined);
+      expect(res.statusCode, `${m} ${s}`).toBe(404);
+      expect(res.body.detail).toBe('Task not found');
+    }
+  });
+
+  it('honours Idempotency-Key: same body returns the first task with 200, another body is 422', async () => {
+    const key = `key-${Date.now()}`;
+    const first = await post({ title: 'once', payload: { duration_ms: 1 } }, { 'idempotency-key': key });
+    const again = await post({ payload: { duration_ms: 1 }, title: 'once' }, { 'idempotency-key': key });
+    expect(first.statusCode).toBe(201);
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toEqual(first.body);
+    const other = await post({ title: 'twice' }, { 'idempotency-key': key });
+    expect(other.statusCode).toBe(422);
+    expect(other.body.errors).toEqual([{ path: 'Idempotency-Key', message: 'this key was already used with a different request body' }]);
+    const n = await app.db.db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM tasks WHERE idempotency_key = ${key}`);
+    expect(Number(n.rows[0]?.n)).toBe(1);
+  });
+
+  it('parallel creates with one Idempotency-Key make one task', async () => {
+    const key = `race-${Date.now()}`;
+    const results = await Promise.all(Array.from({ length: 10 }, () => post({ title: 'race' }, { 'idempotency-key': key })));
+    expect(results.map((r) => r.statusCode).sort()).toEqual([200, 200, 200, 200, 200, 200, 200, 200, 200, 201]);
+    expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
+  });
+
+  it('frees an idempotency key after 24 hours', async () => {
+    const key = `old-${Date.now()}`;
+    const first = await post({ title: 'old' }, { 'idempotency-key': key });
+    await app.db.db.execute(sql`UPDATE tasks SET created_at = now() - interval '25 hours' WHERE id = ${first.body.id}`);
+    const second = await post({ title: 'old' }, { 'idempotency-key': key });
+    expect(second.statusCode).toBe(201);
+    expect(second.body.id).not.toBe(first.body.id);
+  });
+
+  it('cancels a waiting task once; 20 parallel cancels give one 200 and nineteen 409', async () => {
+    const { body: task } = await post({ title: 'to cancel' });
+    const results = await Promise.all(Array.from({ length: 20 }, () => byId(cancel, 'DELETE', task.id)));
+    const codes = results.map((r) => r.statusCode);
+    expect(codes.filter((c) => c === 200)).toHaveLength(1);
+    expect(codes.filter((c) => c === 409)).toHaveLength(19);
+    const won = results.find((r) => r.statusCode === 200)!;
+    expect(won.body).toMatchObject({ id: task.id, status: 'CANCELLED', finished_at: expect.stringMatching(ISO) });
+    const lost = results.find((r) => r.statusCode === 409)!;
+    expect(lost.body.detail).toBe('Cannot cancel a task that is CANCELLED; only NEW, PENDING, IN_PROGRESS tasks can be');
+    const history = (await byId(events, 'GET', task.id, '/events')).body.items;
+    expect(history.map((e: { to_status: string }) => e.to_status)).toEqual(['NEW', 'PENDING', 'CANCELLED']);
+  });
+
+  it('retries a cancelled or failed task and refuses others with 409', async () => {
+    const { body: task } = await post({ title: 'to retry' });
+    expect((await byId(retry, 'POST', task.id, '/retry')).statusCode).toBe(409);
+    await byId(cancel, 'DELETE', task.id);
+    const res = await byId(retry, 'POST', task.id, '/retry');
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatchObject({ status: 'PENDING', error: null, result: null, finished_at: null, attempts: 0 });
+
+    await app.db.db.execute(
+      sql`UPDATE tasks SET status = 'FAILED', error = 'boom', attempts = 1, finished_at = now() WHERE id = ${task.id}`,
+    );
+    const again = await byId(retry, 'POST', task.id, '/retry');
+    expect(again.body).toMatchObject({ status: 'PENDING', error: null, attempts: 0, finished_at: null });
+    const history = (await byId(events, 'GET', task.id, '/events')).body.items;
+    expect(history.map((e: { from_status: string; to_status: string }) => `${e.from_status}->${e.to_status}`)).toEqual([
+      'null->NEW',
+      'NEW->PENDING',
+      'PENDING->CANCELLED',
+      'CANCELLED->PENDING',
+      'FAILED->PENDING',
+    ]);
+  });
+
+  it('updates a waiting task, validating the payload against its type, and refuses a finished one', async () => {
+    const { body: task } = await post({ title: 'edit me', priority: 'LOW' });
+    const res = await byId(update, 'PATCH', task.id, '', {
+      title: 'edited',
+      priority: 'HIGH',
+      description: null,
+      payload: { duration_ms: 5 },
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatchObject({
+      title: 'edited',
+      priority: 'HIGH',
+      description: null,
+      payload: { duration_ms: 5 },
+      status: 'PENDING',
+    });
+    const bad = await byId(update, 'PATCH', task.id, '', { payload: { duration_ms: -1 } });
+    expect(bad.statusCode).toBe(422);
+    expect(bad.body.errors[0].path).toBe('payload.duration_ms');
+    expect((await byId(update, 'PATCH', task.id, '', {})).statusCode).toBe(422);
+    await byId(cancel, 'DELETE', task.id);
+    const late = await byId(update, 'PATCH', task.id, '', { title: 'too late' });
+    expect(late.statusCode).toBe(409);
+  });
+
+  it('re-queues a PENDING task whose priority changes', async () => {
+    const { body: task } = await post({ title: 'bump', priority: 'LOW' });
+    const before = await app.db.db.execute<{ p: number }>(sql`SELECT priority AS p FROM queue_messages WHERE body LIKE ${`%${task.id}%`}`);
+    await byId(update, 'PATCH', task.id, '', { priority: 'HIGH' });
+    const after = await app.db.db.execute<{ p: number }>(
+      sql`SELECT priority AS p FROM queue_messages WHERE body LIKE ${`%${task.id}%`} ORDER BY id`,
+    );
+    expect(before.rows.map((r) => r.p)).toEqual([1]);
+    expect(after.rows.map((r) => r.p)).toEqual([1, 9]);
+  });
+});
+
+describe('listing tasks', () => {
+  it('filters, searches, pages and counts, newest first', async () => {
+    const tag = `L${Date.now()}`;
+    const made: string[] = [];
+    for (const [i, p] of (['LOW', 'MEDIUM', 'HIGH', 'HIGH', 'LOW'] as const).entries()) {
+      const r = await post({ title: `${tag} item ${i}`, priority: p, description: i === 3 ? '100% Done_here' : null });
+      made.push(r.body.id);
+    }
+    await byId(cancel, 'DELETE', made[0]!);
+
+    const all = await query({ search: tag, limit: '2' });
+    expect(all.statusCode).toBe(200);
+    expect(all.body).toMatchObject({ total: 5, limit: 2, offset: 0 });
+    expect(all.body.items.map((t: { id: string }) => t.id)).toEqual([made[4], made[3]]);
+    const page2 = await query({ search: tag, limit: '2', offset: '2' });
+    expect(page2.body.items.map((t: { id: string }) => t.id)).toEqual([made[2], made[1]]);
+
+    expect((await query({ search: tag.toLowerCase(), priority: 'HIGH' })).body.total).toBe(2);
+    expect((await query({ search: tag, status: 'CANCELLED' })).body.items.map((t: { id: string }) => t.id)).toEqual([made[0]]);
+    expect((await query({ search: tag, status: 'PENDING,CANCELLED' })).body.total).toBe(5);
+    expect((await query({ search: tag, type: 'checksum' })).body.total).toBe(0);
+    expect((await query({ search: '100% done_' })).body.items.map((t: { id: string }) => t.id)).toEqual([made[3]]);
+    expect((await query({ search: '%' })).body.total).toBe(1);
+
+    const created = (await byId(get, 'GET', made[2]!)).body.created_at as string;
+    const from = await query({ search: tag, created_from: created });
+    expect(from.body.items.map((t: { id: string }) => t.id)).toEqual([made[4], made[3], made[2]]);
+    const to = await query({ search: tag, created_to: created });
+    expect(to.body.items.map((t: { id: string }) => t.id)).toEqual([made[1], made[0]]);
+  });
+
+  it('treats SQL in a search as text', async () => {
+    const res = await query({ search: "'; DROP TABLE tasks; --" });
+    expect(res.statusCode).toBe(200);
+    expect(res.body.total).toBe(0);
+  });
+});
+
+describe('health', () => {
+  it('reports the database and the queue', async () => {
+    const res = await invoke(health, httpEvent({ method: 'GET', path: '/health' }));
+    expect(res).toMatchObject({ statusCode: 200, body: { status: 'ok', checks: { database: 'ok', queue: 'ok' } } });
+  });
+});

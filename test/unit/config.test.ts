@@ -1,0 +1,28 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, parseConfig } from '#lib/config';
+
+describe('config', () => {
+  it('has working defaults with nothing set', () => {
+    const c = parseConfig({});
+    expect(c).toMatchObject({
+      QUEUE_DRIVER: 'postgres',
+      DEFAULT_MAX_ATTEMPTS: 1,
+      EMULATE_MIN_MS: 5000,
+      EMULATE_MAX_MS: 10000,
+      EMULATE_FAILURE_RATE: 0.2,
+      WORKER_CONCURRENCY: 4,
+    });
+  });
+
+  it('treats empty values as unset', () => {
+    expect(parseConfig({ QUEUE_DRIVER: '', DATABASE_URL: '' }).QUEUE_DRIVER).toBe('postgres');
+  });
+
+  it('names the variable with a bad value', () => {
+    expect(() => parseConfig({ QUEUE_DRIVER: 'kafka' })).toThrow(ConfigError);
+    expect(() => parseConfig({ QUEUE_DRIVER: 'kafka' })).toThrow(/QUEUE_DRIVER/);
+    expect(() => parseConfig({ WORKER_CONCURRENCY: 'many' })).toThrow(/WORKER_CONCURRENCY/);
+    expect(() => parseConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL: must be a postgres/);
+    expect(() => parseConfig({ EMULATE_MIN_MS: '9000', EMULATE_MAX_MS: '10' })).toThrow(/EMULATE_MIN_MS/);
+  });
+});
