@@ -20,7 +20,8 @@ const envSchema = z.object({
     .string()
     .regex(/^amqps?:\/\//, 'must be an amqp:// or amqps:// URL')
     .default('amqp://guest:guest@127.0.0.1:5672'),
-  RABBITMQ_PREFETCH: int(1, 1000).default(20),
+  RABBITMQ_PREFETCH: int(1, 1000).optional(),
+  RABBITMQ_QUEUE_EXPIRES_MS: int(1_000, 2_147_483_647).optional(),
   SQS_QUEUE_URL_TASKS: z.url().optional(),
   SQS_QUEUE_URL_TASK_INTAKE: z.url().optional(),
   SQS_QUEUE_URL_TASKS_DLQ: z.url().optional(),
@@ -41,7 +42,12 @@ const envSchema = z.object({
   API_KEYS: z
     .string()
     .default('')
-    .transform((v) => v.split(',').map((k) => k.trim()).filter(Boolean))
+    .transform((v) =>
+      v
+        .split(',')
+        .map((k) => k.trim())
+        .filter(Boolean),
+    )
     .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters'))),
   LEASE_FACTOR: z.coerce.number().min(1).max(100).default(3),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),

@@ -2,14 +2,28 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 
 /** Starts `serverless offline` in its own process group, so that the whole tree can be stopped at once. */
-export function startOffline(env: NodeJS.ProcessEnv, stdio: 'inherit' | 'pipe' = 'inherit'): ChildProcess {
+export function startOffline(env: NodeJS.ProcessEnv): ChildProcess {
   const bin = path.resolve(__dirname, '../node_modules/.bin/serverless');
   return spawn(bin, ['offline', 'start', '--stage', 'local'], {
     cwd: path.resolve(__dirname, '..'),
     env,
-    stdio: stdio === 'inherit' ? 'inherit' : ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
+}
+
+/** Copies a child's output to ours, leaving out serverless-offline's line per invocation (`(λ: name) RequestId...`). */
+export function forwardOutput(child: ChildProcess): void {
+  const forward = (from: NodeJS.ReadableStream | null, to: NodeJS.WriteStream) => {
+    let rest = '';
+    from?.on('data', (chunk: Buffer) => {
+      const lines = (rest + chunk.toString()).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) if (!/^\(λ: \w+\) RequestId/.test(line)) to.write(`${line}\n`);
+    });
+  };
+  forward(child.stdout, process.stdout);
+  forward(child.stderr, process.stderr);
 }
 
 /** Stops a process group started with `detached: true`: SIGTERM, then SIGKILL after `graceMs`. */

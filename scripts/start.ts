@@ -4,7 +4,7 @@ import { config, resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
 import { closeQueue } from '#lib/queue/client';
 import { type EmbeddedServer, startEmbeddedPostgres } from './embedded-postgres';
-import { startOffline, stopTree, waitForHttp } from './process-tree';
+import { forwardOutput, startOffline, stopTree, waitForHttp } from './process-tree';
 
 // `npm start`: the database (embedded unless DATABASE_URL is set), migrations, serverless-offline and the
 // queue bridge. Ctrl-C stops everything it started.
@@ -45,6 +45,7 @@ async function main() {
   const httpPort = process.env.HTTP_PORT ?? '3000';
   const lambdaPort = process.env.LAMBDA_PORT ?? '3002';
   offline = startOffline({ ...process.env, HTTP_PORT: httpPort, LAMBDA_PORT: lambdaPort });
+  forwardOutput(offline);
   offline.on('exit', (code) => {
     if (!stopping) console.error(`serverless offline exited (code ${code}).`);
     void stop(code ?? 1);

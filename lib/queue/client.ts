@@ -6,7 +6,8 @@ let shared: Queue | undefined;
 
 /** The process-wide queue client, created on first use and kept for the container's life. */
 export function queue(): Queue {
-  shared ??= createQueue({ namespace: config().QUEUE_NAMESPACE || undefined });
+  const c = config();
+  shared ??= createQueue({ namespace: c.QUEUE_NAMESPACE || undefined, expiresMs: c.RABBITMQ_QUEUE_EXPIRES_MS });
   return shared;
 }
 

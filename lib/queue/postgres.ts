@@ -1,14 +1,6 @@
 import pg from 'pg';
 import { config } from '#lib/config';
-import type {
-  AnyQueueName,
-  BatchHandler,
-  ConsumeOptions,
-  Consumer,
-  OutgoingMessage,
-  Queue,
-  ReceivedMessage,
-} from '#lib/queue/types';
+import type { AnyQueueName, BatchHandler, ConsumeOptions, Consumer, OutgoingMessage, Queue, ReceivedMessage } from '#lib/queue/types';
 
 export interface PostgresQueueOptions {
   connectionString: string;
@@ -131,10 +123,10 @@ class Store {
 
   private async hide(ids: string[], ms: number): Promise<void> {
     if (ids.length === 0) return;
-    await this.pool.query(
-      "UPDATE queue_messages SET visible_at = now() + $2 * interval '1 millisecond' WHERE id = ANY($1::bigint[])",
-      [ids, ms],
-    );
+    await this.pool.query("UPDATE queue_messages SET visible_at = now() + $2 * interval '1 millisecond' WHERE id = ANY($1::bigint[])", [
+      ids,
+      ms,
+    ]);
   }
 
   /** A connection of its own for LISTEN, outside the pool. */
@@ -179,9 +171,7 @@ export class PostgresQueue implements Queue {
   }
 
   async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
-    const consumer = new PostgresConsumer(this.store, this.name(queue), handler, options, () =>
-      this.consumers.delete(consumer),
-    );
+    const consumer = new PostgresConsumer(this.store, this.name(queue), handler, options, () => this.consumers.delete(consumer));
     this.consumers.add(consumer);
     await consumer.start();
     return consumer;
@@ -347,9 +337,6 @@ class PostgresConsumer implements Consumer {
       clearInterval(renew);
     }
     // If the database is away now, the messages reappear after the visibility timeout and are delivered again.
-    await Promise.all([
-      this.store.ack(ids.filter((id) => !failed.has(id))).catch(() => {}),
-      this.store.retry([...failed]).catch(() => {}),
-    ]);
+    await Promise.all([this.store.ack(ids.filter((id) => !failed.has(id))).catch(() => {}), this.store.retry([...failed]).catch(() => {})]);
   }
 }

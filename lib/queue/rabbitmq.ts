@@ -19,7 +19,7 @@ export interface RabbitMqQueueOptions {
   namespace?: string;
   /** How long a failed message waits before it is delivered again (through a delay queue); 0 = at once. */
   retryDelayMs?: number;
-  /** Read-ahead of each consumer; the default is the larger of RABBITMQ_PREFETCH and concurrency * batchSize. */
+  /** Read-ahead of each consumer; the default is RABBITMQ_PREFETCH, else concurrency * batchSize. */
   prefetch?: number;
   /** Declares the queues with `x-expires`: the broker deletes them once unused that long (throwaway namespaces). */
   expiresMs?: number;
@@ -51,6 +51,10 @@ const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.ro
 
 function delayQueueName(name: string, boundMs: number): string {
   return `${name}.delay-${boundMs / 1000}s`;
+}
+
+function delayQueueNames(name: string): string[] {
+  return DELAY_BOUNDS_MS.map((bound) => delayQueueName(name, bound));
 }
 
 function delayBound(delayMs: number): number {
@@ -356,7 +360,9 @@ export class RabbitMqQueue implements Queue {
   async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
     const concurrency = Math.max(1, Math.floor(options.concurrency));
     const batchSize = Math.min(10, Math.max(1, Math.floor(options.batchSize)));
-    const prefetch = this.options.prefetch ?? Math.max(config().RABBITMQ_PREFETCH, concurrency * batchSize);
+    // No read-ahead beyond what the batches in flight can hold, so that a HIGH message published later is not
+    // stuck behind LOW ones already sitting in this consumer's buffer.
+    const prefetch = this.options.prefetch ?? config().RABBITMQ_PREFETCH ?? concurrency * batchSize;
     const name = this.name(queue);
     const consumer = new RabbitConsumer(this.connection, name, handler, {
       concurrency,
@@ -372,31 +378,24 @@ export class RabbitMqQueue implements Queue {
 
   async depth(queue: AnyQueueName): Promise<number> {
     const name = this.name(queue);
-    return this.manage(`depth of ${name}`, async (channel) => {
-      let total = (await channel.checkQueue(name)).messageCount;
-      for (const bound of DELAY_BOUNDS_MS) {
-        const delayName = delayQueueName(name, bound);
-        await this.connection.declareDelayQueue(channel, delayName, name);
-        total += (await channel.checkQueue(delayName)).messageCount;
-      }
-      return total;
+    return this.manage(`depth of ${name}`, async (signal) => {
+      const counts = await Promise.all(
+        [name, ...delayQueueNames(name)].map((q) => this.ifExists(signal, async (ch) => (await ch.checkQueue(q)).messageCount)),
+      );
+      return counts.reduce<number>((sum, n) => sum + (n ?? 0), 0);
     });
   }
 
   async purge(queue: AnyQueueName): Promise<void> {
     const name = this.name(queue);
-    await this.manage(`purge of ${name}`, async (channel) => {
-      await channel.purgeQueue(name);
-      for (const bound of DELAY_BOUNDS_MS) {
-        const delayName = delayQueueName(name, bound);
-        await this.connection.declareDelayQueue(channel, delayName, name);
-        await channel.purgeQueue(delayName);
-      }
-    });
+    await this.manage(`purge of ${name}`, (signal) =>
+      Promise.all([name, ...delayQueueNames(name)].map((q) => this.ifExists(signal, (ch) => ch.purgeQueue(q)))),
+    );
   }
 
   async check(): Promise<void> {
-    await this.manage('check', (channel) => channel.checkQueue(this.name('tasks')));
+    const name = this.name('tasks');
+    await this.manage('check', (signal) => this.connection.withChannel(signal, (ch) => ch.checkQueue(name)));
   }
 
   async close(): Promise<void> {
@@ -404,11 +403,23 @@ export class RabbitMqQueue implements Queue {
     await this.connection.close();
   }
 
-  private async manage<T>(what: string, fn: (channel: amqp.Channel) => Promise<T>): Promise<T> {
+  /** Runs `op` on a queue; undefined when the queue does not exist (delay queues are declared on first use). */
+  private async ifExists<T>(signal: AbortSignal, op: (ch: amqp.Channel) => Promise<T>): Promise<T | undefined> {
+    try {
+      return await this.connection.withChannel(signal, op);
+    } catch (err) {
+      // The broker answers NOT_FOUND by closing the channel with code 404.
+      if ((err as { code?: unknown }).code === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Runs a management operation within the publish timeout, naming it in the error. */
+  private async manage<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
     const timeoutMs = config().QUEUE_PUBLISH_TIMEOUT_MS;
     const signal = AbortSignal.timeout(timeoutMs);
     try {
-      return await Promise.race([this.connection.withChannel(signal, fn), untilAborted(signal)]);
+      return await Promise.race([fn(signal), untilAborted(signal)]);
     } catch (err) {
       const reason = signal.aborted ? `no answer within ${timeoutMs} ms` : (err as Error).message;
       throw new Error(`RabbitMQ ${what} failed: ${reason}`, { cause: err });

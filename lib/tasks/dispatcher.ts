@@ -1,11 +1,11 @@
+import { config } from '#lib/config';
 import { db } from '#lib/db/client';
 import { deleteOutboxRows, lockStaleOutboxRows, markTasksQueued } from '#lib/db/outbox';
-import { config } from '#lib/config';
 import { requeueExpiredLeases } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
-import { TASK_TYPES } from '#lib/tasks/types/index';
 import { queue } from '#lib/queue/client';
 import type { AnyQueueName } from '#lib/queue/types';
+import { TASK_TYPES } from '#lib/tasks/types/index';
 
 /** Rows younger than this are still being published by the request that wrote them. */
 const GRACE_MS = 2_000;

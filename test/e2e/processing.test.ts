@@ -15,7 +15,14 @@ describe.each(drivers)('processing through the bridge on %s', (driver) => {
   const namespace = `e2e_${randomBytes(4).toString('hex')}`;
   const svc = useService({
     bridge: true,
-    env: { QUEUE_DRIVER: driver, QUEUE_NAMESPACE: namespace, WORKER_CONCURRENCY: '2', WORKER_BATCH_SIZE: '1', OUTBOX_INTERVAL_MS: '500' },
+    env: {
+      QUEUE_DRIVER: driver,
+      QUEUE_NAMESPACE: namespace,
+      RABBITMQ_QUEUE_EXPIRES_MS: '600000',
+      WORKER_CONCURRENCY: '2',
+      WORKER_BATCH_SIZE: '1',
+      OUTBOX_INTERVAL_MS: '500',
+    },
   });
   const call = (method: string, path: string, body?: unknown) => request(svc.baseUrl, method, path, body);
   const create = async (body: object) => {
@@ -102,7 +109,7 @@ describe.each(drivers)('processing through the bridge on %s', (driver) => {
   });
 
   it('creates tasks from task_intake messages, once per idempotency key, and dead-letters invalid ones', async () => {
-    const queue = createQueue({ driver: driver, namespace, databaseUrl: svc.db.url });
+    const queue = createQueue({ driver, namespace, databaseUrl: svc.db.url, expiresMs: 600_000 });
     try {
       const key = `intake-${randomBytes(4).toString('hex')}`;
       const message = { title: `from intake ${key}`, payload: { duration_ms: 0, failure_rate: 0 }, idempotency_key: key };

@@ -54,7 +54,7 @@ export function useService(options: ServiceOptions = {}): RunningService {
       LAMBDA_PORT: String(lambdaPort),
       HTTP_HOST: '127.0.0.1',
     };
-    svc.offline = startOffline(svc.env, 'pipe');
+    svc.offline = startOffline(svc.env);
     svc.offline.stdout?.on('data', (d) => (log += d));
     svc.offline.stderr?.on('data', (d) => (log += d));
     svc.baseUrl = `http://127.0.0.1:${httpPort}`;

@@ -1,6 +1,6 @@
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
 import { createRequestHandler } from 'local-aws-sqs';
 import { config } from '#lib/config';
 
@@ -85,7 +85,8 @@ export async function startLocalSqs(): Promise<LocalSqs> {
         for (const m of output.Messages ?? []) {
           messageOfHandle.set(m.ReceiptHandle, m.MessageId);
           const count = m.Attributes?.ApproximateReceiveCount;
-          if (count) m.Attributes = { ...m.Attributes, ApproximateReceiveCount: String(Number(count) - (visibilityChanges.get(m.MessageId) ?? 0)) };
+          if (count)
+            m.Attributes = { ...m.Attributes, ApproximateReceiveCount: String(Number(count) - (visibilityChanges.get(m.MessageId) ?? 0)) };
         }
         if (!res.headersSent) res.removeHeader('content-length');
         return end(JSON.stringify(output));

@@ -67,8 +67,7 @@ const adapters: Adapter[] = [
     async teardown() {
       await database?.drop();
     },
-    create: (ns) =>
-      createQueue({ driver: 'postgres', namespace: ns, databaseUrl: database?.url, retryDelayMs: RETRY_DELAY_MS }),
+    create: (ns) => createQueue({ driver: 'postgres', namespace: ns, databaseUrl: database?.url, retryDelayMs: RETRY_DELAY_MS }),
     unreachable: () => new PostgresQueue({ connectionString: 'postgres://postgres@127.0.0.1:1/none' }),
   },
   {
@@ -77,8 +76,7 @@ const adapters: Adapter[] = [
     priorities: true,
     async setup() {},
     async teardown() {},
-    create: (ns) =>
-      createQueue({ driver: 'rabbitmq', namespace: ns, retryDelayMs: RETRY_DELAY_MS, expiresMs: EXPIRES_MS }),
+    create: (ns) => createQueue({ driver: 'rabbitmq', namespace: ns, retryDelayMs: RETRY_DELAY_MS, expiresMs: EXPIRES_MS }),
     unreachable: () => new RabbitMqQueue({ url: 'amqp://guest:guest@127.0.0.1:1' }),
   },
   {
@@ -104,8 +102,7 @@ const adapters: Adapter[] = [
     // local-aws-sqs holds a long poll open until the batch is full (AWS answers as soon as it has a message),
     // so the tests poll short.
     create: (ns) => createQueue({ driver: 'sqs', namespace: ns, retryDelayMs: RETRY_DELAY_MS, waitTimeSeconds: 0 }),
-    unreachable: () =>
-      new SqsQueue({ endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+    unreachable: () => new SqsQueue({ endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
   },
 ];
 
@@ -114,11 +111,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
     let queue: Queue;
     let consumers: Consumer[] = [];
 
-    const consume = async (
-      name: Parameters<Queue['consume']>[0],
-      handler: BatchHandler,
-      options = { concurrency: 1, batchSize: 10 },
-    ) => {
+    const consume = async (name: Parameters<Queue['consume']>[0], handler: BatchHandler, options = { concurrency: 1, batchSize: 10 }) => {
       const consumer = await queue.consume(name, handler, options);
       consumers.push(consumer);
       return consumer;
@@ -146,9 +139,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       const r = recorder();
       await consume('tasks', r.handler);
       await waitFor('the message', () => r.calls.length === 1);
-      expect(r.calls).toEqual([
-        [{ id: expect.any(String), body: '{"task_id":"a"}', priority: 5, receiveCount: 1 }],
-      ]);
+      expect(r.calls).toEqual([[{ id: expect.any(String), body: '{"task_id":"a"}', priority: 5, receiveCount: 1 }]]);
       await sleep(RETRY_DELAY_MS + 300);
       expect(r.calls).toHaveLength(1);
       expect(await queue.depth('tasks')).toBe(0);
@@ -156,7 +147,10 @@ describe.each(adapters)('$driver queue', (adapter) => {
 
     it('hands over several messages per call, never more than batchSize', async () => {
       const bodies = Array.from({ length: 7 }, (_, i) => `m${i}`);
-      await queue.publish('tasks', bodies.map((body) => ({ body })));
+      await queue.publish(
+        'tasks',
+        bodies.map((body) => ({ body })),
+      );
       const r = recorder();
       await consume('tasks', r.handler, { concurrency: 1, batchSize: 3 });
       await waitFor('all messages', () => r.deliveries().length >= 7);
@@ -250,19 +244,23 @@ describe.each(adapters)('$driver queue', (adapter) => {
       ]);
     });
 
-    it('counts waiting messages and purges them', async () => {
+    it('counts waiting messages (delayed ones too) and purges a queue', async () => {
       expect(await queue.depth('tasks')).toBe(0);
       await queue.publish('tasks', [{ body: '1' }, { body: '2' }, { body: '3' }]);
-      await queue.publish('task_intake', [{ body: 'other' }]);
+      await queue.publish('task_intake', [{ body: 'other' }, { body: 'delayed', delayMs: 60_000 }]);
       expect(await queue.depth('tasks')).toBe(3);
+      expect(await queue.depth('task_intake')).toBe(2);
       await queue.purge('tasks');
       expect(await queue.depth('tasks')).toBe(0);
-      expect(await queue.depth('task_intake')).toBe(1);
+      expect(await queue.depth('task_intake')).toBe(2);
     });
 
     it('publishes in bulk (more than one SQS batch of 10)', async () => {
       const bodies = Array.from({ length: 25 }, (_, i) => `bulk-${String(i).padStart(2, '0')}`);
-      await queue.publish('tasks', bodies.map((body) => ({ body })));
+      await queue.publish(
+        'tasks',
+        bodies.map((body) => ({ body })),
+      );
       expect(await queue.depth('tasks')).toBe(25);
       const r = recorder();
       await consume('tasks', r.handler, { concurrency: 2, batchSize: 10 });
@@ -277,7 +275,10 @@ describe.each(adapters)('$driver queue', (adapter) => {
 
     it('stop() waits for the batches in hand and hands back the rest: each message is acked exactly once', async () => {
       const bodies = Array.from({ length: 12 }, (_, i) => `s${String(i).padStart(2, '0')}`);
-      await queue.publish('tasks', bodies.map((body) => ({ body })));
+      await queue.publish(
+        'tasks',
+        bodies.map((body) => ({ body })),
+      );
       const acked: string[] = [];
       let running = 0;
       const slow: BatchHandler = async (batch) => {
@@ -342,10 +343,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       const down = adapter.unreachable();
       try {
         const start = Date.now();
-        await Promise.all([
-          expect(down.publish('tasks', [{ body: 'lost' }])).rejects.toThrow(),
-          expect(down.check()).rejects.toThrow(),
-        ]);
+        await Promise.all([expect(down.publish('tasks', [{ body: 'lost' }])).rejects.toThrow(), expect(down.check()).rejects.toThrow()]);
         expect(Date.now() - start).toBeLessThan(config().QUEUE_PUBLISH_TIMEOUT_MS + 1_000);
       } finally {
         await down.close();
@@ -377,7 +375,15 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
       expect(Date.now() - start).toBeLessThan(config().QUEUE_PUBLISH_TIMEOUT_MS + 1_000);
 
       await proxy.resume();
-      await waitFor('the broker back', () => queue.check().then(() => true, () => false), 15_000);
+      await waitFor(
+        'the broker back',
+        () =>
+          queue.check().then(
+            () => true,
+            () => false,
+          ),
+        15_000,
+      );
       await queue.publish('tasks', [{ body: 'back' }]);
       await waitFor('the message after the return', () => r.deliveries().length === 3);
       expect(r.deliveries()).toEqual([
@@ -389,6 +395,52 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
     } finally {
       await queue.close();
       await proxy.close();
+    }
+  });
+});
+
+describe('postgres queue notifications', () => {
+  it('wakes an idle consumer at once, also after its listening connection was cut', async () => {
+    const db = await createTestDatabase();
+    const queue = createQueue({ driver: 'postgres', namespace: namespace(), databaseUrl: db.url });
+    const listeners = async () =>
+      (
+        await db.pool.query<{ pid: number }>(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'async-task-service:queue-listener'",
+        )
+      ).rows.map((r) => r.pid);
+    try {
+      const arrivals = new Map<string, number>();
+      const consumer = await queue.consume(
+        'tasks',
+        async (batch) => {
+          for (const m of batch) arrivals.set(m.body, Date.now());
+          return { failedIds: [] };
+        },
+        { concurrency: 1, batchSize: 10 },
+      );
+      // The fallback poll comes every 2 s; anything faster is the notification.
+      await sleep(200);
+      let start = Date.now();
+      await queue.publish('tasks', [{ body: 'first' }]);
+      await waitFor('the first message', () => arrivals.has('first'), 3_000);
+      expect((arrivals.get('first') ?? 0) - start).toBeLessThan(1_000);
+
+      const [cut] = await listeners();
+      await db.pool.query('SELECT pg_terminate_backend($1)', [cut]);
+      await waitFor('a new listener', async () => {
+        const pids = await listeners();
+        return pids.length === 1 && pids[0] !== cut;
+      });
+      await sleep(200);
+      start = Date.now();
+      await queue.publish('tasks', [{ body: 'second' }]);
+      await waitFor('the second message', () => arrivals.has('second'), 3_000);
+      expect((arrivals.get('second') ?? 0) - start).toBeLessThan(1_000);
+      await consumer.stop(2_000);
+    } finally {
+      await queue.close();
+      await db.drop();
     }
   });
 });
