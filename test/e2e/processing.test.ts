@@ -109,7 +109,7 @@ describe.each(drivers)('processing through the bridge on %s', (driver) => {
   });
 
   it('creates tasks from task_intake messages, once per idempotency key, and dead-letters invalid ones', async () => {
-    const queue = createQueue({ driver, namespace, databaseUrl: svc.db.url, expiresMs: 600_000 });
+    const queue = createQueue({ driver, namespace, databaseUrl: svc.databaseUrl, expiresMs: 600_000 });
     try {
       const key = `intake-${randomBytes(4).toString('hex')}`;
       const message = { title: `from intake ${key}`, payload: { duration_ms: 0, failure_rate: 0 }, idempotency_key: key };

@@ -35,7 +35,7 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     db,
     pool,
     async drop() {
-      await pool.end();
+      if (!pool.ended) await pool.end();
       const c = new pg.Client({ connectionString: serverUrl });
       await c.connect();
       try {

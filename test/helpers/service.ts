@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
 import { startOffline, stopTree, waitForHttp } from '../../scripts/process-tree';
-import { createTestDatabase, type TestDatabase } from './db';
+import { createTestDatabase } from './db';
 
 /** A free TCP port on the loopback interface. */
 export async function freePort(): Promise<number> {
@@ -18,7 +18,8 @@ export async function freePort(): Promise<number> {
 }
 
 export interface ServiceOptions {
-  env?: Record<string, string>;
+  /** Extra environment; a function is called when the service starts (after earlier beforeAll hooks). */
+  env?: Record<string, string> | (() => Record<string, string>);
   /** Also run the queue bridge (as its own process, as `npm start` runs it). */
   bridge?: boolean;
 }
@@ -26,22 +27,46 @@ export interface ServiceOptions {
 export interface RunningService {
   baseUrl: string;
   lambdaUrl: string;
-  db: TestDatabase;
+  /** The service's database (a fresh test database unless the env named one). */
+  databaseUrl: string;
   env: NodeJS.ProcessEnv;
   offline: ChildProcess;
   bridge?: ChildProcess;
   output(): string;
+  /** Starts serverless-offline (again, after a kill) and waits until it answers. */
+  startOffline(): Promise<ChildProcess>;
   /** Starts the bridge process (again, after a kill). */
   startBridge(): Promise<ChildProcess>;
 }
 
+/** Sends SIGKILL to a detached child's whole process group (a crash, not a shutdown). */
+export async function killTree(child: ChildProcess | undefined): Promise<void> {
+  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    process.kill(-child.pid, 'SIGKILL');
+  } catch {}
+  await exited;
+}
+
 /** Starts `serverless offline` on free ports over a fresh database for this test file, and stops it afterwards. */
 export function useService(options: ServiceOptions = {}): RunningService {
-  const extraEnv = options.env ?? {};
   const svc = {} as RunningService;
   let log = '';
+  let dropDatabase: (() => Promise<void>) | undefined;
+  const capture = (child: ChildProcess) => {
+    child.stdout?.on('data', (d) => (log += d));
+    child.stderr?.on('data', (d) => (log += d));
+  };
   beforeAll(async () => {
-    svc.db = await createTestDatabase();
+    const extraEnv = typeof options.env === 'function' ? options.env() : (options.env ?? {});
+    if (extraEnv.DATABASE_URL) svc.databaseUrl = extraEnv.DATABASE_URL;
+    else {
+      const db = await createTestDatabase();
+      await db.pool.end();
+      svc.databaseUrl = db.url;
+      dropDatabase = db.drop;
+    }
     const [httpPort, lambdaPort] = [await freePort(), await freePort()];
     svc.env = {
       ...process.env,
@@ -49,25 +74,31 @@ export function useService(options: ServiceOptions = {}): RunningService {
       LOG_LEVEL: 'WARN',
       QUEUE_DRIVER: 'postgres',
       ...extraEnv,
-      DATABASE_URL: svc.db.url,
+      DATABASE_URL: svc.databaseUrl,
       HTTP_PORT: String(httpPort),
       LAMBDA_PORT: String(lambdaPort),
       HTTP_HOST: '127.0.0.1',
     };
-    svc.offline = startOffline(svc.env);
-    svc.offline.stdout?.on('data', (d) => (log += d));
-    svc.offline.stderr?.on('data', (d) => (log += d));
     svc.baseUrl = `http://127.0.0.1:${httpPort}`;
     svc.lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
     svc.output = () => log;
+    svc.startOffline = async () => {
+      svc.offline = startOffline(svc.env);
+      capture(svc.offline);
+      try {
+        await waitForHttp(`${svc.baseUrl}/health`, 90_000, svc.offline);
+      } catch (err) {
+        throw new Error(`${(err as Error).message}\n--- serverless offline output ---\n${log.slice(-4000)}`);
+      }
+      return svc.offline;
+    };
     svc.startBridge = async () => {
       const child = spawn(path.resolve('node_modules/.bin/tsx'), ['scripts/bridge.ts'], {
         env: svc.env,
         stdio: ['ignore', 'pipe', 'pipe'],
         detached: true,
       });
-      child.stdout?.on('data', (d) => (log += d));
-      child.stderr?.on('data', (d) => (log += d));
+      capture(child);
       svc.bridge = child;
       await new Promise<void>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`the bridge did not start\n${log.slice(-2000)}`)), 30_000);
@@ -81,17 +112,13 @@ export function useService(options: ServiceOptions = {}): RunningService {
       });
       return child;
     };
-    try {
-      await waitForHttp(`${svc.baseUrl}/health`, 90_000, svc.offline);
-      if (options.bridge) await svc.startBridge();
-    } catch (err) {
-      throw new Error(`${(err as Error).message}\n--- serverless offline output ---\n${log.slice(-4000)}`);
-    }
+    await svc.startOffline();
+    if (options.bridge) await svc.startBridge();
   });
   afterAll(async () => {
     if (svc.bridge) await stopTree(svc.bridge);
     if (svc.offline) await stopTree(svc.offline);
-    await svc.db?.drop();
+    await dropDatabase?.();
   });
   return svc;
 }

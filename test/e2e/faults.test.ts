@@ -1,0 +1,152 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { migrateDatabase } from '#lib/db/migrate';
+import { type EmbeddedServer, startEmbeddedPostgres } from '../../scripts/embedded-postgres';
+import { type Audit, auditUntilSettled, report, type Sent, startLoad } from '../helpers/faults';
+import { freePort, killTree, request, useService } from '../helpers/service';
+import { requireRabbitMq, startTcpProxy, type TcpProxy } from '../helpers/services';
+
+// Tests that break things: every task accepted with 201 must reach a terminal status, and none may complete twice.
+const QUICK = { duration_ms: 50, failure_rate: 0 };
+const acceptedIds = (sent: Sent[]) => sent.filter((s) => s.status === 201 && s.id).map((s) => s.id as string);
+
+function expectNothingLost(a: Audit) {
+  expect(a.missing).toBe(0);
+  expect(a.stuck).toEqual([]);
+  expect(a.terminal).toBe(a.accepted);
+  expect(a.duplicates).toEqual([]);
+}
+
+const rabbit = await requireRabbitMq();
+
+describe.runIf(rabbit)('RabbitMQ goes away while tasks are created and processed', () => {
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    proxy = await startTcpProxy(process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+  });
+  afterAll(async () => proxy?.close());
+  const svc = useService({
+    bridge: true,
+    env: () => ({
+      QUEUE_DRIVER: 'rabbitmq',
+      RABBITMQ_URL: proxy.url,
+      QUEUE_NAMESPACE: `faults_${process.pid}`,
+      RABBITMQ_QUEUE_EXPIRES_MS: '600000',
+      QUEUE_PUBLISH_TIMEOUT_MS: '1000',
+      OUTBOX_INTERVAL_MS: '500',
+      WORKER_CONCURRENCY: '4',
+      WORKER_BATCH_SIZE: '5',
+    }),
+  });
+
+  it('accepts every task (NEW while down), and runs each exactly once after the broker is back', async () => {
+    const load = startLoad(svc.baseUrl, { title: 'during an outage', payload: QUICK }, 4, 400);
+    await sleep(1_500);
+    await proxy.pause();
+    await sleep(3_000);
+    await proxy.resume();
+    const back = Date.now();
+    await sleep(1_500);
+    await load.stop();
+    const during = load.sent.filter((s) => s.status === 201 && s.taskStatus === 'NEW').length;
+    const a = await auditUntilSettled(svc.databaseUrl, acceptedIds(load.sent), back, 60_000);
+    report('rabbitmq outage', load.sent, a);
+    expect(load.sent.every((s) => s.status === 201)).toBe(true);
+    expect(during).toBeGreaterThan(0);
+    expectNothingLost(a);
+    expect(a.completed).toBe(a.accepted);
+  });
+});
+
+describe.each(rabbit ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as const))('workers die (%s)', (driver) => {
+  const svc = useService({
+    bridge: true,
+    env: {
+      QUEUE_DRIVER: driver,
+      QUEUE_NAMESPACE: `kill_${driver}_${process.pid}`,
+      RABBITMQ_QUEUE_EXPIRES_MS: '600000',
+      OUTBOX_INTERVAL_MS: '500',
+      LEASE_FACTOR: '1',
+      WORKER_CONCURRENCY: '4',
+      WORKER_BATCH_SIZE: '5',
+    },
+  });
+  const slow = { title: 'slow', timeout_ms: 3_000, payload: { duration_ms: 1_500, failure_rate: 0 } };
+
+  it('the bridge is killed (SIGKILL) in the middle of a batch and started again', async () => {
+    const load = startLoad(svc.baseUrl, slow, 2, 15);
+    await sleep(2_000);
+    await killTree(svc.bridge);
+    const killed = Date.now();
+    await sleep(1_000);
+    await svc.startBridge();
+    await load.stop();
+    const a = await auditUntilSettled(svc.databaseUrl, acceptedIds(load.sent), killed, 60_000);
+    report(`bridge SIGKILL (${driver})`, load.sent, a);
+    expectNothingLost(a);
+    expect(a.completed).toBe(a.accepted);
+  });
+
+  it('serverless-offline (the running functions) is killed; lost tasks run again after their lease', async () => {
+    const load = startLoad(svc.baseUrl, slow, 2, 10);
+    await sleep(2_500);
+    const running = (await request(svc.baseUrl, 'GET', '/api/v1/tasks?status=IN_PROGRESS')).body.total as number;
+    await killTree(svc.offline);
+    const killed = Date.now();
+    await load.stop();
+    await svc.startOffline();
+    const a = await auditUntilSettled(svc.databaseUrl, acceptedIds(load.sent), killed, 60_000);
+    report(`functions SIGKILL (${driver}), ${running} running at the kill`, load.sent.filter((s) => s.status !== 0), a);
+    expect(running).toBeGreaterThan(0);
+    expectNothingLost(a);
+    expect(a.completed).toBe(a.accepted);
+    expect(a.runs).toBeGreaterThan(a.accepted);
+  });
+});
+
+describe('PostgreSQL restarts under load', () => {
+  let pgServer: EmbeddedServer;
+  let dir: string;
+  let port: number;
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'tasks-faults-pg-'));
+    port = await freePort();
+    pgServer = await startEmbeddedPostgres({ port, persistent: true, dir: path.join(dir, 'data'), database: 'tasks' });
+    await migrateDatabase(pgServer.url);
+  });
+  afterAll(async () => {
+    await pgServer?.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const svc = useService({ bridge: true, env: () => ({ DATABASE_URL: pgServer.url, OUTBOX_INTERVAL_MS: '500' }) });
+
+  it('answers 503 with a problem body while it is down, recovers by itself, and loses nothing accepted', async () => {
+    const load = startLoad(svc.baseUrl, { title: 'db restart', payload: QUICK }, 4, 400);
+    await sleep(1_500);
+    await pgServer.stop();
+    await sleep(1_000);
+    const down = await request(svc.baseUrl, 'POST', '/api/v1/tasks', { title: 'while the database is down' });
+    const downGet = await request(svc.baseUrl, 'GET', '/api/v1/tasks');
+    await sleep(1_000);
+    pgServer = await startEmbeddedPostgres({ port, persistent: true, dir: path.join(dir, 'data'), database: 'tasks' });
+    const back = Date.now();
+    await sleep(3_000);
+    await load.stop();
+    const after = await request(svc.baseUrl, 'POST', '/api/v1/tasks', { title: 'after the restart', payload: QUICK });
+    const a = await auditUntilSettled(svc.databaseUrl, [...acceptedIds(load.sent), after.body.id], back, 60_000);
+    report('postgresql restart', load.sent, a);
+    for (const res of [down, downGet]) {
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(res.body).toMatchObject({ status: 503, title: 'Service Unavailable', detail: 'The database is unreachable; try again shortly' });
+      expect(res.text).not.toMatch(/ECONNREFUSED|at .*\.(ts|js):\d+/);
+    }
+    expect(load.sent.filter((s) => s.status !== 201 && s.status !== 503)).toEqual([]);
+    expect(load.sent.filter((s) => s.status === 503).length).toBeGreaterThan(0);
+    expect(after.status).toBe(201);
+    expectNothingLost(a);
+  });
+});
