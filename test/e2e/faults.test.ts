@@ -90,6 +90,27 @@ describe.each(rabbit ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as co
     expect(a.completed).toBe(a.accepted);
   });
 
+  it('the bridge shuts down gracefully (SIGTERM): running tasks finish, the rest wait in the queue', async () => {
+    const load = startLoad(svc.baseUrl, slow, 2, 10);
+    await sleep(2_000);
+    const bridge = svc.bridge as NonNullable<typeof svc.bridge>;
+    const exited = new Promise<number | null>((resolve) => bridge.once('exit', (code) => resolve(code)));
+    const asked = Date.now();
+    process.kill(-(bridge.pid as number), 'SIGTERM');
+    const code = await exited;
+    const tookMs = Date.now() - asked;
+    await load.stop();
+    const inProgress = (await request(svc.baseUrl, 'GET', '/api/v1/tasks?status=IN_PROGRESS')).body.total as number;
+    await svc.startBridge();
+    const a = await auditUntilSettled(svc.databaseUrl, acceptedIds(load.sent), asked, 60_000);
+    report(`bridge SIGTERM (${driver}), stopped in ${tookMs} ms`, load.sent, a);
+    expect(code).toBe(0);
+    expect(tookMs).toBeLessThan(12_000);
+    expect(inProgress).toBe(0);
+    expectNothingLost(a);
+    expect(a.runs).toBe(a.accepted);
+  });
+
   it('serverless-offline (the running functions) is killed; lost tasks run again after their lease', async () => {
     const load = startLoad(svc.baseUrl, slow, 2, 10);
     await sleep(2_500);
