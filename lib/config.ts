@@ -27,6 +27,7 @@ const envSchema = z.object({
   SQS_QUEUE_URL_TASKS_DLQ: z.url().optional(),
   SQS_QUEUE_URL_TASK_INTAKE_DLQ: z.url().optional(),
   AWS_REGION: z.string().min(1).default('us-east-1'),
+  SQS_WAIT_TIME_SECONDS: int(0, 20).default(20),
   QUEUE_PUBLISH_TIMEOUT_MS: int(100, 60_000).default(2_000),
   DEFAULT_MAX_ATTEMPTS: int(1, 10).default(1),
   EMULATE_MIN_MS: int(0, 3_600_000).default(5_000),

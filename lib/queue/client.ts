@@ -7,7 +7,11 @@ let shared: Queue | undefined;
 /** The process-wide queue client, created on first use and kept for the container's life. */
 export function queue(): Queue {
   const c = config();
-  shared ??= createQueue({ namespace: c.QUEUE_NAMESPACE || undefined, expiresMs: c.RABBITMQ_QUEUE_EXPIRES_MS });
+  shared ??= createQueue({
+    namespace: c.QUEUE_NAMESPACE || undefined,
+    expiresMs: c.RABBITMQ_QUEUE_EXPIRES_MS,
+    waitTimeSeconds: c.SQS_WAIT_TIME_SECONDS,
+  });
   return shared;
 }
 

@@ -1,28 +1,46 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue } from '#lib/queue/index';
+import { SqsQueue } from '#lib/queue/sqs';
 import { request, useService } from '../helpers/service';
-import { requireRabbitMq } from '../helpers/services';
+import { type LocalSqs, requireRabbitMq, startLocalSqs } from '../helpers/services';
 
 type Task = { id: string; status: string; progress: number | null; [k: string]: unknown };
 
 const TERMINAL = ['COMPLETED', 'FAILED', 'CANCELLED'];
 
-const drivers = (await requireRabbitMq()) ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as const);
+const drivers = (await requireRabbitMq()) ? (['postgres', 'rabbitmq', 'sqs'] as const) : (['postgres', 'sqs'] as const);
 
 describe.each(drivers)('processing through the bridge on %s', (driver) => {
   const namespace = `e2e_${randomBytes(4).toString('hex')}`;
+  // SQS runs on local-aws-sqs in this process; the functions and the bridge reach it over HTTP.
+  let sqs: LocalSqs | undefined;
+  beforeAll(async () => {
+    if (driver === 'sqs') sqs = await startLocalSqs();
+  });
+  afterAll(async () => sqs?.close());
+  const sqsEnv = (): Record<string, string> =>
+    sqs
+      ? {
+          AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+          AWS_ACCESS_KEY_ID: 'local',
+          AWS_SECRET_ACCESS_KEY: 'local',
+          AWS_REGION: 'us-east-1',
+          SQS_WAIT_TIME_SECONDS: '0',
+        }
+      : {};
   const svc = useService({
     bridge: true,
-    env: {
+    env: () => ({
       QUEUE_DRIVER: driver,
       QUEUE_NAMESPACE: namespace,
       RABBITMQ_QUEUE_EXPIRES_MS: '600000',
       WORKER_CONCURRENCY: '2',
       WORKER_BATCH_SIZE: '1',
       OUTBOX_INTERVAL_MS: '500',
-    },
+      ...sqsEnv(),
+    }),
   });
   const call = (method: string, path: string, body?: unknown) => request(svc.baseUrl, method, path, body);
   const create = async (body: object) => {
@@ -94,7 +112,8 @@ describe.each(drivers)('processing through the bridge on %s', (driver) => {
     expect(await history(running.id)).toEqual(['NEW', 'PENDING', 'IN_PROGRESS', 'CANCELLED']);
   });
 
-  it('takes HIGH priority tasks before LOW ones when there is a backlog', async () => {
+  // SQS has no message priorities.
+  it.runIf(driver !== 'sqs')('takes HIGH priority tasks before LOW ones when there is a backlog', async () => {
     const blockers = await Promise.all([1, 2].map(() => create({ title: 'blocker', payload: { duration_ms: 1500, failure_rate: 0 } })));
     await Promise.all(blockers.map((b) => waitFor(b.id, (t) => t.status === 'IN_PROGRESS')));
     const low: Task[] = [];
@@ -109,7 +128,14 @@ describe.each(drivers)('processing through the bridge on %s', (driver) => {
   });
 
   it('creates tasks from task_intake messages, once per idempotency key, and dead-letters invalid ones', async () => {
-    const queue = createQueue({ driver, namespace, databaseUrl: svc.databaseUrl, expiresMs: 600_000 });
+    const queue = sqs
+      ? new SqsQueue({
+          namespace,
+          endpoint: sqs.endpoint,
+          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          waitTimeSeconds: 0,
+        })
+      : createQueue({ driver, namespace, databaseUrl: svc.databaseUrl, expiresMs: 600_000 });
     try {
       const key = `intake-${randomBytes(4).toString('hex')}`;
       const message = { title: `from intake ${key}`, payload: { duration_ms: 0, failure_rate: 0 }, idempotency_key: key };
