@@ -16,6 +16,8 @@ export function createDb(url: string, max = config().DATABASE_POOL_MAX): { db: D
     idleTimeoutMillis: 30_000,
     statement_timeout: config().DATABASE_STATEMENT_TIMEOUT_MS,
     application_name: 'async-task-service',
+    // Idle connections do not keep a process alive (scripts, `serverless invoke local`).
+    allowExitOnIdle: true,
   });
   // An idle client that loses its server emits here; without a listener the process would crash.
   pool.on('error', () => {});

@@ -77,6 +77,7 @@ class Store {
       idleTimeoutMillis: 30_000,
       statement_timeout: config().DATABASE_STATEMENT_TIMEOUT_MS,
       application_name: 'async-task-service:queue',
+      allowExitOnIdle: true,
     });
     // An idle client that loses its server emits here; without a listener the process would crash.
     this.pool.on('error', () => {});
