@@ -120,7 +120,11 @@ describe.each(rabbit ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as co
     await load.stop();
     await svc.startOffline();
     const a = await auditUntilSettled(svc.databaseUrl, acceptedIds(load.sent), killed, 60_000);
-    report(`functions SIGKILL (${driver}), ${running} running at the kill`, load.sent.filter((s) => s.status !== 0), a);
+    report(
+      `functions SIGKILL (${driver}), ${running} running at the kill`,
+      load.sent.filter((s) => s.status !== 0),
+      a,
+    );
     expect(running).toBeGreaterThan(0);
     expectNothingLost(a);
     expect(a.completed).toBe(a.accepted);
@@ -162,7 +166,11 @@ describe('PostgreSQL restarts under load', () => {
     for (const res of [down, downGet]) {
       expect(res.status).toBe(503);
       expect(res.headers.get('content-type')).toBe('application/problem+json');
-      expect(res.body).toMatchObject({ status: 503, title: 'Service Unavailable', detail: 'The database is unreachable; try again shortly' });
+      expect(res.body).toMatchObject({
+        status: 503,
+        title: 'Service Unavailable',
+        detail: 'The database is unreachable; try again shortly',
+      });
       expect(res.text).not.toMatch(/ECONNREFUSED|at .*\.(ts|js):\d+/);
     }
     expect(load.sent.filter((s) => s.status !== 201 && s.status !== 503)).toEqual([]);

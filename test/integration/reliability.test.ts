@@ -1,21 +1,30 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { handler as processor } from '../../functions/processor';
 import { queue } from '#lib/queue/client';
 import { toSqsEvent } from '#lib/queue/events';
 import { dispatchOutbox } from '#lib/tasks/dispatcher';
 import { createTask, getTask, getTaskEvents } from '#lib/tasks/service';
+import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
 import { fakeContext } from '../helpers/lambda';
 
 const app = useTestApp({ LEASE_FACTOR: '3' });
 
 const run = (id: string) =>
-  processor(toSqsEvent('tasks', [{ id: 'm1', body: JSON.stringify({ task_id: id }), priority: 5, receiveCount: 1 }]), fakeContext('processor'));
+  processor(
+    toSqsEvent('tasks', [{ id: 'm1', body: JSON.stringify({ task_id: id }), priority: 5, receiveCount: 1 }]),
+    fakeContext('processor'),
+  );
 
 describe('timeouts', () => {
   it('aborts a run past its timeout_ms and records the error "timeout"', async () => {
-    const { task } = await createTask({ type: 'emulate', title: 'slow', priority: 'MEDIUM', payload: { duration_ms: 5_000, failure_rate: 0 }, timeout_ms: 200 });
+    const { task } = await createTask({
+      type: 'emulate',
+      title: 'slow',
+      priority: 'MEDIUM',
+      payload: { duration_ms: 5_000, failure_rate: 0 },
+      timeout_ms: 200,
+    });
     expect(task.timeout_ms).toBe(200);
     const started = Date.now();
     await run(task.id);
@@ -24,7 +33,9 @@ describe('timeouts', () => {
   });
 
   it("refuses a timeout_ms above the type's default", async () => {
-    await expect(createTask({ type: 'checksum', title: 'x', priority: 'MEDIUM', payload: { text: 'a' }, timeout_ms: 120_000 })).rejects.toMatchObject({
+    await expect(
+      createTask({ type: 'checksum', title: 'x', priority: 'MEDIUM', payload: { text: 'a' }, timeout_ms: 120_000 }),
+    ).rejects.toMatchObject({
       status: 422,
       errors: [{ path: 'timeout_ms', message: "must be at most 60000 (the default timeout of 'checksum')" }],
     });
@@ -36,13 +47,27 @@ describe('lost workers', () => {
     const { task } = await createTask({ type: 'emulate', title: 'lost', priority: 'HIGH', payload: {}, timeout_ms: 1_000 });
     await queue().purge('tasks');
     // A worker claimed it 4 s ago (lease: 3 x 1 s) and died.
-    await app.db.db.execute(sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '4 seconds' WHERE id = ${task.id}`);
-    const { task: fresh } = await createTask({ type: 'emulate', title: 'still running', priority: 'HIGH', payload: {}, timeout_ms: 10_000 });
-    await app.db.db.execute(sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '4 seconds' WHERE id = ${fresh.id}`);
+    await app.db.db.execute(
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '4 seconds' WHERE id = ${task.id}`,
+    );
+    const { task: fresh } = await createTask({
+      type: 'emulate',
+      title: 'still running',
+      priority: 'HIGH',
+      payload: {},
+      timeout_ms: 10_000,
+    });
+    await app.db.db.execute(
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '4 seconds' WHERE id = ${fresh.id}`,
+    );
     await queue().purge('tasks');
 
     expect(await dispatchOutbox()).toBe(1);
-    expect(await getTask(task.id)).toMatchObject({ status: 'PENDING', attempts: 1, error: 'lease expired: the worker running this attempt was lost' });
+    expect(await getTask(task.id)).toMatchObject({
+      status: 'PENDING',
+      attempts: 1,
+      error: 'lease expired: the worker running this attempt was lost',
+    });
     expect((await getTask(fresh.id)).status).toBe('IN_PROGRESS');
     expect(await queue().depth('tasks')).toBe(1);
     const last = (await getTaskEvents(task.id)).items.at(-1);
@@ -51,7 +76,9 @@ describe('lost workers', () => {
 
   it('fails a task that was lost too many times, so that none stays IN_PROGRESS forever', async () => {
     const { task } = await createTask({ type: 'emulate', title: 'cursed', priority: 'LOW', payload: {}, timeout_ms: 1_000 });
-    await app.db.db.execute(sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 4, started_at = now() - interval '1 minute' WHERE id = ${task.id}`);
+    await app.db.db.execute(
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 4, started_at = now() - interval '1 minute' WHERE id = ${task.id}`,
+    );
     await dispatchOutbox();
     expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', finished_at: expect.any(String) });
   });

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { handler as docs } from '../../functions/docs';
-import { handler as list } from '../../functions/tasks-list';
-import { handler as openapi } from '../../functions/openapi';
 import { resetConfig } from '#lib/config';
+import { handler as docs } from '../../functions/docs';
+import { handler as openapi } from '../../functions/openapi';
+import { handler as list } from '../../functions/tasks-list';
 import { httpEvent, invoke } from '../helpers/lambda';
 
 const KEY = 'test-key-0123456789abcdef';
@@ -27,7 +27,10 @@ describe('API_KEYS', () => {
   });
 
   it('lets a valid key through to validation', async () => {
-    const res = await invoke(list, httpEvent({ method: 'GET', path: '/api/v1/tasks', query: { limit: '0' }, headers: { 'X-Api-Key': KEY } }));
+    const res = await invoke(
+      list,
+      httpEvent({ method: 'GET', path: '/api/v1/tasks', query: { limit: '0' }, headers: { 'X-Api-Key': KEY } }),
+    );
     expect(res.statusCode).toBe(422);
   });
 
