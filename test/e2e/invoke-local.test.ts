@@ -24,7 +24,9 @@ describe('serverless invoke local with the example events', () => {
 
   it('intake creates the task of test/fixtures/events/sqs-task-intake.json', async () => {
     expect(await invoke('intake', 'test/fixtures/events/sqs-task-intake.json')).toEqual({ batchItemFailures: [] });
-    const rows = await db.pool.query<{ title: string; status: string }>("SELECT title, status FROM tasks WHERE idempotency_key = 'intake-example-1'");
+    const rows = await db.pool.query<{ title: string; status: string }>(
+      "SELECT title, status FROM tasks WHERE idempotency_key = 'intake-example-1'",
+    );
     expect(rows.rows).toEqual([{ title: 'Created from the intake queue', status: 'PENDING' }]);
   }, 180_000);
 
@@ -33,4 +35,3 @@ describe('serverless invoke local with the example events', () => {
     expect(await invoke('processor', 'test/fixtures/events/rmq-tasks.json')).toEqual({ batchItemFailures: [] });
   }, 180_000);
 });
-
