@@ -1,32 +1,7 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { isConnectionError } from '#lib/db/retry';
 import { HttpError, ServiceUnavailableError, ValidationError } from '#lib/http/errors';
 import { logger } from '#lib/logger';
-
-const CONNECTION_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EPIPE',
-  'ENOTFOUND',
-  '57P01',
-  '57P02',
-  '57P03',
-  '08000',
-  '08001',
-  '08003',
-  '08004',
-  '08006',
-]);
-
-/** Whether an error (or one of its causes) says the database could not be reached. */
-export function isConnectionError(err: unknown): boolean {
-  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, message } = e as { code?: string; message?: string };
-    if (code && CONNECTION_CODES.has(code)) return true;
-    if (message && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/.test(message)) return true;
-  }
-  return false;
-}
 
 /** An RFC 9457 problem response for an error meant for the client. */
 export function problemResponse(err: HttpError, instance: string | undefined, requestId: string): APIGatewayProxyStructuredResultV2 {

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
+import { whileDatabaseIsAway } from '#lib/db/retry';
 import { findTaskStatus, setProgress, transition } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
@@ -127,20 +128,28 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   const error = outcome.error.slice(0, MAX_ERROR_LENGTH);
   if (claimed.attempts < claimed.max_attempts) {
     const delayMs = retryDelayMs(claimed.attempts);
-    const requeued = await transition(db(), {
-      id: taskId,
-      from: ['IN_PROGRESS'],
-      to: 'PENDING',
-      reason: `attempt ${claimed.attempts} failed; retry in ${delayMs} ms`,
-      set: sql`error = ${error}, progress = NULL`,
-      enqueue: true,
-    });
+    const requeued = await whileDatabaseIsAway(() =>
+      transition(db(), {
+        id: taskId,
+        from: ['IN_PROGRESS'],
+        to: 'PENDING',
+        reason: `attempt ${claimed.attempts} failed; retry in ${delayMs} ms`,
+        set: sql`error = ${error}, progress = NULL`,
+        enqueue: true,
+      }),
+    );
     if (requeued) await publishAfterCommit(requeued, delayMs);
     log.warn('attempt failed; retrying', { ms, error, delay_ms: delayMs });
     return 'done';
   }
   const failed = await finish(taskId, 'FAILED', { error });
   log.warn(failed ? 'task failed' : 'task failed after it was cancelled', { ms, error });
+  // The final failure leaves a dead letter for people to look at; the task itself already says FAILED.
+  if (failed) {
+    await deadLetter(body, `task ${taskId} failed after ${claimed.attempts} attempt(s): ${error}`).catch((err) =>
+      log.error('dead letter not written', { error: err as Error }),
+    );
+  }
   return 'done';
 }
 
@@ -150,6 +159,9 @@ async function finish(id: string, to: 'COMPLETED' | 'FAILED', o: { result?: unkn
     to === 'COMPLETED'
       ? sql`result = ${JSON.stringify(o.result ?? null)}::jsonb, progress = 100, error = NULL, finished_at = now()`
       : sql`error = ${o.error ?? 'failed'}, finished_at = now()`;
-  const row = await transition(db(), { id, from: ['IN_PROGRESS'], to, reason: to === 'COMPLETED' ? 'completed' : 'failed', set });
+  // The outcome of a run that happened must not be lost to a database blip: keep trying for a while.
+  const row = await whileDatabaseIsAway(() =>
+    transition(db(), { id, from: ['IN_PROGRESS'], to, reason: to === 'COMPLETED' ? 'completed' : 'failed', set }),
+  );
   return row !== undefined;
 }

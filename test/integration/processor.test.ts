@@ -47,8 +47,28 @@ describe('the processor function', () => {
 
   it('records FAILED with the error when the type throws', async () => {
     const task = await newTask({ duration_ms: 0, failure_rate: 1 });
+    await queue().purge('tasks.dlq');
     await runTasks(forTask(task.id));
     expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', error: 'Emulated failure (failure_rate 1)', attempts: 1 });
+    // The last failed attempt leaves a dead letter naming the task and the error.
+    const dead: string[] = [];
+    const consumer = await queue().consume(
+      'tasks.dlq',
+      async (msgs) => {
+        dead.push(...msgs.map((m) => m.body));
+        return { failedIds: [] };
+      },
+      { concurrency: 1, batchSize: 10 },
+    );
+    for (let i = 0; i < 50 && dead.length < 1; i++) await new Promise((r) => setTimeout(r, 50));
+    await consumer.stop();
+    expect(dead.map((d) => JSON.parse(d))).toEqual([
+      {
+        reason: `task ${task.id} failed after 1 attempt(s): Emulated failure (failure_rate 1)`,
+        message: forTask(task.id),
+        at: expect.any(String),
+      },
+    ]);
   });
 
   it('puts a failed attempt with attempts left back in the queue with a delay, then fails for good', async () => {
