@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { config } from '#lib/config';
+import { whileDatabaseIsAway } from '#lib/db/retry';
 import type { AnyQueueName, BatchHandler, ConsumeOptions, Consumer, OutgoingMessage, Queue, ReceivedMessage } from '#lib/queue/types';
 
 export interface PostgresQueueOptions {
@@ -337,7 +338,8 @@ class PostgresConsumer implements Consumer {
     } finally {
       clearInterval(renew);
     }
-    // If the database is away now, the messages reappear after the visibility timeout and are delivered again.
-    await Promise.all([this.store.ack(ids.filter((id) => !failed.has(id))).catch(() => {}), this.store.retry([...failed]).catch(() => {})]);
+    // A short database blip is waited out; past that, the messages reappear after the visibility timeout.
+    const settle = (fn: () => Promise<unknown>) => whileDatabaseIsAway(fn, this.store.visibilityTimeoutMs / 3).catch(() => {});
+    await Promise.all([settle(() => this.store.ack(ids.filter((id) => !failed.has(id)))), settle(() => this.store.retry([...failed]))]);
   }
 }
