@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { queue } from '#lib/queue/client';
 import { toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
-import type { ReceivedMessage } from '#lib/queue/types';
+import type { AnyQueueName, ReceivedMessage } from '#lib/queue/types';
 import { cancelTask, createTask, getTask, getTaskEvents } from '#lib/tasks/service';
 import { handler as intake } from '../../functions/intake';
 import { handler as processor } from '../../functions/processor';
@@ -17,6 +17,21 @@ const runTasks = (...bodies: string[]) => processor(toSqsEvent('tasks', bodies.m
 const forTask = (id: string) => JSON.stringify({ task_id: id });
 const newTask = async (payload: Record<string, unknown>, extra: { max_attempts?: number } = {}) =>
   (await createTask({ type: 'emulate', title: 't', priority: 'MEDIUM', payload, ...extra })).task;
+/** Takes `count` messages off a queue (waiting up to 2.5 s) and returns their bodies. */
+async function drain(name: AnyQueueName, count: number): Promise<string[]> {
+  const bodies: string[] = [];
+  const consumer = await queue().consume(
+    name,
+    async (msgs) => {
+      bodies.push(...msgs.map((m) => m.body));
+      return { failedIds: [] };
+    },
+    { concurrency: 1, batchSize: 10 },
+  );
+  for (let i = 0; i < 50 && bodies.length < count; i++) await new Promise((r) => setTimeout(r, 50));
+  await consumer.stop();
+  return bodies;
+}
 const statuses = async (id: string) => (await getTaskEvents(id)).items.map((e) => e.to_status);
 
 describe('the processor function', () => {
@@ -51,17 +66,7 @@ describe('the processor function', () => {
     await runTasks(forTask(task.id));
     expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', error: 'Emulated failure (failure_rate 1)', attempts: 1 });
     // The last failed attempt leaves a dead letter naming the task and the error.
-    const dead: string[] = [];
-    const consumer = await queue().consume(
-      'tasks.dlq',
-      async (msgs) => {
-        dead.push(...msgs.map((m) => m.body));
-        return { failedIds: [] };
-      },
-      { concurrency: 1, batchSize: 10 },
-    );
-    for (let i = 0; i < 50 && dead.length < 1; i++) await new Promise((r) => setTimeout(r, 50));
-    await consumer.stop();
+    const dead = await drain('tasks.dlq', 1);
     expect(dead.map((d) => JSON.parse(d))).toEqual([
       {
         reason: `task ${task.id} failed after 1 attempt(s): Emulated failure (failure_rate 1)`,
@@ -131,17 +136,7 @@ describe('the intake function', () => {
     );
     expect(rows.rows).toEqual([{ id: expect.any(String), priority: 'HIGH' }]);
     expect(await queue().depth('task_intake.dlq')).toBe(3);
-    const dead: string[] = [];
-    const consumer = await queue().consume(
-      'task_intake.dlq',
-      async (msgs) => {
-        dead.push(...msgs.map((m) => m.body));
-        return { failedIds: [] };
-      },
-      { concurrency: 1, batchSize: 10 },
-    );
-    for (let i = 0; i < 50 && dead.length < 3; i++) await new Promise((r) => setTimeout(r, 50));
-    await consumer.stop();
+    const dead = await drain('task_intake.dlq', 3);
     const reasons = dead.map((d) => JSON.parse(d).reason).sort();
     expect(reasons).toEqual(['Unknown task type', 'the message is not a valid task', 'the message is not valid JSON']);
   });
