@@ -1,17 +1,21 @@
 import { OpenAPIRegistry, OpenApiGeneratorV31 } from '@asteasolutions/zod-to-openapi';
 import { z } from 'zod';
 import {
+  BulkActionResultSchema,
+  BulkActionSchema,
   CreateTaskSchema,
   HealthSchema,
   IntakeMessageSchema,
   ListTasksQuerySchema,
   ProblemSchema,
+  StatsSchema,
   TaskEventListSchema,
   TaskIdParamsSchema,
   TaskListSchema,
   TaskMessageSchema,
   TaskSchema,
   TaskStatusResponseSchema,
+  TaskTypeListSchema,
   UpdateTaskSchema,
 } from '#lib/tasks/schemas';
 import { TASK_TYPES } from '#lib/tasks/types/index';
@@ -148,6 +152,32 @@ function build() {
     tags: ['tasks'],
     request: id,
     responses: { 200: json(TaskSchema, 'The task, PENDING (NEW if the queue is down)'), ...E404, ...E409, ...E422, ...E503 },
+  });
+  registerPath({
+    method: 'post',
+    path: `${base}/bulk`,
+    summary: 'Cancel or retry many tasks at once',
+    description:
+      'Acts on each task as `DELETE /api/v1/tasks/{id}` or `POST /api/v1/tasks/{id}/retry` would, and answers 200 with one result per task: its status code (200, 404, 409) and the task or the reason it was refused.',
+    tags: ['tasks'],
+    request: { body: { content: { 'application/json': { schema: BulkActionSchema } }, required: true } },
+    responses: { 200: json(BulkActionResultSchema, 'One result per task'), ...E400, ...E413, ...E415, ...E422, ...E503 },
+  });
+  registerPath({
+    method: 'get',
+    path: '/api/v1/task-types',
+    summary: 'Registered task types and the JSON Schema of their payloads',
+    tags: ['tasks'],
+    responses: { 200: json(TaskTypeListSchema, 'The task types') },
+  });
+  registerPath({
+    method: 'get',
+    path: '/api/v1/stats',
+    summary: 'Counts by status and type, throughput over the last hour, queue depth',
+    description:
+      'Tasks by status and by type, tasks created and runs completed or failed in each of the last 60 minutes (zeros included), and the messages waiting in the tasks queue and its dead-letter queue (null when the queue does not answer within 1.5 s).',
+    tags: ['service'],
+    responses: { 200: json(StatsSchema, 'The numbers'), ...E503 },
   });
   registry.registerPath({
     method: 'get',

@@ -3,6 +3,7 @@ import { type Bridge, bridgeOptionsFromConfig, startBridge } from '#lib/bridge';
 import { config, resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
 import { closeQueue } from '#lib/queue/client';
+import { buildDashboardIfStale } from './build-dashboard';
 import { type EmbeddedServer, startEmbeddedPostgres } from './embedded-postgres';
 import { forwardOutput, startOffline, stopTree, waitForHttp } from './process-tree';
 
@@ -42,6 +43,8 @@ async function main() {
   await migrateDatabase(c.DATABASE_URL);
   console.log('Migrations applied.');
 
+  await buildDashboardIfStale();
+
   const httpPort = process.env.HTTP_PORT ?? '3000';
   const lambdaPort = process.env.LAMBDA_PORT ?? '3002';
   offline = startOffline({ ...process.env, HTTP_PORT: httpPort, LAMBDA_PORT: lambdaPort });
@@ -56,10 +59,11 @@ async function main() {
   console.log(
     `\nAsync Task Service is running (queue: ${c.QUEUE_DRIVER}, ${c.WORKER_CONCURRENCY} invocations of up to ${c.WORKER_BATCH_SIZE} messages)`,
   );
-  console.log(`  API:      ${base}/api/v1/tasks`);
-  console.log(`  Docs:     ${base}/docs`);
-  console.log(`  OpenAPI:  ${base}/openapi.json`);
-  console.log(`  Health:   ${base}/health`);
+  console.log(`  Dashboard: ${base}/dashboard`);
+  console.log(`  API:       ${base}/api/v1/tasks`);
+  console.log(`  Docs:      ${base}/docs`);
+  console.log(`  OpenAPI:   ${base}/openapi.json`);
+  console.log(`  Health:    ${base}/health`);
   console.log('Press Ctrl-C to stop.');
 }
 

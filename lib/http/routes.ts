@@ -16,6 +16,9 @@ const ID = '(?<id>[^/]+)';
  * so `/api/v1/tasks/` arrives there and is handed to the handler of `/api/v1/tasks`.
  */
 const ROUTES: Route[] = [
+  { method: 'POST', pattern: /^\/api\/v1\/tasks\/bulk$/, load: () => import('../../functions/tasks-bulk') },
+  { method: 'GET', pattern: /^\/api\/v1\/stats$/, load: () => import('../../functions/stats') },
+  { method: 'GET', pattern: /^\/api\/v1\/task-types$/, load: () => import('../../functions/task-types') },
   { method: 'POST', pattern: /^\/api\/v1\/tasks$/, load: () => import('../../functions/tasks-create') },
   { method: 'GET', pattern: /^\/api\/v1\/tasks$/, load: () => import('../../functions/tasks-list') },
   { method: 'GET', pattern: new RegExp(`^/api/v1/tasks/${ID}$`), load: () => import('../../functions/tasks-get') },
@@ -26,6 +29,7 @@ const ROUTES: Route[] = [
   { method: 'POST', pattern: new RegExp(`^/api/v1/tasks/${ID}/retry$`), load: () => import('../../functions/tasks-retry') },
   { method: 'GET', pattern: /^\/health$/, load: () => import('../../functions/health') },
   { method: 'GET', pattern: /^\/docs$/, load: () => import('../../functions/docs') },
+  { method: 'GET', pattern: /^\/dashboard$/, load: () => import('../../functions/dashboard') },
 ];
 
 /** The handler and path parameters for a request whose path ends with a slash, if a route matches without it. */

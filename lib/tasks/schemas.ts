@@ -159,3 +159,83 @@ export const IntakeMessageSchema = CreateTaskSchema.extend({
 
 /** The `tasks` message: one run of one task. */
 export const TaskMessageSchema = z.object({ task_id: z.uuid() }).meta({ id: 'TaskMessage' });
+
+const count = z.number().int().min(0);
+const StatusCountsSchema = z
+  .object({ NEW: count, PENDING: count, IN_PROGRESS: count, COMPLETED: count, FAILED: count, CANCELLED: count })
+  .meta({ id: 'StatusCounts', description: 'Tasks in each status' });
+
+export const StatsSchema = z
+  .object({
+    generated_at: isoTime,
+    total: count.meta({ description: 'All tasks' }),
+    by_status: StatusCountsSchema,
+    by_type: z
+      .array(z.object({ type: z.string(), total: count, by_status: StatusCountsSchema }))
+      .meta({ description: 'Every registered type (with zeros) and any other type found in the table, by name' }),
+    throughput: z
+      .array(
+        z.object({
+          minute: isoTime.meta({ description: 'Start of the minute' }),
+          created: count,
+          completed: count.meta({ description: 'Runs that ended COMPLETED in this minute' }),
+          failed: count.meta({ description: 'Runs that ended FAILED in this minute' }),
+        }),
+      )
+      .meta({ description: 'The last 60 minutes, oldest first; the last entry is the current minute so far' }),
+    queue: z.object({
+      driver: z.enum(['postgres', 'rabbitmq', 'sqs']),
+      depth: count.nullable().meta({ description: 'Messages waiting in the tasks queue; null when the queue did not answer in time' }),
+      dead_letters: count.nullable().meta({ description: 'Messages in the tasks dead-letter queue; null when it did not answer in time' }),
+    }),
+  })
+  .meta({ id: 'Stats' });
+export type Stats = z.output<typeof StatsSchema>;
+
+export const BULK_ACTIONS = ['cancel', 'retry'] as const;
+
+export const BulkActionSchema = z
+  .strictObject({
+    action: z.enum(BULK_ACTIONS).meta({ description: 'What to do to each task: as DELETE /api/v1/tasks/{id} or POST .../retry' }),
+    ids: z
+      .array(TaskIdSchema)
+      .min(1, 'at least one id')
+      .max(100, 'at most 100 ids')
+      .meta({ description: 'Tasks to act on (repeats count once)' }),
+  })
+  .meta({ id: 'BulkAction' });
+export type BulkActionInput = z.output<typeof BulkActionSchema>;
+
+export const BulkActionResultSchema = z
+  .object({
+    action: z.enum(BULK_ACTIONS),
+    succeeded: count,
+    failed: count,
+    items: z
+      .array(
+        z.object({
+          id: z.uuid(),
+          status: z.number().int().meta({ description: 'The status the single-task route would have answered: 200, 404, 409 or 500' }),
+          task: z.union([TaskSchema, z.null()]),
+          error: z.string().nullable().meta({ description: 'Why the action was refused, when it was' }),
+        }),
+      )
+      .meta({ description: 'One result per id, in the order given: the task after the action, or why it was refused' }),
+  })
+  .meta({ id: 'BulkActionResult' });
+export type BulkActionResult = z.output<typeof BulkActionResultSchema>;
+
+export const TaskTypeListSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        name: z.string(),
+        description: z.string(),
+        default: z.boolean().meta({ description: 'The type of a task created without one' }),
+        timeout_ms: z.number().int().meta({ description: 'Default (and longest) run of one attempt' }),
+        payload_schema: z.record(z.string(), z.unknown()).meta({ description: "JSON Schema of the type's payload" }),
+      }),
+    ),
+  })
+  .meta({ id: 'TaskTypeList' });
+export type TaskTypeList = z.output<typeof TaskTypeListSchema>;

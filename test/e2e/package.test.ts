@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildDashboardIfStale } from '../../scripts/build-dashboard';
 
 const run = promisify(execFile);
 
@@ -15,6 +16,7 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
   beforeAll(async () => {
+    await buildDashboardIfStale({ quiet: true });
     const env = { ...process.env, AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_PROFILE: 'none-configured', DATABASE_URL: '' };
     await run(path.resolve('node_modules/.bin/serverless'), ['package', '--stage', 'ci', '--package', out], { env, timeout: 240_000 });
     resources = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
@@ -64,9 +66,20 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
         'GET /health',
         'GET /docs',
         'GET /openapi.json',
+        'GET /api/v1/stats',
+        'GET /api/v1/task-types',
+        'POST /api/v1/tasks/bulk',
+        'GET /dashboard',
+        'GET /dashboard/{path+}',
         '$default',
       ]),
     );
+  });
+
+  it('ships the Swagger UI files and the built dashboard in their functions', async () => {
+    const list = async (zip: string) => (await run('unzip', ['-l', path.join(out, zip)])).stdout;
+    expect(await list('docs.zip')).toMatch(/node_modules\/swagger-ui-dist\/swagger-ui-bundle\.js/);
+    expect(await list('dashboard.zip')).toMatch(/dashboard\/dist\/index\.html/);
   });
 
   it('schedules the dispatcher and gives the functions the queue URLs', () => {

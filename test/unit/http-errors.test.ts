@@ -1,8 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { handler as notFound } from '../../functions/not-found';
 import { handler as create } from '../../functions/tasks-create';
 import { handler as get } from '../../functions/tasks-get';
 import { handler as list } from '../../functions/tasks-list';
+import { buildDashboardIfStale } from '../../scripts/build-dashboard';
 import { httpEvent, invoke } from '../helpers/lambda';
 
 const post = (body: string | object | undefined, headers?: Record<string, string>) =>
@@ -153,5 +154,17 @@ describe('the catch-all route', () => {
   it('answers 404 for a trailing slash on an unknown route or the wrong method', async () => {
     expect((await invoke(notFound, httpEvent({ method: 'PUT', path: '/api/v1/tasks/', routeKey: '$default' }))).statusCode).toBe(404);
     expect((await invoke(notFound, httpEvent({ method: 'GET', path: '/nothing/', routeKey: '$default' }))).statusCode).toBe(404);
+  });
+});
+
+describe('the catch-all route and the routes added later', () => {
+  beforeAll(async () => buildDashboardIfStale({ quiet: true }), 180_000);
+
+  it('hands /api/v1/task-types/ and /dashboard/ to their handlers', async () => {
+    const types = await invoke(notFound, httpEvent({ method: 'GET', path: '/api/v1/task-types/', routeKey: '$default' }));
+    expect(types.statusCode).toBe(200);
+    const page = await invoke(notFound, httpEvent({ method: 'GET', path: '/dashboard/', routeKey: '$default' }));
+    expect(page.statusCode).toBe(200);
+    expect(page.headers['content-type']).toContain('text/html');
   });
 });

@@ -1,0 +1,197 @@
+import { useEffect, useState } from 'preact/hooks';
+import { ApiError, api, apiKey, onUnauthorized } from './api';
+import { Modal } from './components/modal';
+import { Toasts } from './components/toasts';
+import { findUuid } from './format';
+import { usePageVisible } from './hooks';
+import { linkProps, navigate, useLocation } from './router';
+import { TaskPage } from './views/task-page';
+import { TasksView } from './views/tasks';
+
+export function App() {
+  const loc = useLocation();
+  const [live, setLive] = useState(true);
+  const [askKey, setAskKey] = useState(false);
+  // Bumped when the API key changes, so that every view loads again with it.
+  const [session, setSession] = useState(0);
+  const shown = usePageVisible();
+
+  useEffect(() => onUnauthorized(() => setAskKey(true)), []);
+
+  const taskId = /^\/tasks\/([^/]+)$/.exec(loc.path)?.[1];
+  let view = <NotFound />;
+  if (loc.path === '/') view = <TasksView key={session} live={live} />;
+  else if (taskId) view = <TaskPage key={`${session}:${taskId}`} id={decodeURIComponent(taskId)} live={live} />;
+
+  const liveState = !live ? 'paused' : shown ? 'live' : 'idle';
+  return (
+    <>
+      <header class="topbar">
+        <div class="topbar-inner">
+          <a class="brand" {...linkProps('/')}>
+            <svg viewBox="0 0 32 32" width="26" height="26" aria-hidden="true">
+              <rect width="32" height="32" rx="8" fill="#4f46e5" />
+              <path d="M9 11h14M9 16h9M9 21h11" stroke="#fff" stroke-width="2.6" stroke-linecap="round" />
+              <circle cx="23" cy="21" r="2.4" fill="#a5f3fc" />
+            </svg>
+            <span>Task Service</span>
+          </a>
+          <nav class="nav">
+            <a {...linkProps('/')} class={loc.path === '/' ? 'active' : ''}>
+              Tasks
+            </a>
+            <a href="/docs" target="_blank" rel="noreferrer">
+              API docs
+            </a>
+          </nav>
+          <FindById />
+          <button
+            type="button"
+            class={`live live-${liveState}`}
+            onClick={() => setLive(!live)}
+            title={live ? 'Updates every 2 s while this tab is shown; click to pause' : 'Click to resume live updates'}
+          >
+            <span class="live-dot" />
+            {liveState === 'paused' ? 'Paused' : 'Live'}
+          </button>
+          <button type="button" class="ghost small" onClick={() => setAskKey(true)} title="The key sent in the x-api-key header">
+            {apiKey.get() ? 'API key ✓' : 'API key'}
+          </button>
+        </div>
+      </header>
+      <main class="page">{view}</main>
+      {askKey && (
+        <ApiKeyDialog
+          onClose={() => setAskKey(false)}
+          onSaved={() => {
+            setAskKey(false);
+            setSession((n) => n + 1);
+          }}
+        />
+      )}
+      <Toasts />
+    </>
+  );
+}
+
+function FindById() {
+  const [text, setText] = useState('');
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const go = async (e: Event) => {
+    e.preventDefault();
+    const id = findUuid(text);
+    if (!id) {
+      setError('Paste a whole task id (a UUID)');
+      return;
+    }
+    setBusy(true);
+    try {
+      await api.get(id);
+      setText('');
+      setError('');
+      navigate(`/tasks/${id}`);
+    } catch (err) {
+      setError(err instanceof ApiError && err.status === 404 ? 'No task has this id' : (err as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <form class="find" onSubmit={go}>
+      <input
+        type="search"
+        aria-label="Find a task by id"
+        placeholder="Find a task by id…"
+        value={text}
+        onInput={(e) => {
+          setText(e.currentTarget.value);
+          setError('');
+        }}
+        spellcheck={false}
+      />
+      <button type="submit" class="small" disabled={busy || !text.trim()}>
+        Go
+      </button>
+      {error && (
+        <div class="find-error" role="alert">
+          {error}
+        </div>
+      )}
+    </form>
+  );
+}
+
+function ApiKeyDialog({ onClose, onSaved }: { onClose: () => void; onSaved: () => void }) {
+  const [key, setKey] = useState(apiKey.get());
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState(false);
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const before = apiKey.get();
+    apiKey.set(key.trim());
+    setBusy(true);
+    try {
+      await api.stats();
+      onSaved();
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) {
+        apiKey.set(before);
+        setError(err.message);
+      } else onSaved();
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <Modal title="API key" onClose={onClose}>
+      <form onSubmit={save} class="form">
+        <p class="muted">
+          This service asks for an API key (<code>x-api-key</code>). It is kept in this browser only.
+        </p>
+        <label class="field">
+          <span>Key</span>
+          <input
+            type="password"
+            value={key}
+            autocomplete="off"
+            onInput={(e) => {
+              setKey(e.currentTarget.value);
+              setError('');
+            }}
+            aria-label="API key"
+          />
+        </label>
+        {error && <p class="form-error">{error}</p>}
+        <div class="form-actions">
+          {apiKey.get() && (
+            <button
+              type="button"
+              class="ghost"
+              onClick={() => {
+                apiKey.set('');
+                onSaved();
+              }}
+            >
+              Forget the key
+            </button>
+          )}
+          <button type="submit" class="primary" disabled={busy}>
+            Save
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}
+
+function NotFound() {
+  return (
+    <div class="card empty">
+      <h2>Nothing here</h2>
+      <p>
+        <a {...linkProps('/')}>Back to the tasks</a>
+      </p>
+    </div>
+  );
+}

@@ -1,0 +1,1 @@
+CREATE INDEX "task_events_finished_at_idx" ON "task_events" USING btree ("at") WHERE to_status IN ('COMPLETED', 'FAILED');

@@ -1,0 +1,33 @@
+import { HttpError } from '#lib/http/errors';
+import { logger } from '#lib/logger';
+import type { BulkActionInput, BulkActionResult } from '#lib/tasks/schemas';
+import { cancelTask, retryTask } from '#lib/tasks/service';
+
+/** Tasks acted on at once: enough to be quick, few enough to leave the pool's other connections free. */
+const CONCURRENCY = 4;
+
+type Item = BulkActionResult['items'][number];
+
+async function actOn(action: BulkActionInput['action'], id: string): Promise<Item> {
+  try {
+    const task = action === 'cancel' ? await cancelTask(id) : await retryTask(id);
+    return { id, status: 200, task, error: null };
+  } catch (err) {
+    if (err instanceof HttpError && err.status < 500) return { id, status: err.status, task: null, error: err.message };
+    logger.error('bulk action failed on one task', { action, task_id: id, error: err as Error });
+    return { id, status: 500, task: null, error: 'The action failed unexpectedly; try again' };
+  }
+}
+
+/** Cancels or retries each task as its single-task route would, answering one result per task (repeated ids once). */
+export async function bulkAction({ action, ids }: BulkActionInput): Promise<BulkActionResult> {
+  const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
+  const items: Item[] = new Array(unique.length);
+  let next = 0;
+  const worker = async () => {
+    for (let i = next++; i < unique.length; i = next++) items[i] = await actOn(action, unique[i] as string);
+  };
+  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, unique.length) }, worker));
+  const succeeded = items.filter((r) => r.status === 200).length;
+  return { action, succeeded, failed: items.length - succeeded, items };
+}

@@ -1,0 +1,278 @@
+import { randomBytes } from 'node:crypto';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildDashboardIfStale } from '../../scripts/build-dashboard';
+import { launchChromium, requireChromium, screenshot } from '../helpers/browser';
+import { request, useService } from '../helpers/service';
+
+type Task = { id: string; title: string; status: string };
+
+// Browser tests of the dashboard in a headless Chromium, against serverless-offline and the queue bridge.
+const hasChromium = requireChromium();
+const tag = () => randomBytes(3).toString('hex');
+
+/** A browser page on the dashboard of `baseUrl`, with the page's errors collected. */
+function useBrowser(baseUrl: () => string) {
+  const ctx = {} as { browser: Browser; context: BrowserContext; page: Page; errors: string[] };
+  beforeAll(async () => {
+    await buildDashboardIfStale({ quiet: true });
+    ctx.browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await ctx.browser?.close();
+  });
+  beforeEach(async () => {
+    ctx.context = await ctx.browser.newContext({ viewport: { width: 1440, height: 1000 }, baseURL: baseUrl() });
+    ctx.page = await ctx.context.newPage();
+    ctx.errors = [];
+    ctx.page.on('pageerror', (err) => ctx.errors.push(err.message));
+  });
+  afterEach(async () => {
+    await ctx.context?.close();
+    expect(ctx.errors, 'errors in the page').toEqual([]);
+  });
+  return ctx;
+}
+
+describe.runIf(hasChromium)('the dashboard in a browser', () => {
+  const svc = useService({ bridge: true, env: { WORKER_CONCURRENCY: '2', WORKER_BATCH_SIZE: '1', OUTBOX_INTERVAL_MS: '500' } });
+  const b = useBrowser(() => svc.baseUrl);
+  const api = (method: string, path: string, body?: unknown) => request(svc.baseUrl, method, path, body);
+  const createTask = async (body: object): Promise<Task> => {
+    const res = await api('POST', '/api/v1/tasks', body);
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    return res.body as Task;
+  };
+  const row = (id: string): Locator => b.page.locator(`tr[data-task-id="${id}"]`);
+  // Generous: the first call of a function in serverless-offline loads it (a cold start of a second or more).
+  const waitForStatus = (scope: Locator, label: string, timeout = 20_000) =>
+    scope.locator('.badge', { hasText: label }).first().waitFor({ timeout });
+  const search = async (text: string) => {
+    await b.page.getByLabel('Search title or description').fill(text);
+    await b.page.waitForURL((url) => url.searchParams.get('search') === text);
+  };
+
+  it('opens on the tasks, the statistics and the charts', async () => {
+    const res = await b.page.goto('/dashboard');
+    expect(res?.status()).toBe(200);
+    expect(res?.headers()['content-security-policy']).toContain("default-src 'self'");
+    await b.page.getByText('No tasks yet.').waitFor();
+    await b.page.getByRole('heading', { name: 'Throughput, last hour' }).waitFor();
+    expect(await b.page.getByTestId('count-COMPLETED').textContent()).toBe('0');
+    expect(await b.page.getByTestId('queue-depth').textContent()).toBe('0');
+    // uPlot draws on a canvas the width of its card.
+    const canvas = b.page.getByTestId('throughput-chart').locator('canvas');
+    expect((await canvas.boundingBox())?.width).toBeGreaterThan(400);
+    await b.page.getByTestId('status-chart').locator('svg').waitFor();
+  });
+
+  it('creates a task with the form and shows it reach COMPLETED, with its progress, without a reload', async () => {
+    const title = `form ${tag()}`;
+    await b.page.goto('/dashboard');
+    await b.page.evaluate('window.__sameDocument = true');
+    await b.page.getByRole('button', { name: '+ New task' }).click();
+    const dialog = b.page.getByRole('dialog', { name: 'New task' });
+    await dialog.getByLabel('duration_ms').waitFor();
+    await dialog.getByLabel('Title', { exact: true }).fill(title);
+    await dialog.getByLabel('Description').fill('made by the browser test');
+    await dialog.getByRole('button', { name: 'High' }).click();
+    await dialog.getByLabel('duration_ms').fill('4000');
+    await dialog.getByLabel('failure_rate').fill('0');
+    await screenshot(b.page, 'create-task');
+    await dialog.getByRole('button', { name: 'Create task' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await b.page.getByText(`Created “${title}”`).waitFor();
+
+    const created = (await api('GET', `/api/v1/tasks?search=${encodeURIComponent(title)}`)).body.items[0];
+    expect(created).toMatchObject({
+      title,
+      description: 'made by the browser test',
+      priority: 'HIGH',
+      payload: { duration_ms: 4000, failure_rate: 0 },
+    });
+    const r = row(created.id);
+    await waitForStatus(r, 'In progress');
+    const progress = new Set<string>();
+    while (!(await r.locator('.badge', { hasText: 'Completed' }).count())) {
+      const value = await r
+        .locator('.progress-value')
+        .textContent({ timeout: 1_000 })
+        .catch(() => null);
+      if (value) progress.add(value);
+      await b.page.waitForTimeout(200);
+    }
+    expect(
+      [...progress].some((p) => p !== '0%' && p !== '100%'),
+      `progress seen: ${[...progress]}`,
+    ).toBe(true);
+    expect(await r.locator('.progress-value').textContent()).toBe('100%');
+    expect(await b.page.evaluate('window.__sameDocument')).toBe(true);
+  });
+
+  it('finds a task by its id and shows its fields, payload, result and history', async () => {
+    const task = await createTask({ title: `find me ${tag()}`, payload: { duration_ms: 300, failure_rate: 0 } });
+    await b.page.goto('/dashboard');
+    const find = b.page.getByLabel('Find a task by id');
+    await find.fill('3f1c0e55-0000-4000-8000-000000000000');
+    await find.press('Enter');
+    await b.page.getByText('No task has this id').waitFor();
+    await find.fill(`  ${task.id.toUpperCase()} `);
+    await find.press('Enter');
+    await b.page.waitForURL(`**/dashboard/tasks/${task.id}`);
+    expect(await b.page.getByTestId('task-id').textContent()).toBe(task.id);
+    await b.page.getByRole('heading', { name: task.title }).waitFor();
+    await waitForStatus(b.page.locator('.task-head'), 'Completed');
+    await b.page.getByTestId('task-result').getByText('"slept_ms": 300').waitFor();
+    const timeline = b.page.getByTestId('timeline').locator('li');
+    await expect
+      .poll(() => timeline.locator('.badge').allTextContents(), { timeout: 15_000 })
+      .toEqual(['New', 'Pending', 'In progress', 'Completed']);
+    await screenshot(b.page, 'task', true);
+    await b.page.getByRole('link', { name: '← All tasks' }).click();
+    await row(task.id).waitFor();
+  });
+
+  it('cancels and retries a task from its row and from its page', async () => {
+    const t = tag();
+    const task = await createTask({ title: `act ${t}`, payload: { duration_ms: 60_000 } });
+    await b.page.goto(`/dashboard?search=act%20${t}`);
+    const r = row(task.id);
+    await r.getByRole('button', { name: 'Cancel' }).click();
+    await waitForStatus(r, 'Cancelled', 15_000);
+    await r.getByRole('button', { name: 'Retry' }).click();
+    await r.locator('.badge', { hasText: /Pending|In progress/ }).waitFor({ timeout: 15_000 });
+
+    await r.getByRole('link', { name: task.title }).click();
+    await b.page.getByRole('button', { name: 'Cancel task' }).click();
+    await waitForStatus(b.page.locator('.task-head'), 'Cancelled', 15_000);
+    await b.page.getByRole('button', { name: 'Retry task' }).click();
+    await b.page.locator('.task-head .badge', { hasText: /Pending|In progress/ }).waitFor({ timeout: 15_000 });
+    await expect
+      .poll(() => b.page.getByTestId('timeline').locator('.badge').allTextContents(), { timeout: 15_000 })
+      .toEqual(expect.arrayContaining(['Cancelled']));
+    expect((await api('DELETE', `/api/v1/tasks/${task.id}`)).status).toBe(200);
+  });
+
+  it('cancels and retries a selection of tasks, with a result for each', async () => {
+    const t = tag();
+    const done = await createTask({ title: `bulk ${t} done`, payload: { duration_ms: 0, failure_rate: 0 } });
+    const long = [];
+    for (let i = 0; i < 5; i++) long.push(await createTask({ title: `bulk ${t} long ${i}`, payload: { duration_ms: 60_000 } }));
+    await b.page.goto('/dashboard');
+    await search(`bulk ${t}`);
+    await waitForStatus(row(done.id), 'Completed');
+    await b.page.getByLabel('Select every task on this page').check();
+    await b.page.getByText('6 tasks selected').waitFor();
+
+    await b.page.getByRole('button', { name: 'Cancel selected' }).click();
+    const confirm = b.page.getByRole('dialog', { name: 'Cancel 6 tasks?' });
+    await confirm.getByText('5 tasks of 6 can be cancelled').waitFor();
+    await confirm.getByRole('button', { name: 'Cancel 6 tasks' }).click();
+    const results = b.page.getByRole('dialog', { name: 'Cancel 6 tasks: results' });
+    await results.getByTestId('bulk-summary').getByText('5 cancelled').waitFor();
+    await results.getByText('1 refused').waitFor();
+    expect(await results.locator(`tr[data-result-id="${done.id}"]`).textContent()).toContain('409');
+    for (const l of long) expect(await results.locator(`tr[data-result-id="${l.id}"] .badge`).textContent()).toBe('Cancelled');
+    await screenshot(b.page, 'bulk-results');
+    await results.getByRole('button', { name: 'Done' }).click();
+    for (const l of long) await waitForStatus(row(l.id), 'Cancelled', 15_000);
+
+    await b.page.getByLabel('Select every task on this page').check();
+    await b.page.getByRole('button', { name: 'Retry selected' }).click();
+    await b.page.getByRole('dialog', { name: 'Retry 6 tasks?' }).getByRole('button', { name: 'Retry 6 tasks' }).click();
+    const retried = b.page.getByRole('dialog', { name: 'Retry 6 tasks: results' });
+    await retried.getByText('5 queued again').waitFor();
+    await retried.getByRole('button', { name: 'Refused only' }).click();
+    expect(await retried.locator('tbody tr').count()).toBe(1);
+    await retried.getByRole('button', { name: 'Done' }).click();
+    const after = await api('POST', '/api/v1/tasks/bulk', { action: 'cancel', ids: long.map((l) => l.id) });
+    expect(after.body.succeeded).toBe(5);
+  });
+
+  it('filters by status, type and priority, searches, and pages through the tasks', async () => {
+    const t = tag();
+    for (let i = 0; i < 22; i++) {
+      await createTask({
+        title: `page ${t} ${String(i).padStart(2, '0')}`,
+        priority: i % 2 ? 'LOW' : 'HIGH',
+        payload: { duration_ms: 0, failure_rate: 0 },
+      });
+    }
+    const sum = await createTask({ type: 'checksum', title: `page ${t} sum`, payload: { text: 'abc' } });
+    await b.page.goto('/dashboard');
+    await search(`page ${t}`);
+    await b.page.getByTestId('pager-summary').getByText('1–20 of 23 tasks').waitFor();
+    await b.page.getByRole('button', { name: 'Next ›' }).click();
+    await b.page.getByTestId('pager-summary').getByText('21–23 of 23 tasks').waitFor();
+    expect(b.page.url()).toContain('page=2');
+
+    await b.page.getByLabel('Type').selectOption('checksum');
+    await b.page.getByTestId('pager-summary').getByText('1–1 of 1 task').waitFor();
+    await row(sum.id).waitFor();
+    await b.page.getByLabel('Type').selectOption('');
+    await b.page.getByLabel('Priority').selectOption('LOW');
+    await b.page.getByTestId('pager-summary').getByText('1–11 of 11 tasks').waitFor();
+    await b.page.getByLabel('Priority').selectOption('');
+    await b.page.getByTestId('pager-summary').getByText('1–20 of 23 tasks').waitFor();
+    await b.page.getByLabel('Select every task on this page').check();
+    await b.page.getByRole('button', { name: 'Select all 23 matching' }).click();
+    await b.page.getByText('23 tasks selected').waitFor();
+    await b.page.getByRole('button', { name: 'Clear selection' }).click();
+
+    await expect
+      .poll(async () => (await api('GET', `/api/v1/tasks?search=page%20${t}&status=COMPLETED`)).body.total, { timeout: 30_000 })
+      .toBe(23);
+    await b.page.getByRole('group', { name: 'Status' }).getByRole('button', { name: 'Failed' }).click();
+    await b.page.getByText('No task matches these filters.').waitFor();
+    await b.page.getByRole('group', { name: 'Status' }).getByRole('button', { name: 'Completed' }).click();
+    await b.page.getByTestId('pager-summary').getByText('of 23 tasks').waitFor();
+    expect(b.page.url()).toContain('status=FAILED%2CCOMPLETED');
+    await b.page.getByRole('button', { name: 'Clear filters' }).click();
+    await b.page.waitForURL(/\/dashboard$/);
+  });
+
+  it('draws the statistics: status counts and the throughput of the last hour', async () => {
+    const stats = (await api('GET', '/api/v1/stats')).body;
+    await b.page.goto('/dashboard');
+    await expect.poll(() => b.page.getByTestId('count-COMPLETED').textContent(), { timeout: 10_000 }).not.toBe('0');
+    const completed = Number(await b.page.getByTestId('count-COMPLETED').textContent());
+    expect(completed).toBeGreaterThanOrEqual(stats.by_status.COMPLETED);
+    const legend = b.page.getByTestId('status-chart');
+    expect(await legend.locator('circle').count()).toBeGreaterThan(1);
+    await legend.getByText(String(stats.total)).first().waitFor();
+    // uPlot's legend shows a value per series under the cursor: hovering over the last minute shows what was created.
+    const canvas = b.page.getByTestId('throughput-chart').locator('.u-over');
+    const box = (await canvas.boundingBox()) as { x: number; y: number; width: number; height: number };
+    await b.page.mouse.move(box.x + box.width - 2, box.y + box.height / 2);
+    const created = b.page.getByTestId('throughput-chart').locator('.u-series').nth(1).locator('.u-value');
+    await expect.poll(async () => Number(await created.textContent()), { timeout: 15_000 }).toBeGreaterThan(0);
+    await b.page.mouse.move(0, 0);
+    await screenshot(b.page, 'dashboard', true);
+  });
+});
+
+describe.runIf(hasChromium)('the dashboard with API keys', () => {
+  const key = 'dashboard-test-key-0123456789';
+  const svc = useService({ env: { API_KEYS: key } });
+  const b = useBrowser(() => svc.baseUrl);
+
+  it('asks for the key when the API answers 401, keeps it, and then works', async () => {
+    await b.page.goto('/dashboard');
+    const dialog = b.page.getByRole('dialog', { name: 'API key' });
+    await dialog.waitFor();
+    await screenshot(b.page, 'api-key');
+    await dialog.getByLabel('API key').fill('not-the-right-key-at-all');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.getByText('The API key is not valid').waitFor();
+    await dialog.getByLabel('API key').fill(key);
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await b.page.getByText('No tasks yet.').waitFor();
+    await b.page.getByTestId('queue-depth').waitFor();
+
+    await b.page.reload();
+    await b.page.getByText('No tasks yet.').waitFor();
+    expect(await b.page.getByRole('dialog').count()).toBe(0);
+    expect(await b.page.evaluate(`localStorage.getItem('task-service.api-key')`)).toBe(key);
+  });
+});
