@@ -6,6 +6,6 @@ import type { QueueEvent } from '#lib/queue/events';
 import { processIntakeMessage } from '#lib/tasks/intake';
 
 /** Creates tasks from a `task_intake` batch (SQS or Amazon MQ shape); invalid messages go to `task_intake.dlq`. */
-export const handler = middy(async (event: QueueEvent) => handleQueueEvent(event, (m) => processIntakeMessage(m.body))).use(
+export const handler = middy(async (event: QueueEvent) => handleQueueEvent(event, (m) => processIntakeMessage(m.body, m.receiveCount))).use(
   injectLambdaContext(logger, { resetKeys: true }),
 );

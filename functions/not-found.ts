@@ -3,7 +3,8 @@ import { NotFoundError } from '#lib/http/errors';
 import { type HttpEvent, httpHandler } from '#lib/http/handler';
 import { matchTrailingSlash } from '#lib/http/routes';
 
-const notFound = httpHandler({}, async ({ event }) => {
+// Public: an unknown route is a 404 with or without an API key.
+const notFound = httpHandler({ public: true }, async ({ event }) => {
   throw new NotFoundError(`No route for ${event.requestContext.http.method} ${event.rawPath}`);
 });
 

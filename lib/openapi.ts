@@ -56,7 +56,7 @@ function build() {
     type: 'apiKey',
     in: 'header',
     name: 'x-api-key',
-    description: 'Required on every route but /health, /docs and /openapi.json when the service has API_KEYS set',
+    description: 'Required on every route but /health, /docs, /openapi.json and /dashboard when the service has API_KEYS set',
   });
   // `{}` first: the key is optional unless the service is configured with API_KEYS.
   const security: Array<Record<string, string[]>> = [{}, { ApiKey: [] }];
@@ -87,6 +87,7 @@ function build() {
         headers: { Location: { schema: { type: 'string' }, description: '/api/v1/tasks/{id}' } },
       },
       200: json(TaskSchema, 'A repeat of an earlier request with the same Idempotency-Key'),
+      409: problem('Another request with the same Idempotency-Key is being handled; try again'),
       ...E400,
       ...E413,
       ...E415,

@@ -1,9 +1,13 @@
+import { isConnectionError } from '#lib/db/retry';
 import { HttpError, ValidationError } from '#lib/http/errors';
-import { zodIssuesToFieldErrors } from '#lib/http/input';
+import { checkJsonValue, zodIssuesToFieldErrors } from '#lib/http/input';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
 import { IntakeMessageSchema } from '#lib/tasks/schemas';
 import { createTask } from '#lib/tasks/service';
+
+/** Deliveries of one intake message before it is dead-lettered with its last error (the SQS redrive count). */
+export const MAX_INTAKE_RECEIVES = 5;
 
 /** Sends an intake message that can never be valid to `task_intake.dlq`, with the reason. */
 async function reject(body: string, reason: string, errors?: unknown): Promise<'done'> {
@@ -12,12 +16,21 @@ async function reject(body: string, reason: string, errors?: unknown): Promise<'
   return 'done';
 }
 
-/** Creates a task from a `task_intake` message exactly as the HTTP route does; an invalid message is dead-lettered. */
-export async function processIntakeMessage(body: string): Promise<'done' | 'retry'> {
+/** PostgreSQL's "data exception" class: a value it can never store, so trying again cannot help. */
+const isDataException = (err: unknown) =>
+  /^22/.test(String((err as { cause?: { code?: unknown } })?.cause?.code ?? (err as { code?: unknown })?.code ?? ''));
+
+/**
+ * Creates a task from a `task_intake` message exactly as the HTTP route does. An invalid message is dead-lettered
+ * with the reason; a message that keeps failing is dead-lettered after MAX_INTAKE_RECEIVES deliveries.
+ */
+export async function processIntakeMessage(body: string, receiveCount = 1): Promise<'done' | 'retry'> {
   let json: unknown;
   try {
     json = JSON.parse(body);
-  } catch {
+    checkJsonValue(json);
+  } catch (err) {
+    if (err instanceof ValidationError) return reject(body, 'the message is not a valid task', err.errors);
     return reject(body, 'the message is not valid JSON');
   }
   const parsed = IntakeMessageSchema.safeParse(json);
@@ -30,6 +43,10 @@ export async function processIntakeMessage(body: string): Promise<'done' | 'retr
   } catch (err) {
     if (err instanceof ValidationError) return reject(body, err.message, err.errors);
     if (err instanceof HttpError && err.status < 500 && err.status !== 409) return reject(body, err.message);
+    if (isDataException(err)) return reject(body, 'the database cannot store a value of this message');
+    // An unreachable database is waited out; any other repeated failure ends in the dead-letter queue.
+    if (receiveCount >= MAX_INTAKE_RECEIVES && !isConnectionError(err))
+      return reject(body, `failed ${receiveCount} times: ${(err as Error).message}`.slice(0, 1_000));
     throw err;
   }
 }

@@ -12,6 +12,12 @@ export const TaskIdSchema = z
   .meta({ description: 'Task id', example: '0b9f3c3e-1c59-4b43-9a0a-5a7d2f1f4a10' });
 
 const isoTime = z.iso.datetime({ offset: true }).meta({ example: '2026-01-01T12:00:00.000Z' });
+// PostgreSQL stores years 1 to 9999 only (and a time zone offset can move a date out of that range).
+const isoTimeInRange = isoTime.refine((v) => {
+  const year = new Date(v).getUTCFullYear();
+  // Not a date at all: the format check above has said so already.
+  return Number.isNaN(year) || (year >= 1 && year <= 9999);
+}, 'must be between the years 1 and 9999');
 
 export const TitleSchema = z
   .string()
@@ -77,9 +83,9 @@ export const ListTasksQuerySchema = z
   .object({
     status: statusList.optional(),
     priority: TaskPrioritySchema.optional(),
-    type: z.string().min(1).max(100).optional(),
-    created_from: isoTime.optional().meta({ description: 'Created at or after (inclusive)' }),
-    created_to: isoTime.optional().meta({ description: 'Created before (exclusive)' }),
+    type: text(100).min(1).optional(),
+    created_from: isoTimeInRange.optional().meta({ description: 'Created at or after (inclusive)' }),
+    created_to: isoTimeInRange.optional().meta({ description: 'Created before (exclusive)' }),
     search: text(200).min(1).optional().meta({ description: 'Case-insensitive substring of title or description' }),
     limit: intParam(1, 100, 20),
     offset: intParam(0, 1_000_000, 0),
@@ -154,7 +160,7 @@ export const ProblemSchema = z
 
 /** The `task_intake` message: a create request plus an optional idempotency key. */
 export const IntakeMessageSchema = CreateTaskSchema.extend({
-  idempotency_key: z.string().min(1).max(255).optional(),
+  idempotency_key: text(255).min(1).optional(),
 }).meta({ id: 'TaskIntakeMessage' });
 
 /** The `tasks` message: one run of one task. */

@@ -141,3 +141,18 @@ describe('the intake function', () => {
     expect(reasons).toEqual(['Unknown task type', 'the message is not a valid task', 'the message is not valid JSON']);
   });
 });
+
+describe('intake messages the database cannot store', () => {
+  it('dead-letters NUL characters and unpaired surrogates instead of failing forever', async () => {
+    await queue().purge('task_intake.dlq');
+    const bad = [
+      '{"title":"nul key","idempotency_key":"a\\u0000b"}',
+      '{"title":"nul in payload","type":"checksum","payload":{"text":"a\\u0000b"}}',
+      '{"title":"lone surrogate","payload":{"note":"\\ud800x"}}',
+    ];
+    const res = await intake(toSqsEvent('task_intake', bad.map(message)), fakeContext('intake'));
+    expect(res).toEqual({ batchItemFailures: [] });
+    const reasons = (await drain('task_intake.dlq', 3)).map((d) => JSON.parse(d).reason);
+    expect(reasons).toEqual(['the message is not a valid task', 'the message is not a valid task', 'the message is not a valid task']);
+  });
+});

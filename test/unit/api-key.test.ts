@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resetConfig } from '#lib/config';
 import { handler as docs } from '../../functions/docs';
+import { handler as notFound } from '../../functions/not-found';
 import { handler as openapi } from '../../functions/openapi';
 import { handler as list } from '../../functions/tasks-list';
 import { httpEvent, invoke } from '../helpers/lambda';
@@ -32,6 +33,11 @@ describe('API_KEYS', () => {
       httpEvent({ method: 'GET', path: '/api/v1/tasks', query: { limit: '0' }, headers: { 'X-Api-Key': KEY } }),
     );
     expect(res.statusCode).toBe(422);
+  });
+
+  it('answers 404 for an unknown route with or without a key', async () => {
+    const res = await invoke(notFound, httpEvent({ method: 'GET', path: '/nothing', routeKey: '$default' }));
+    expect(res.statusCode).toBe(404);
   });
 
   it('keeps the documentation open', async () => {

@@ -168,3 +168,21 @@ describe('the catch-all route and the routes added later', () => {
     expect(page.headers['content-type']).toContain('text/html');
   });
 });
+
+describe('values PostgreSQL cannot store are 422, not 500', () => {
+  it('rejects unpaired surrogates anywhere in the body', async () => {
+    const res = await post('{"title":"x","payload":{"note":"\\ud800x"}}');
+    expect(res.statusCode).toBe(422);
+    expect(res.body.errors).toEqual([{ path: 'payload.note', message: 'must not contain unpaired Unicode surrogates' }]);
+  });
+
+  it.each([
+    [{ type: 'a\u0000b' }, 'type'],
+    [{ created_from: '0000-01-01T00:00:00Z' }, 'created_from'],
+    [{ created_to: '9999-12-31T23:00:00-05:00' }, 'created_to'],
+  ])('rejects the list query %o', async (query, path) => {
+    const res = await invoke(list, httpEvent({ method: 'GET', path: '/api/v1/tasks', query }));
+    expect(res.statusCode).toBe(422);
+    expect(res.body.errors).toEqual([{ path, message: expect.any(String) }]);
+  });
+});

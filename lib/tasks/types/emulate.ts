@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { config } from '#lib/config';
 import { defineTaskType } from '#lib/tasks/types/types';
 
-const ms = z.number().int().min(0).max(3_600_000);
+// Runs must end well inside the processor function's 15-minute limit (serverless.yml).
+const ms = z.number().int().min(0).max(600_000);
 
 export const emulatePayload = z
   .strictObject({
@@ -30,7 +31,7 @@ export const emulate = defineTaskType({
   name: 'emulate',
   description: 'Waits a random time, then succeeds or fails at random (the processing emulation)',
   payload: emulatePayload,
-  timeoutMs: 3_600_000 + 60_000,
+  timeoutMs: 840_000,
   async run(p, { signal, progress }) {
     const cfg = config();
     let min = p.min_ms ?? cfg.EMULATE_MIN_MS;
