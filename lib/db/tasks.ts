@@ -157,6 +157,91 @@ export async function transition(ex: Executor, t: Transition): Promise<Returned 
   return toReturned(result.rows[0]);
 }
 
+/** A task array parameter (one parameter, not a list of them). */
+const uuids = (ids: readonly string[]) => sql`${sql.param(ids)}::uuid[]`;
+
+/**
+ * Claims the PENDING tasks among `ids` (PENDING -> IN_PROGRESS, recording the events) in one conditional statement.
+ * Returns the claimed tasks, and the status of every other task of `ids` that exists.
+ */
+export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms'>;
+
+export async function claimTasks(
+  ex: Executor,
+  ids: readonly string[],
+): Promise<{ claimed: ClaimedTask[]; others: Map<string, TaskStatus> }> {
+  if (ids.length === 0) return { claimed: [], others: new Map() };
+  // Rows are locked in id order, so that two batches claiming overlapping tasks cannot deadlock.
+  const result = await ex.execute(sql`
+    WITH prev AS (
+      SELECT id FROM tasks WHERE id = ANY(${uuids(ids)}) AND status = 'PENDING' ORDER BY id FOR UPDATE
+    ),
+    u AS (
+      UPDATE tasks t SET status = 'IN_PROGRESS', updated_at = now(), started_at = now(), attempts = t.attempts + 1,
+        progress = 0, error = NULL, finished_at = NULL
+      FROM prev WHERE t.id = prev.id AND t.status = 'PENDING'
+      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.updated_at
+    ),
+    e AS (
+      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
+      SELECT id, 'PENDING', 'IN_PROGRESS', updated_at, 'started' FROM u
+    )
+    SELECT id, type, payload, attempts, max_attempts, timeout_ms, NULL::task_status AS status FROM u
+    UNION ALL
+    SELECT id, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
+    WHERE t.id = ANY(${uuids(ids)}) AND NOT EXISTS (SELECT 1 FROM u WHERE u.id = t.id)`);
+  const claimed: ClaimedTask[] = [];
+  const others = new Map<string, TaskStatus>();
+  for (const row of result.rows as Array<ClaimedTask & { status: TaskStatus | null }>) {
+    const { status, ...task } = row;
+    if (status === null) claimed.push(task);
+    else others.set(task.id, status);
+  }
+  return { claimed, others };
+}
+
+/** The terminal outcome of a running task, for `finishTasks`. */
+export interface Finish {
+  id: string;
+  to: 'COMPLETED' | 'FAILED';
+  result?: unknown;
+  error?: string;
+}
+
+/**
+ * Records terminal outcomes of running tasks (IN_PROGRESS -> COMPLETED or FAILED, with their events) in one
+ * conditional statement. Returns the ids that were still running (a task cancelled meanwhile keeps its status).
+ */
+export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Promise<Set<string>> {
+  if (finishes.length === 0) return new Set();
+  const ids = finishes.map((f) => f.id);
+  const tos = finishes.map((f) => f.to);
+  const results = finishes.map((f) => (f.to === 'COMPLETED' ? JSON.stringify(f.result ?? null) : null));
+  const errors = finishes.map((f) => (f.to === 'FAILED' ? (f.error ?? 'failed') : null));
+  const result = await ex.execute<{ id: string }>(sql`
+    WITH v AS (
+      SELECT * FROM unnest(${uuids(ids)}, ${sql.param(tos)}::task_status[], ${sql.param(results)}::jsonb[], ${sql.param(errors)}::text[])
+        AS v(id, to_status, result, error)
+    ),
+    prev AS (
+      SELECT t.id FROM tasks t WHERE t.id = ANY(${uuids(ids)}) AND t.status = 'IN_PROGRESS' ORDER BY t.id FOR UPDATE
+    ),
+    u AS (
+      UPDATE tasks t SET status = v.to_status, updated_at = now(), finished_at = now(),
+        result = CASE WHEN v.to_status = 'COMPLETED' THEN v.result ELSE t.result END,
+        progress = CASE WHEN v.to_status = 'COMPLETED' THEN 100 ELSE t.progress END,
+        error = CASE WHEN v.to_status = 'COMPLETED' THEN NULL ELSE v.error END
+      FROM v, prev WHERE t.id = v.id AND t.id = prev.id AND t.status = 'IN_PROGRESS'
+      RETURNING t.id, t.status, t.updated_at
+    ),
+    e AS (
+      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
+      SELECT id, 'IN_PROGRESS', status, updated_at, CASE status WHEN 'COMPLETED' THEN 'completed' ELSE 'failed' END FROM u
+    )
+    SELECT id FROM u`);
+  return new Set(result.rows.map((r) => r.id));
+}
+
 /** Changes editable fields of a task that is still waiting (NEW or PENDING); undefined when it is not. */
 export async function updateWaitingTask(
   ex: Executor,

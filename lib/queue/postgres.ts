@@ -28,8 +28,12 @@ WITH inserted AS (
 )
 SELECT pg_notify('${CHANNEL}', $1) FROM (SELECT count(*) AS n FROM inserted) AS c WHERE c.n > 0`;
 
+// Also deletes the messages the consumer finished since its last claim ($4): one round trip instead of two.
 const CLAIM_SQL = `
-WITH next AS (
+WITH done AS (
+  DELETE FROM queue_messages WHERE id = ANY($4::bigint[])
+),
+next AS (
   SELECT id FROM queue_messages
   WHERE queue = $1 AND visible_at <= now()
   ORDER BY priority DESC, id
@@ -84,8 +88,9 @@ class Store {
     this.pool.on('error', () => {});
   }
 
-  async claim(name: string, limit: number): Promise<ReceivedMessage[]> {
-    const { rows } = await this.pool.query<ClaimedRow>(CLAIM_SQL, [name, limit, this.visibilityTimeoutMs]);
+  /** Claims up to `limit` visible messages, acknowledging (deleting) `acked` in the same statement. */
+  async claim(name: string, limit: number, acked: string[] = []): Promise<ReceivedMessage[]> {
+    const { rows } = await this.pool.query<ClaimedRow>(CLAIM_SQL, [name, limit, this.visibilityTimeoutMs, acked]);
     return rows
       .map((r) => ({ id: r.id, body: r.body, priority: r.priority, receiveCount: r.receive_count }))
       .sort((a, b) => b.priority - a.priority || Number(BigInt(a.id) - BigInt(b.id)));
@@ -303,28 +308,38 @@ class PostgresConsumer implements Consumer {
   private async loop(): Promise<void> {
     const batchSize = Math.min(10, Math.max(1, Math.floor(this.options.batchSize)));
     const { pollIntervalMs } = this.store;
+    // Messages handled but not yet deleted: the next claim deletes them (they stay hidden until then).
+    let acked: string[] = [];
     while (this.running) {
       let batch: ReceivedMessage[];
       try {
-        batch = await this.store.claim(this.name, batchSize);
+        batch = await this.store.claim(this.name, batchSize, acked);
+        acked = [];
       } catch {
         await this.idle(pollIntervalMs);
         continue;
       }
       if (!this.running) {
         await this.store.release(batch.map((m) => m.id)).catch(() => {});
-        return;
+        break;
       }
       if (batch.length > 0) {
-        await this.handle(batch);
+        acked = await this.handle(batch);
         continue;
       }
       const next = await this.store.nextVisibleInMs(this.name).catch(() => undefined);
       await this.idle(Math.min(pollIntervalMs, next ?? pollIntervalMs));
     }
+    await this.settle(() => this.store.ack(acked));
   }
 
-  private async handle(batch: ReceivedMessage[]): Promise<void> {
+  /** Waits out a short database blip; past that, the messages reappear after the visibility timeout. */
+  private settle(fn: () => Promise<unknown>): Promise<unknown> {
+    return whileDatabaseIsAway(fn, this.store.visibilityTimeoutMs / 3).catch(() => {});
+  }
+
+  /** Hands a batch to the handler and schedules the failed messages again; answers the ids to acknowledge. */
+  private async handle(batch: ReceivedMessage[]): Promise<string[]> {
     const ids = batch.map((m) => m.id);
     const renew = setInterval(() => {
       this.store.extend(ids).catch(() => {});
@@ -338,8 +353,7 @@ class PostgresConsumer implements Consumer {
     } finally {
       clearInterval(renew);
     }
-    // A short database blip is waited out; past that, the messages reappear after the visibility timeout.
-    const settle = (fn: () => Promise<unknown>) => whileDatabaseIsAway(fn, this.store.visibilityTimeoutMs / 3).catch(() => {});
-    await Promise.all([settle(() => this.store.ack(ids.filter((id) => !failed.has(id)))), settle(() => this.store.retry([...failed]))]);
+    if (failed.size > 0) await this.settle(() => this.store.retry([...failed]));
+    return ids.filter((id) => !failed.has(id));
   }
 }

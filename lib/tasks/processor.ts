@@ -2,11 +2,12 @@ import { sql } from 'drizzle-orm';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
 import { whileDatabaseIsAway } from '#lib/db/retry';
-import { findTaskStatus, setProgress, transition } from '#lib/db/tasks';
+import { type ClaimedTask, claimTasks, type Finish, findTaskStatus, finishTasks, setProgress, transition } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
 import { publishAfterCommit } from '#lib/tasks/service';
+import type { TaskStatus } from '#lib/tasks/status';
 import { findTaskType } from '#lib/tasks/types/index';
 
 /** What became of one queue message: handled (ack it) or to be delivered again later. */
@@ -66,6 +67,63 @@ function cancellationWatch(id: string, controller: AbortController) {
   return () => clearInterval(timer);
 }
 
+/**
+ * Merges the calls made while the event loop runs one turn into a single call of `write`: the messages of a
+ * batch are claimed in one statement, and tasks finishing together are recorded in one.
+ */
+function coalesce<I, O>(write: (items: I[]) => Promise<O[]>): (item: I) => Promise<O> {
+  let pending: Array<{ item: I; resolve: (o: O) => void; reject: (e: unknown) => void }> = [];
+  const flush = () => {
+    const group = pending;
+    pending = [];
+    write(group.map((p) => p.item)).then(
+      (out) => {
+        for (const [i, p] of group.entries()) p.resolve(out[i] as O);
+      },
+      (err) => {
+        for (const p of group) p.reject(err);
+      },
+    );
+  };
+  return (item) =>
+    new Promise<O>((resolve, reject) => {
+      if (pending.length === 0) setImmediate(flush);
+      pending.push({ item, resolve, reject });
+    });
+}
+
+/** Claims a task (PENDING -> IN_PROGRESS) together with the other messages of its batch; else says its status. */
+const claim = coalesce<string, { task?: ClaimedTask; status?: TaskStatus }>(async (ids) => {
+  const { claimed, others } = await claimTasks(db(), [...new Set(ids)]);
+  const won = new Map(claimed.map((t) => [t.id, t]));
+  // The same task twice in a batch: the first message runs it, the others find it IN_PROGRESS.
+  return ids.map((id) => {
+    const task = won.get(id);
+    if (task) {
+      won.delete(id);
+      return { task };
+    }
+    return { status: others.get(id) ?? (claimed.some((t) => t.id === id) ? 'IN_PROGRESS' : undefined) };
+  });
+});
+
+/** Records the outcomes of tasks finishing together in one statement; true for each that was still running. */
+const finishTogether = coalesce<Finish, boolean>(async (items) => {
+  // The outcome of a run that happened must not be lost to a database blip: keep trying for a while.
+  const finished = await whileDatabaseIsAway(() => finishTasks(db(), items));
+  return items.map((f) => finished.has(f.id));
+});
+
+/** Log lines of one run, carrying its task id and attempt (a child logger per run costs more than a short run). */
+function runLog(keys: { task_id: string; attempt: number }) {
+  type Extra = Record<string, unknown>;
+  return {
+    info: (message: string, extra: Extra = {}) => logger.info(message, { ...keys, ...extra }),
+    warn: (message: string, extra: Extra = {}) => logger.warn(message, { ...keys, ...extra }),
+    error: (message: string, extra: Extra = {}) => logger.error(message, { ...keys, ...extra }),
+  };
+}
+
 async function deadLetter(body: string, reason: string): Promise<void> {
   await queue().publish('tasks.dlq', [{ body: JSON.stringify({ reason, message: body, at: new Date().toISOString() }) }]);
   logger.error('message sent to tasks.dlq', { reason });
@@ -80,21 +138,14 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
     await deadLetter(body, 'not a valid tasks message: expected {"task_id": "<uuid>"}');
     return 'done';
   }
-  const claimed = await transition(db(), {
-    id: taskId,
-    from: ['PENDING'],
-    to: 'IN_PROGRESS',
-    reason: 'started',
-    set: sql`started_at = now(), attempts = attempts + 1, progress = 0, error = NULL, finished_at = NULL`,
-  });
+  const { task: claimed, status } = await claim(taskId);
   if (!claimed) {
-    const status = await findTaskStatus(db(), taskId);
     // A task still NEW has a message that overtook its commit (the dispatcher's publish): try again shortly.
     if (status === 'NEW') return 'retry';
     logger.info('message skipped', { task_id: taskId, status: status ?? 'missing' });
     return 'done';
   }
-  const log = logger.createChild({ persistentKeys: { task_id: taskId, attempt: claimed.attempts } });
+  const log = runLog({ task_id: taskId, attempt: claimed.attempts });
   const type = findTaskType(claimed.type);
   if (!type) {
     await finish(taskId, 'FAILED', { error: `unknown task type '${claimed.type}'` });
@@ -154,14 +205,6 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
 }
 
 /** Records a terminal outcome of a running task; false when it is no longer running (cancelled meanwhile). */
-async function finish(id: string, to: 'COMPLETED' | 'FAILED', o: { result?: unknown; error?: string }): Promise<boolean> {
-  const set =
-    to === 'COMPLETED'
-      ? sql`result = ${JSON.stringify(o.result ?? null)}::jsonb, progress = 100, error = NULL, finished_at = now()`
-      : sql`error = ${o.error ?? 'failed'}, finished_at = now()`;
-  // The outcome of a run that happened must not be lost to a database blip: keep trying for a while.
-  const row = await whileDatabaseIsAway(() =>
-    transition(db(), { id, from: ['IN_PROGRESS'], to, reason: to === 'COMPLETED' ? 'completed' : 'failed', set }),
-  );
-  return row !== undefined;
+function finish(id: string, to: 'COMPLETED' | 'FAILED', o: { result?: unknown; error?: string }): Promise<boolean> {
+  return finishTogether({ id, to, result: o.result, error: o.error });
 }

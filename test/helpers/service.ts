@@ -1,21 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { startOffline, stopTree, waitForHttp } from '../../scripts/process-tree';
-import { createTestDatabase } from './db';
+import { freePort, startOffline, stopTree, waitForHttp } from '../../scripts/process-tree';
 
-/** A free TCP port on the loopback interface. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
+
+import { createTestDatabase } from './db';
 
 export interface ServiceOptions {
   /** Extra environment; a function is called when the service starts (after earlier beforeAll hooks). */
