@@ -124,6 +124,8 @@ export interface Transition {
   set?: SQL;
   /** Also write the task's run message to the outbox, in the same statement. */
   enqueue?: boolean;
+  /** Only if the task is still in this run (its `started_at`). */
+  run?: string;
 }
 
 /**
@@ -132,6 +134,7 @@ export interface Transition {
  */
 export async function transition(ex: Executor, t: Transition): Promise<Returned | undefined> {
   const extra = t.set ? sql`, ${t.set}` : sql``;
+  const runGuard = t.run ? sql`AND started_at = ${t.run}::timestamptz` : sql``;
   const from = sql.join(
     t.from.map((s) => sql`${s}::task_status`),
     sql`, `,
@@ -141,7 +144,7 @@ export async function transition(ex: Executor, t: Transition): Promise<Returned 
     : sql`SELECT NULL::bigint AS id`;
   const result = await ex.execute(sql`
     WITH prev AS (
-      SELECT id, status FROM tasks WHERE id = ${t.id} AND status IN (${from}) FOR UPDATE
+      SELECT id, status FROM tasks WHERE id = ${t.id} AND status IN (${from}) ${runGuard} FOR UPDATE
     ),
     u AS (
       UPDATE tasks t SET status = ${t.to}, updated_at = now() ${extra}
@@ -164,7 +167,11 @@ const uuids = (ids: readonly string[]) => sql`${sql.param(ids)}::uuid[]`;
  * Claims the PENDING tasks among `ids` (PENDING -> IN_PROGRESS, recording the events) in one conditional statement.
  * Returns the claimed tasks, and the status of every other task of `ids` that exists.
  */
-export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms'>;
+/** A claimed run; `started_at` identifies the run, so that a later run of the same task is never mistaken for it. */
+export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms'> & {
+  /** As PostgreSQL wrote it (raw queries return timestamps as text); compared back as timestamptz. */
+  started_at: string;
+};
 
 export async function claimTasks(
   ex: Executor,
@@ -180,15 +187,15 @@ export async function claimTasks(
       UPDATE tasks t SET status = 'IN_PROGRESS', updated_at = now(), started_at = now(), attempts = t.attempts + 1,
         progress = 0, error = NULL, finished_at = NULL
       FROM prev WHERE t.id = prev.id AND t.status = 'PENDING'
-      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.updated_at
+      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.started_at, t.updated_at
     ),
     e AS (
       INSERT INTO task_events (task_id, from_status, to_status, at, reason)
       SELECT id, 'PENDING', 'IN_PROGRESS', updated_at, 'started' FROM u
     )
-    SELECT id, type, payload, attempts, max_attempts, timeout_ms, NULL::task_status AS status FROM u
+    SELECT id, type, payload, attempts, max_attempts, timeout_ms, started_at, NULL::task_status AS status FROM u
     UNION ALL
-    SELECT id, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
+    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
     WHERE t.id = ANY(${uuids(ids)}) AND NOT EXISTS (SELECT 1 FROM u WHERE u.id = t.id)`);
   const claimed: ClaimedTask[] = [];
   const others = new Map<string, TaskStatus>();
@@ -203,6 +210,8 @@ export async function claimTasks(
 /** The terminal outcome of a running task, for `finishTasks`. */
 export interface Finish {
   id: string;
+  /** The run's `started_at`: only that run may finish it. */
+  startedAt: string;
   to: 'COMPLETED' | 'FAILED';
   result?: unknown;
   error?: string;
@@ -218,10 +227,12 @@ export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Pr
   const tos = finishes.map((f) => f.to);
   const results = finishes.map((f) => (f.to === 'COMPLETED' ? JSON.stringify(f.result ?? null) : null));
   const errors = finishes.map((f) => (f.to === 'FAILED' ? (f.error ?? 'failed') : null));
+  const runs = finishes.map((f) => f.startedAt);
   const result = await ex.execute<{ id: string }>(sql`
     WITH v AS (
-      SELECT * FROM unnest(${uuids(ids)}, ${sql.param(tos)}::task_status[], ${sql.param(results)}::jsonb[], ${sql.param(errors)}::text[])
-        AS v(id, to_status, result, error)
+      SELECT * FROM unnest(${uuids(ids)}, ${sql.param(tos)}::task_status[], ${sql.param(results)}::jsonb[], ${sql.param(errors)}::text[],
+        ${sql.param(runs)}::timestamptz[])
+        AS v(id, to_status, result, error, started_at)
     ),
     prev AS (
       SELECT t.id FROM tasks t WHERE t.id = ANY(${uuids(ids)}) AND t.status = 'IN_PROGRESS' ORDER BY t.id FOR UPDATE
@@ -231,7 +242,7 @@ export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Pr
         result = CASE WHEN v.to_status = 'COMPLETED' THEN v.result ELSE t.result END,
         progress = CASE WHEN v.to_status = 'COMPLETED' THEN 100 ELSE t.progress END,
         error = CASE WHEN v.to_status = 'COMPLETED' THEN NULL ELSE v.error END
-      FROM v, prev WHERE t.id = v.id AND t.id = prev.id AND t.status = 'IN_PROGRESS'
+      FROM v, prev WHERE t.id = v.id AND t.id = prev.id AND t.status = 'IN_PROGRESS' AND t.started_at = v.started_at
       RETURNING t.id, t.status, t.updated_at
     ),
     e AS (
@@ -268,11 +279,21 @@ export async function updateWaitingTask(
 }
 
 /** Saves the progress of a running task (no event: progress is not a status change). */
-export async function setProgress(ex: Executor, id: string, percent: number): Promise<void> {
+export async function setProgress(ex: Executor, id: string, run: string, percent: number): Promise<void> {
   await ex
     .update(tasks)
     .set({ progress: percent, updated_at: sql`now()` })
-    .where(and(eq(tasks.id, id), eq(tasks.status, 'IN_PROGRESS')));
+    .where(and(eq(tasks.id, id), eq(tasks.status, 'IN_PROGRESS'), sql`${tasks.started_at} = ${run}::timestamptz`));
+}
+
+/** Whether this run (`started_at`) of a task is still the running one. */
+export async function isRunCurrent(ex: Executor, id: string, run: string): Promise<boolean> {
+  const [row] = await ex
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(and(eq(tasks.id, id), eq(tasks.status, 'IN_PROGRESS'), sql`${tasks.started_at} = ${run}::timestamptz`))
+    .limit(1);
+  return row !== undefined;
 }
 
 /**

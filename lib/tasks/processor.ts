@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
 import { whileDatabaseIsAway } from '#lib/db/retry';
-import { type ClaimedTask, claimTasks, type Finish, findTaskStatus, finishTasks, setProgress, transition } from '#lib/db/tasks';
+import { type ClaimedTask, claimTasks, type Finish, finishTasks, isRunCurrent, setProgress, transition } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
@@ -28,7 +28,7 @@ class TimeoutError extends Error {
 }
 
 /** Progress reports written at most every PROGRESS_WRITE_MS, always keeping the last value. */
-function progressWriter(id: string) {
+function progressWriter(id: string, run: string) {
   let last = -1;
   let pending: number | undefined;
   let timer: NodeJS.Timeout | undefined;
@@ -39,7 +39,7 @@ function progressWriter(id: string) {
     const value = pending;
     last = value;
     writing = writing.then(() =>
-      setProgress(db(), id, value).catch((err) => logger.warn('progress not saved', { task_id: id, error: err })),
+      setProgress(db(), id, run, value).catch((err) => logger.warn('progress not saved', { task_id: id, error: err })),
     );
   };
   return {
@@ -56,13 +56,19 @@ function progressWriter(id: string) {
   };
 }
 
-/** Watches for the task leaving IN_PROGRESS (cancelled from anywhere) and aborts the run. */
-function cancellationWatch(id: string, controller: AbortController) {
+/** Watches for this run ending elsewhere (cancelled from anywhere, or a later run) and aborts it. */
+function cancellationWatch(id: string, run: string, controller: AbortController) {
+  let checking = false;
   const timer = setInterval(async () => {
+    // A slow database gets one check at a time, not a pile of them.
+    if (checking) return;
+    checking = true;
     try {
-      const status = await findTaskStatus(db(), id);
-      if (status !== 'IN_PROGRESS') controller.abort(new Error(`task is ${status ?? 'gone'}`));
-    } catch {}
+      if (!(await isRunCurrent(db(), id, run))) controller.abort(new Error('the run was cancelled'));
+    } catch {
+    } finally {
+      checking = false;
+    }
   }, config().CANCEL_CHECK_MS);
   return () => clearInterval(timer);
 }
@@ -133,7 +139,8 @@ async function deadLetter(body: string, reason: string): Promise<void> {
 export async function processTaskMessage(body: string): Promise<MessageOutcome> {
   let taskId: string;
   try {
-    taskId = TaskMessageSchema.parse(JSON.parse(body)).task_id;
+    // PostgreSQL answers with lowercase ids; the claim is matched to the message by id.
+    taskId = TaskMessageSchema.parse(JSON.parse(body)).task_id.toLowerCase();
   } catch {
     await deadLetter(body, 'not a valid tasks message: expected {"task_id": "<uuid>"}');
     return 'done';
@@ -148,14 +155,14 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   const log = runLog({ task_id: taskId, attempt: claimed.attempts });
   const type = findTaskType(claimed.type);
   if (!type) {
-    await finish(taskId, 'FAILED', { error: `unknown task type '${claimed.type}'` });
+    await finish(claimed, 'FAILED', { error: `unknown task type '${claimed.type}'` });
     return 'done';
   }
   const controller = new AbortController();
   const timeoutMs = Math.min(claimed.timeout_ms ?? type.timeoutMs, type.timeoutMs);
   const timer = setTimeout(() => controller.abort(new TimeoutError('timeout')), timeoutMs);
-  const stopWatch = cancellationWatch(taskId, controller);
-  const progress = progressWriter(taskId);
+  const stopWatch = cancellationWatch(taskId, claimed.started_at, controller);
+  const progress = progressWriter(taskId, claimed.started_at);
   const started = Date.now();
   let outcome: { ok: true; result: unknown } | { ok: false; error: string };
   try {
@@ -172,7 +179,7 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   }
   const ms = Date.now() - started;
   if (outcome.ok) {
-    const done = await finish(taskId, 'COMPLETED', { result: outcome.result });
+    const done = await finish(claimed, 'COMPLETED', { result: outcome.result });
     log.info(done ? 'task completed' : 'task finished after it was cancelled; result dropped', { ms });
     return 'done';
   }
@@ -187,13 +194,14 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
         reason: `attempt ${claimed.attempts} failed; retry in ${delayMs} ms`,
         set: sql`error = ${error}, progress = NULL`,
         enqueue: true,
+        run: claimed.started_at,
       }),
     );
     if (requeued) await publishAfterCommit(requeued, delayMs);
     log.warn('attempt failed; retrying', { ms, error, delay_ms: delayMs });
     return 'done';
   }
-  const failed = await finish(taskId, 'FAILED', { error });
+  const failed = await finish(claimed, 'FAILED', { error });
   log.warn(failed ? 'task failed' : 'task failed after it was cancelled', { ms, error });
   // The final failure leaves a dead letter for people to look at; the task itself already says FAILED.
   if (failed) {
@@ -205,6 +213,6 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
 }
 
 /** Records a terminal outcome of a running task; false when it is no longer running (cancelled meanwhile). */
-function finish(id: string, to: 'COMPLETED' | 'FAILED', o: { result?: unknown; error?: string }): Promise<boolean> {
-  return finishTogether({ id, to, result: o.result, error: o.error });
+function finish(run: ClaimedTask, to: 'COMPLETED' | 'FAILED', o: { result?: unknown; error?: string }): Promise<boolean> {
+  return finishTogether({ id: run.id, startedAt: run.started_at, to, result: o.result, error: o.error });
 }

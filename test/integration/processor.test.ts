@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { queue } from '#lib/queue/client';
 import { toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
 import type { AnyQueueName, ReceivedMessage } from '#lib/queue/types';
-import { cancelTask, createTask, getTask, getTaskEvents } from '#lib/tasks/service';
+import { cancelTask, createTask, getTask, getTaskEvents, retryTask } from '#lib/tasks/service';
 import { handler as intake } from '../../functions/intake';
 import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
@@ -154,5 +154,32 @@ describe('intake messages the database cannot store', () => {
     expect(res).toEqual({ batchItemFailures: [] });
     const reasons = (await drain('task_intake.dlq', 3)).map((d) => JSON.parse(d).reason);
     expect(reasons).toEqual(['the message is not a valid task', 'the message is not a valid task', 'the message is not a valid task']);
+  });
+});
+
+describe('runs of one task', () => {
+  it('a run cancelled and retried at once never finishes the next run', async () => {
+    const task = await newTask({ duration_ms: 1_500, failure_rate: 0 });
+    const first = runTasks(forTask(task.id));
+    for (let i = 0; i < 100 && (await getTask(task.id)).status !== 'IN_PROGRESS'; i++) await new Promise((r) => setTimeout(r, 20));
+    await cancelTask(task.id);
+    const cancelled = Date.now();
+    await retryTask(task.id);
+    const second = runTasks(forTask(task.id));
+    const firstStopped = await first.then(() => Date.now() - cancelled);
+    await second;
+    const done = await getTask(task.id);
+    expect(done).toMatchObject({ status: 'COMPLETED', attempts: 1 });
+    // The first run stopped at its next check instead of running on as if the second run were its own,
+    // and the result is the second run's: it took its full 1.5 s from the second start.
+    expect(firstStopped).toBeLessThan(1_000);
+    expect(Date.parse(done.finished_at as string) - Date.parse(done.started_at as string)).toBeGreaterThanOrEqual(1_400);
+    expect(await statuses(task.id)).toEqual(['NEW', 'PENDING', 'IN_PROGRESS', 'CANCELLED', 'PENDING', 'IN_PROGRESS', 'COMPLETED']);
+  });
+
+  it('takes a message whose task id is in capitals', async () => {
+    const task = await newTask({ duration_ms: 0, failure_rate: 0 });
+    await runTasks(forTask(task.id.toUpperCase()));
+    expect((await getTask(task.id)).status).toBe('COMPLETED');
   });
 });
