@@ -2,6 +2,7 @@ import pg from 'pg';
 import { config } from '#lib/config';
 import { whileDatabaseIsAway } from '#lib/db/retry';
 import type { AnyQueueName, BatchHandler, ConsumeOptions, Consumer, OutgoingMessage, Queue, ReceivedMessage } from '#lib/queue/types';
+import { settleWithin } from '#lib/time';
 
 export interface PostgresQueueOptions {
   connectionString: string;
@@ -52,8 +53,6 @@ interface ClaimedRow {
   priority: number;
   receive_count: number;
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
 
@@ -243,7 +242,7 @@ class PostgresConsumer implements Consumer {
     this.listener = undefined;
     await listener?.end().catch(() => {});
     // A batch still running after the timeout keeps its messages hidden until the visibility timeout; then they come back.
-    await Promise.race([Promise.allSettled(this.loops), sleep(timeoutMs)]);
+    await settleWithin(Promise.allSettled(this.loops), timeoutMs);
     this.onStopped();
   }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import * as amqp from 'amqplib';
 import { config } from '#lib/config';
 import {
@@ -12,6 +13,7 @@ import {
   type Queue,
   type ReceivedMessage,
 } from '#lib/queue/types';
+import { settleWithin } from '#lib/time';
 
 export interface RabbitMqQueueOptions {
   url?: string;
@@ -45,7 +47,6 @@ const MAX_RECONNECT_DELAY_MS = 3_000;
 const DELAY_BOUNDS_MS = [1_000, 4_000, 16_000, 64_000, 256_000, 1_024_000] as const;
 const MAX_DELAY_MS = 900_000;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const noop = () => {};
 const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
 
@@ -480,7 +481,7 @@ class RabbitConsumer implements Consumer, Subscriber {
     const channel = this.channel;
     if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(noop);
     for (const d of this.buffer.splice(0)) this.nack(d);
-    await Promise.race([Promise.allSettled([...this.inFlight]), sleep(timeoutMs)]);
+    await settleWithin(Promise.allSettled([...this.inFlight]), timeoutMs);
     this.channel = undefined;
     // Closing the channel gives back whatever is still unacknowledged.
     await channel?.close().catch(noop);

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   CreateQueueCommand,
@@ -22,6 +23,7 @@ import {
   type Queue,
   type ReceivedMessage,
 } from '#lib/queue/types';
+import { settleWithin } from '#lib/time';
 
 /*
  * SQS has no priorities: a message's priority travels as a message attribute (so a consumer sees it)
@@ -51,7 +53,6 @@ const PRIORITY_ATTRIBUTE = 'priority';
 const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 const IDLE_POLL_MS = 200;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
 
 function chunks<T>(items: T[], size: number): T[][] {
@@ -247,7 +248,7 @@ class SqsConsumer implements Consumer {
     const timer = setTimeout(() => {
       for (const poll of this.polls) poll.abort();
     }, timeoutMs);
-    await Promise.race([Promise.allSettled(this.loops), sleep(timeoutMs)]);
+    await settleWithin(Promise.allSettled(this.loops), timeoutMs);
     clearTimeout(timer);
     this.settings.onStopped();
   }
