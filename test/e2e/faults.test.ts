@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -138,6 +138,7 @@ describe('PostgreSQL restarts under load', () => {
   let port: number;
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'tasks-faults-pg-'));
+    chmodSync(dir, 0o755); // the server may run as another user (postgres, when the tests run as root)
     port = await freePort();
     pgServer = await startEmbeddedPostgres({ port, persistent: true, dir: path.join(dir, 'data'), database: 'tasks' });
     await migrateDatabase(pgServer.url);
