@@ -31,15 +31,24 @@ function toReturned(row: Record<string, unknown> | undefined): Returned | undefi
 }
 
 /**
- * Inserts a task already `PENDING`, its `NEW` and `PENDING` events, and its outbox message, in one statement.
- * Returns undefined when the idempotency key is taken.
+ * Inserts tasks already `PENDING` (ids chosen by the caller), their `NEW` and `PENDING` events and their outbox
+ * messages, in one statement. Returns the inserted ones by id: a task whose idempotency key is taken is left out.
  */
-export async function insertQueuedTask(ex: Executor, task: NewTask): Promise<Returned | undefined> {
+export async function insertQueuedTasks(ex: Executor, list: readonly (NewTask & { id: string })[]): Promise<Map<string, Returned>> {
+  const inserted = new Map<string, Returned>();
+  if (list.length === 0) return inserted;
+  const values = sql.join(
+    list.map(
+      (task) => sql`(${task.id}::uuid, ${task.type}, ${task.title}, ${task.description}, ${task.priority}::task_priority,
+        ${JSON.stringify(task.payload)}::jsonb, 'PENDING'::task_status, ${task.max_attempts}::integer, ${task.timeout_ms}::integer,
+        ${task.idempotency_key}, ${task.request_hash})`,
+    ),
+    sql`, `,
+  );
   const result = await ex.execute(sql`
     WITH t AS (
-      INSERT INTO tasks (type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash)
-      VALUES (${task.type}, ${task.title}, ${task.description}, ${task.priority}, ${JSON.stringify(task.payload)}::jsonb,
-              'PENDING', ${task.max_attempts}, ${task.timeout_ms}, ${task.idempotency_key}, ${task.request_hash})
+      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash)
+      VALUES ${values}
       ON CONFLICT (idempotency_key) DO NOTHING
       RETURNING *
     ),
@@ -52,10 +61,14 @@ export async function insertQueuedTask(ex: Executor, task: NewTask): Promise<Ret
     o AS (
       INSERT INTO outbox (queue, body, priority)
       SELECT ${taskOutboxRow('t')} FROM t
-      RETURNING id
+      RETURNING id, (body->>'task_id')::uuid AS task_id
     )
-    SELECT t.*, o.id AS outbox_id FROM t, o`);
-  return toReturned(result.rows[0]);
+    SELECT t.*, o.id AS outbox_id FROM t JOIN o ON o.task_id = t.id`);
+  for (const row of result.rows) {
+    const returned = toReturned(row) as Returned;
+    inserted.set(returned.id, returned);
+  }
+  return inserted;
 }
 
 /** The task with this idempotency key, if any. */

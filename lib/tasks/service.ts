@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import { batched } from '#lib/batch';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
 import { deleteOutboxRows } from '#lib/db/outbox';
@@ -8,9 +9,10 @@ import {
   findTask,
   findTaskByIdempotencyKey,
   findTaskStatus,
-  insertQueuedTask,
+  insertQueuedTasks,
   listTaskEvents,
   listTasks,
+  type NewTask,
   releaseExpiredIdempotencyKey,
   transition,
   updateWaitingTask,
@@ -91,21 +93,49 @@ const taskMessage = (row: Pick<TaskRow, 'id' | 'priority'>) => ({
   priority: QUEUE_PRIORITY[row.priority],
 });
 
+type Queued = TaskRow & { outbox_id: number | null };
+
 /**
- * Publishes the message of a task that was just written with an outbox row. On success the row is deleted;
- * when the queue is unreachable the task goes back to NEW and the dispatcher publishes it later.
+ * Publishes the messages of tasks just written with outbox rows, concurrent calls together (see `batched`). On
+ * success the outbox rows are deleted (if that fails, the dispatcher publishes them again: a duplicate message
+ * is harmless, claims are conditional); when the queue is unreachable the tasks go back to NEW and the
+ * dispatcher publishes them later.
  */
-export async function publishAfterCommit(row: TaskRow & { outbox_id: number | null }, delayMs?: number): Promise<TaskRow> {
-  if (row.outbox_id === null) return row;
+const publishQueued = batched(async (items: { row: Queued; delayMs?: number }[]): Promise<TaskRow[]> => {
   try {
-    await queue().publish('tasks', [{ ...taskMessage(row), delayMs }]);
+    await queue().publish(
+      'tasks',
+      items.map(({ row, delayMs }) => ({ ...taskMessage(row), delayMs })),
+    );
   } catch (err) {
-    logger.warn('queue unreachable; the dispatcher will publish the task later', { task_id: row.id, error: err as Error });
-    return (await transition(db(), { id: row.id, from: ['PENDING'], to: 'NEW', reason: 'queue unreachable' })) ?? row;
+    logger.warn('queue unreachable; the dispatcher will publish the tasks later', {
+      task_ids: items.map(({ row }) => row.id),
+      error: err as Error,
+    });
+    return Promise.all(
+      items.map(
+        async ({ row }) => (await transition(db(), { id: row.id, from: ['PENDING'], to: 'NEW', reason: 'queue unreachable' })) ?? row,
+      ),
+    );
   }
-  await deleteOutboxRows(db(), [row.outbox_id]);
-  return row;
+  await deleteOutboxRows(
+    db(),
+    items.map(({ row }) => row.outbox_id as number),
+  ).catch((err: unknown) => logger.warn('could not delete published outbox rows', { error: err as Error }));
+  return items.map(({ row }) => row);
+});
+
+/** Publishes the message of a task that was just written with an outbox row (no-op without one). */
+export async function publishAfterCommit(row: Queued, delayMs?: number): Promise<TaskRow> {
+  if (row.outbox_id === null) return row;
+  return publishQueued({ row, delayMs });
 }
+
+/** Inserts queued tasks, concurrent creates in one statement (see `batched`); undefined when the key is taken. */
+const insertQueued = batched(async (list: (NewTask & { id: string })[]) => {
+  const inserted = await insertQueuedTasks(db(), list);
+  return list.map((task) => inserted.get(task.id));
+});
 
 /** Creates a task and queues it; with an idempotency key, a repeat returns the first task (`created: false`). */
 export async function createTask(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {
@@ -132,7 +162,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
     request_hash: requestHash,
   };
   for (let attempt = 0; attempt < 3; attempt++) {
-    const row = await insertQueuedTask(db(), values);
+    const row = await insertQueued({ ...values, id: randomUUID() });
     if (row) return { task: toTask(await publishAfterCommit(row)), created: true };
     const existing = key ? await findTaskByIdempotencyKey(db(), key) : undefined;
     if (!existing) continue;

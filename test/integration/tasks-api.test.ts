@@ -116,6 +116,32 @@ describe('tasks API on PostgreSQL', () => {
     expect(new Set(results.map((r) => r.body.id)).size).toBe(1);
   });
 
+  it('60 parallel creates (served in shared statements): 60 tasks, each with its events, one message each, no outbox left', async () => {
+    const before = await queuedMessages();
+    const priorities = ['LOW', 'MEDIUM', 'HIGH'] as const;
+    const results = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => post({ title: `parallel ${i}`, priority: priorities[i % 3], payload: { duration_ms: i } })),
+    );
+    expect(results.every((r) => r.statusCode === 201)).toBe(true);
+    // Each caller gets its own task back, not a neighbour's from the same statement.
+    results.forEach((r, i) => {
+      expect(r.body).toMatchObject({ title: `parallel ${i}`, priority: priorities[i % 3], payload: { duration_ms: i }, status: 'PENDING' });
+    });
+    const ids = results.map((r) => r.body.id as string);
+    expect(new Set(ids).size).toBe(60);
+    const events = await app.db.db.execute<{ task_id: string; statuses: string[] }>(
+      sql`SELECT task_id, array_agg(to_status::text ORDER BY id) AS statuses FROM task_events
+          WHERE task_id = ANY(${sql.param(ids)}::uuid[]) GROUP BY task_id`,
+    );
+    expect(events.rows).toHaveLength(60);
+    for (const row of events.rows) expect(row.statuses).toEqual(['NEW', 'PENDING']);
+    expect((await queuedMessages()) - before).toBe(60);
+    const outbox = await app.db.db.execute<{ n: string }>(
+      sql`SELECT count(*) AS n FROM outbox WHERE (body->>'task_id')::uuid = ANY(${sql.param(ids)}::uuid[])`,
+    );
+    expect(Number(outbox.rows[0]?.n)).toBe(0);
+  });
+
   it('frees an idempotency key after 24 hours', async () => {
     const key = `old-${Date.now()}`;
     const first = await post({ title: 'old' }, { 'idempotency-key': key });

@@ -1,0 +1,42 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { batched } from '#lib/batch';
+
+describe('batched (group commit)', () => {
+  it('runs an idle call at once, alone, and gathers the calls made meanwhile into the next batch', async () => {
+    const batches: number[][] = [];
+    const double = batched(async (items: number[]) => {
+      batches.push(items);
+      await sleep(20);
+      return items.map((n) => n * 2);
+    });
+    const first = double(1);
+    const rest = [2, 3, 4, 5].map((n) => double(n));
+    expect(await Promise.all([first, ...rest])).toEqual([2, 4, 6, 8, 10]);
+    expect(batches).toEqual([[1], [2, 3, 4, 5]]);
+  });
+
+  it('keeps batches within the maximum size and answers every caller with its own result', async () => {
+    const sizes: number[] = [];
+    const echo = batched(async (items: string[]) => {
+      sizes.push(items.length);
+      await sleep(1);
+      return items.map((s) => s.toUpperCase());
+    }, 3);
+    const words = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    expect(await Promise.all(words.map((w) => echo(w)))).toEqual(words.map((w) => w.toUpperCase()));
+    expect(sizes).toEqual([1, 3, 3, 1]);
+  });
+
+  it('rejects only the calls of a failing batch and goes on with the next', async () => {
+    const run = batched(async (items: number[]) => {
+      await sleep(5);
+      if (items.includes(1)) throw new Error('batch with 1 failed');
+      return items;
+    });
+    const results = await Promise.allSettled([run(1), run(2), run(3)]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'fulfilled']);
+    expect((results[0] as PromiseRejectedResult).reason.message).toBe('batch with 1 failed');
+    expect(await run(4)).toBe(4);
+  });
+});
