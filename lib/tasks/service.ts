@@ -101,29 +101,32 @@ type Queued = TaskRow & { outbox_id: number | null };
  * is harmless, claims are conditional); when the queue is unreachable the tasks go back to NEW and the
  * dispatcher publishes them later.
  */
-const publishQueued = batched(async (items: { row: Queued; delayMs?: number }[]): Promise<TaskRow[]> => {
-  try {
-    await queue().publish(
-      'tasks',
-      items.map(({ row, delayMs }) => ({ ...taskMessage(row), delayMs })),
-    );
-  } catch (err) {
-    logger.warn('queue unreachable; the dispatcher will publish the tasks later', {
-      task_ids: items.map(({ row }) => row.id),
-      error: err as Error,
-    });
-    return Promise.all(
-      items.map(
-        async ({ row }) => (await transition(db(), { id: row.id, from: ['PENDING'], to: 'NEW', reason: 'queue unreachable' })) ?? row,
-      ),
-    );
-  }
-  await deleteOutboxRows(
-    db(),
-    items.map(({ row }) => row.outbox_id as number),
-  ).catch((err: unknown) => logger.warn('could not delete published outbox rows', { error: err as Error }));
-  return items.map(({ row }) => row);
-});
+const publishQueued = batched(
+  async (items: { row: Queued; delayMs?: number }[]): Promise<TaskRow[]> => {
+    try {
+      await queue().publish(
+        'tasks',
+        items.map(({ row, delayMs }) => ({ ...taskMessage(row), delayMs })),
+      );
+    } catch (err) {
+      logger.warn('queue unreachable; the dispatcher will publish the tasks later', {
+        task_ids: items.map(({ row }) => row.id),
+        error: err as Error,
+      });
+      return Promise.all(
+        items.map(
+          async ({ row }) => (await transition(db(), { id: row.id, from: ['PENDING'], to: 'NEW', reason: 'queue unreachable' })) ?? row,
+        ),
+      );
+    }
+    await deleteOutboxRows(
+      db(),
+      items.map(({ row }) => row.outbox_id as number),
+    ).catch((err: unknown) => logger.warn('could not delete published outbox rows', { error: err as Error }));
+    return items.map(({ row }) => row);
+  },
+  { inFlight: 2 },
+);
 
 /** Publishes the message of a task that was just written with an outbox row (no-op without one). */
 export async function publishAfterCommit(row: Queued, delayMs?: number): Promise<TaskRow> {
@@ -132,10 +135,13 @@ export async function publishAfterCommit(row: Queued, delayMs?: number): Promise
 }
 
 /** Inserts queued tasks, concurrent creates in one statement (see `batched`); undefined when the key is taken. */
-const insertQueued = batched(async (list: (NewTask & { id: string })[]) => {
-  const inserted = await insertQueuedTasks(db(), list);
-  return list.map((task) => inserted.get(task.id));
-});
+const insertQueued = batched(
+  async (list: (NewTask & { id: string })[]) => {
+    const inserted = await insertQueuedTasks(db(), list);
+    return list.map((task) => inserted.get(task.id));
+  },
+  { inFlight: 2 },
+);
 
 /** Creates a task and queues it; with an idempotency key, a repeat returns the first task (`created: false`). */
 export async function createTask(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {

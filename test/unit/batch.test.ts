@@ -18,14 +18,36 @@ describe('batched (group commit)', () => {
 
   it('keeps batches within the maximum size and answers every caller with its own result', async () => {
     const sizes: number[] = [];
-    const echo = batched(async (items: string[]) => {
-      sizes.push(items.length);
-      await sleep(1);
-      return items.map((s) => s.toUpperCase());
-    }, 3);
+    const echo = batched(
+      async (items: string[]) => {
+        sizes.push(items.length);
+        await sleep(1);
+        return items.map((s) => s.toUpperCase());
+      },
+      { maxBatch: 3 },
+    );
     const words = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
     expect(await Promise.all(words.map((w) => echo(w)))).toEqual(words.map((w) => w.toUpperCase()));
     expect(sizes).toEqual([1, 3, 3, 1]);
+  });
+
+  it('runs up to `inFlight` batches at once, then gathers the rest', async () => {
+    const batches: number[][] = [];
+    let running = 0;
+    let most = 0;
+    const run = batched(
+      async (items: number[]) => {
+        batches.push(items);
+        most = Math.max(most, ++running);
+        await sleep(10);
+        running--;
+        return items;
+      },
+      { inFlight: 2 },
+    );
+    expect(await Promise.all([1, 2, 3, 4, 5].map((n) => run(n)))).toEqual([1, 2, 3, 4, 5]);
+    expect(most).toBe(2);
+    expect(batches).toEqual([[1], [2], [3, 4, 5]]);
   });
 
   it('rejects only the calls of a failing batch and goes on with the next', async () => {
