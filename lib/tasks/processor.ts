@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { batched } from '#lib/batch';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
 import { whileDatabaseIsAway } from '#lib/db/retry';
@@ -74,32 +75,13 @@ function cancellationWatch(id: string, run: string, controller: AbortController)
 }
 
 /**
- * Merges the calls made while the event loop runs one turn into a single call of `write`: the messages of a
- * batch are claimed in one statement, and tasks finishing together are recorded in one.
+ * Claims and finishes go to the database in groups (see `batched`): the messages of a batch, and of concurrent
+ * invocations, are claimed in one statement, and tasks finishing together are recorded in one.
  */
-function coalesce<I, O>(write: (items: I[]) => Promise<O[]>): (item: I) => Promise<O> {
-  let pending: Array<{ item: I; resolve: (o: O) => void; reject: (e: unknown) => void }> = [];
-  const flush = () => {
-    const group = pending;
-    pending = [];
-    write(group.map((p) => p.item)).then(
-      (out) => {
-        for (const [i, p] of group.entries()) p.resolve(out[i] as O);
-      },
-      (err) => {
-        for (const p of group) p.reject(err);
-      },
-    );
-  };
-  return (item) =>
-    new Promise<O>((resolve, reject) => {
-      if (pending.length === 0) setImmediate(flush);
-      pending.push({ item, resolve, reject });
-    });
-}
+const CLAIMS = { maxBatch: 500, inFlight: 2 };
 
 /** Claims a task (PENDING -> IN_PROGRESS) together with the other messages of its batch; else says its status. */
-const claim = coalesce<string, { task?: ClaimedTask; status?: TaskStatus }>(async (ids) => {
+const claim = batched<string, { task?: ClaimedTask; status?: TaskStatus }>(async (ids) => {
   const { claimed, others } = await claimTasks(db(), [...new Set(ids)]);
   const won = new Map(claimed.map((t) => [t.id, t]));
   // The same task twice in a batch: the first message runs it, the others find it IN_PROGRESS.
@@ -111,14 +93,14 @@ const claim = coalesce<string, { task?: ClaimedTask; status?: TaskStatus }>(asyn
     }
     return { status: others.get(id) ?? (claimed.some((t) => t.id === id) ? 'IN_PROGRESS' : undefined) };
   });
-});
+}, CLAIMS);
 
 /** Records the outcomes of tasks finishing together in one statement; true for each that was still running. */
-const finishTogether = coalesce<Finish, boolean>(async (items) => {
+const finishTogether = batched<Finish, boolean>(async (items) => {
   // The outcome of a run that happened must not be lost to a database blip: keep trying for a while.
   const finished = await whileDatabaseIsAway(() => finishTasks(db(), items));
   return items.map((f) => finished.has(f.id));
-});
+}, CLAIMS);
 
 /** Log lines of one run, carrying its task id and attempt (a child logger per run costs more than a short run). */
 function runLog(keys: { task_id: string; attempt: number }) {
