@@ -53,6 +53,8 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedS
   if (temporary) chmodSync(temporary, 0o755);
   const dataDir = options.dir ?? path.join(temporary as string, 'data');
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    // The folders above keep the usual mode (the server's user must pass through them); the data folder is 700.
+    mkdirSync(path.dirname(dataDir), { recursive: true });
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     giveToPostgresUser(dataDir);
   }
