@@ -210,6 +210,8 @@ class PostgresConsumer implements Consumer {
   private running = true;
   private loops: Promise<void>[] = [];
   private readonly wakers = new Set<() => void>();
+  /** Wake-ups so far: a loop that was claiming when one came (nobody idle to hear it) claims again at once. */
+  private wakeUps = 0;
   private listener: pg.Client | undefined;
   private listenerRetry: NodeJS.Timeout | undefined;
   private listenerAttempt = 0;
@@ -247,6 +249,7 @@ class PostgresConsumer implements Consumer {
   }
 
   private wakeAll(): void {
+    this.wakeUps += 1;
     for (const wake of [...this.wakers]) wake();
   }
 
@@ -310,6 +313,7 @@ class PostgresConsumer implements Consumer {
     // Messages handled but not yet deleted: the next claim deletes them (they stay hidden until then).
     let acked: string[] = [];
     while (this.running) {
+      const wakeUps = this.wakeUps;
       let batch: ReceivedMessage[];
       try {
         batch = await this.store.claim(this.name, batchSize, acked);
@@ -327,6 +331,8 @@ class PostgresConsumer implements Consumer {
         continue;
       }
       const next = await this.store.nextVisibleInMs(this.name).catch(() => undefined);
+      // A message announced while this loop was claiming would otherwise wait for the timer.
+      if (this.wakeUps !== wakeUps) continue;
       await this.idle(Math.min(pollIntervalMs, next ?? pollIntervalMs));
     }
     await this.settle(() => this.store.ack(acked));

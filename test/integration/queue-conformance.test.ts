@@ -401,6 +401,40 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
 });
 
 describe('postgres queue notifications', () => {
+  it('does not lose a wake-up that comes while the consumer is claiming (30 rounds)', async () => {
+    const db = await createTestDatabase();
+    const queue = createQueue({ driver: 'postgres', namespace: namespace(), databaseUrl: db.url });
+    try {
+      const arrivals = new Map<string, number>();
+      const consumer = await queue.consume(
+        'tasks',
+        async (batch) => {
+          for (const m of batch) arrivals.set(m.body, Date.now());
+          return { failedIds: [] };
+        },
+        { concurrency: 1, batchSize: 10 },
+      );
+      await sleep(200);
+      const waits: number[] = [];
+      for (let round = 0; round < 30; round++) {
+        // The first announcement sends the consumer claiming (and finding nothing ready); the second comes meanwhile.
+        const start = Date.now();
+        const later = queue.publish('tasks', [{ body: `later ${round}`, delayMs: 60_000 }]);
+        await sleep(round % 3);
+        await Promise.all([later, queue.publish('tasks', [{ body: `now ${round}` }])]);
+        await waitFor(`message ${round}`, () => arrivals.has(`now ${round}`), 5_000);
+        waits.push((arrivals.get(`now ${round}`) ?? 0) - start);
+      }
+      console.log(`[notify] 30 rounds, longest wait ${Math.max(...waits)} ms`);
+      // The fallback poll comes every 2 s: a lost wake-up shows as a wait of up to that.
+      expect(Math.max(...waits)).toBeLessThan(1_000);
+      await consumer.stop(2_000);
+    } finally {
+      await queue.close();
+      await db.drop();
+    }
+  });
+
   it('wakes an idle consumer at once, also after its listening connection was cut', async () => {
     const db = await createTestDatabase();
     const queue = createQueue({ driver: 'postgres', namespace: namespace(), databaseUrl: db.url });
