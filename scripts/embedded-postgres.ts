@@ -70,7 +70,18 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedS
     onLog: () => {},
     onError: () => {},
   });
-  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) await server.initialise();
+  if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
+    try {
+      await server.initialise();
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      if (process.getuid?.() !== 0 || !message.includes('Permission denied')) throw err;
+      throw new Error(
+        `${message.trim()}\nRun as root, the embedded PostgreSQL runs as the 'postgres' user, which must be able to enter every folder ` +
+          `above ${dataDir}. Set EMBEDDED_PG_DIR to a folder it can reach, or DATABASE_URL to a PostgreSQL of yours.`,
+      );
+    }
+  }
   await server.start();
   const database = options.database ?? 'postgres';
   if (database !== 'postgres') {

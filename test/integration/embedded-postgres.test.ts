@@ -48,4 +48,15 @@ describe('embedded PostgreSQL with a kept data folder', () => {
     expect(statSync(root).mode).toBe(modeBefore);
     expect(statSync(root).uid).toBe(process.getuid?.());
   });
+
+  it.runIf(process.getuid?.() === 0)('says what to do when, run as root, the postgres user cannot reach the data folder', async () => {
+    const closed = mkdtempSync(path.join(os.tmpdir(), 'tasks-embedded-closed-'));
+    try {
+      chmodSync(closed, 0o700);
+      const start = startEmbeddedPostgres({ port: await freePort(), persistent: true, dir: path.join(closed, 'data') });
+      await expect(start).rejects.toThrow(/Permission denied[\s\S]*EMBEDDED_PG_DIR/);
+    } finally {
+      rmSync(closed, { recursive: true, force: true });
+    }
+  });
 });
