@@ -14,6 +14,7 @@ import PgBoss from 'pg-boss';
 import { resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
 import { createQueue } from '#lib/queue/index';
+import { withTimeout } from '#lib/time';
 import { startOffline, stopTree, waitForHttp } from '../scripts/process-tree';
 import { captureOutput, freePort, startBridgeProcess, startProfiledOffline, usageSampler } from './procs';
 
@@ -93,20 +94,6 @@ function cleanup(): Promise<void> {
     for (const fn of cleanups.reverse()) await withTimeout(fn(), 15_000, 'cleanup').catch(() => {});
   })();
   return cleaning;
-}
-
-async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 // ---------------------------------------------------------------------------------------------------------------

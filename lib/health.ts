@@ -2,22 +2,17 @@ import { sql } from 'drizzle-orm';
 import { db } from '#lib/db/client';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
+import { withTimeout } from '#lib/time';
 
 const CHECK_TIMEOUT_MS = 3_000;
 
 async function probe(check: () => Promise<unknown>): Promise<string> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
-  });
   try {
-    await Promise.race([check(), timeout]);
+    await withTimeout(check(), CHECK_TIMEOUT_MS, 'health check');
     return 'ok';
   } catch (err) {
     logger.warn('health check failed', { error: err as Error });
     return 'unreachable';
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,6 +1,7 @@
 import { inArray, sql } from 'drizzle-orm';
 import type { Executor } from '#lib/db/client';
 import { outbox } from '#lib/db/schema';
+import { uuids } from '#lib/db/tasks';
 
 export interface OutboxRow {
   id: number;
@@ -29,10 +30,7 @@ export async function markTasksQueued(ex: Executor, taskIds: string[]): Promise<
   await ex.execute(sql`
     WITH u AS (
       UPDATE tasks SET status = 'PENDING', updated_at = now()
-      WHERE id IN (${sql.join(
-        taskIds.map((id) => sql`${id}::uuid`),
-        sql`, `,
-      )}) AND status = 'NEW'
+      WHERE id = ANY(${uuids(taskIds)}) AND status = 'NEW'
       RETURNING id, updated_at
     )
     INSERT INTO task_events (task_id, from_status, to_status, at, reason)

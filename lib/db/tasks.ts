@@ -174,7 +174,7 @@ export async function transition(ex: Executor, t: Transition): Promise<Returned 
 }
 
 /** A task array parameter (one parameter, not a list of them). */
-const uuids = (ids: readonly string[]) => sql`${sql.param(ids)}::uuid[]`;
+export const uuids = (ids: readonly string[]) => sql`${sql.param(ids)}::uuid[]`;
 
 /**
  * Claims the PENDING tasks among `ids` (PENDING -> IN_PROGRESS, recording the events) in one conditional statement.

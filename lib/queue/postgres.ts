@@ -2,7 +2,7 @@ import pg from 'pg';
 import { config } from '#lib/config';
 import { whileDatabaseIsAway } from '#lib/db/retry';
 import type { AnyQueueName, BatchHandler, ConsumeOptions, Consumer, OutgoingMessage, Queue, ReceivedMessage } from '#lib/queue/types';
-import { settleWithin } from '#lib/time';
+import { settleWithin, withTimeout } from '#lib/time';
 
 export interface PostgresQueueOptions {
   connectionString: string;
@@ -55,14 +55,6 @@ interface ClaimedRow {
 }
 
 const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /** The table operations behind the adapter; kept out of the exported class so that no driver type shows. */
 class Store {

@@ -21,7 +21,7 @@ async function actOn(action: BulkActionInput['action'], id: string): Promise<Ite
 
 /** Cancels or retries each task as its single-task route would, answering one result per task (repeated ids once). */
 export async function bulkAction({ action, ids }: BulkActionInput): Promise<BulkActionResult> {
-  const unique = [...new Set(ids.map((id) => id.toLowerCase()))];
+  const unique = [...new Set(ids)];
   const items: Item[] = new Array(unique.length);
   let next = 0;
   const worker = async () => {

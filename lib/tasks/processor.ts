@@ -84,6 +84,7 @@ const CLAIMS = { maxBatch: 500, inFlight: 2 };
 const claim = batched<string, { task?: ClaimedTask; status?: TaskStatus }>(async (ids) => {
   const { claimed, others } = await claimTasks(db(), [...new Set(ids)]);
   const won = new Map(claimed.map((t) => [t.id, t]));
+  const claimedIds = new Set(won.keys());
   // The same task twice in a batch: the first message runs it, the others find it IN_PROGRESS.
   return ids.map((id) => {
     const task = won.get(id);
@@ -91,7 +92,7 @@ const claim = batched<string, { task?: ClaimedTask; status?: TaskStatus }>(async
       won.delete(id);
       return { task };
     }
-    return { status: others.get(id) ?? (claimed.some((t) => t.id === id) ? 'IN_PROGRESS' : undefined) };
+    return { status: others.get(id) ?? (claimedIds.has(id) ? 'IN_PROGRESS' : undefined) };
   });
 }, CLAIMS);
 
@@ -121,8 +122,7 @@ async function deadLetter(body: string, reason: string): Promise<void> {
 export async function processTaskMessage(body: string): Promise<MessageOutcome> {
   let taskId: string;
   try {
-    // PostgreSQL answers with lowercase ids; the claim is matched to the message by id.
-    taskId = TaskMessageSchema.parse(JSON.parse(body)).task_id.toLowerCase();
+    taskId = TaskMessageSchema.parse(JSON.parse(body)).task_id;
   } catch {
     await deadLetter(body, 'not a valid tasks message: expected {"task_id": "<uuid>"}');
     return 'done';

@@ -164,7 +164,8 @@ export const IntakeMessageSchema = CreateTaskSchema.extend({
 }).meta({ id: 'TaskIntakeMessage' });
 
 /** The `tasks` message: one run of one task. */
-export const TaskMessageSchema = z.object({ task_id: z.uuid() }).meta({ id: 'TaskMessage' });
+// Ids are compared with PostgreSQL's, which are lowercase.
+export const TaskMessageSchema = z.object({ task_id: z.uuid().toLowerCase() }).meta({ id: 'TaskMessage' });
 
 const count = z.number().int().min(0);
 const StatusCountsSchema = z
@@ -204,7 +205,7 @@ export const BulkActionSchema = z
   .strictObject({
     action: z.enum(BULK_ACTIONS).meta({ description: 'What to do to each task: as DELETE /api/v1/tasks/{id} or POST .../retry' }),
     ids: z
-      .array(TaskIdSchema)
+      .array(TaskIdSchema.toLowerCase())
       .min(1, 'at least one id')
       .max(100, 'at most 100 ids')
       .meta({ description: 'Tasks to act on (repeats count once)' }),

@@ -6,6 +6,7 @@ import type { AnyQueueName } from '#lib/queue/types';
 import type { Stats } from '#lib/tasks/schemas';
 import { TASK_STATUSES, type TaskStatus } from '#lib/tasks/status';
 import { TASK_TYPE_NAMES } from '#lib/tasks/types/index';
+import { withTimeout } from '#lib/time';
 
 /** The longest wait for the queue to tell its depth; the stats answer without it rather than late. */
 export const QUEUE_DEPTH_TIMEOUT_MS = 1_500;
@@ -15,17 +16,11 @@ type StatusCounts = Record<TaskStatus, number>;
 const zeros = (): StatusCounts => Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as StatusCounts;
 
 async function depthOrNull(name: AnyQueueName): Promise<number | null> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${QUEUE_DEPTH_TIMEOUT_MS} ms`)), QUEUE_DEPTH_TIMEOUT_MS);
-  });
   try {
-    return await Promise.race([queue().depth(name), timeout]);
+    return await withTimeout(queue().depth(name), QUEUE_DEPTH_TIMEOUT_MS, 'queue depth');
   } catch (err) {
     logger.warn('queue depth unavailable', { queue: name, error: err as Error });
     return null;
-  } finally {
-    clearTimeout(timer);
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { config } from '#lib/config';
 import { createQueue, type QueueDriver } from '#lib/queue/index';
@@ -15,7 +16,6 @@ const RETRY_DELAY_MS = 200;
 // Queues of a throwaway namespace on the shared RabbitMQ are deleted by the broker once unused that long.
 const EXPIRES_MS = 120_000;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 const namespace = () => `qc-${randomBytes(4).toString('hex')}`;
 
 async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
@@ -401,49 +401,10 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
 });
 
 describe('postgres queue notifications', () => {
-  it('does not lose a wake-up that comes while the consumer is claiming (30 rounds)', async () => {
+  /** An embedded queue on a database of its own, with an idle consumer that records when each body arrived. */
+  async function withIdleConsumer(test: (ctx: { db: TestDatabase; queue: Queue; arrivals: Map<string, number> }) => Promise<void>) {
     const db = await createTestDatabase();
     const queue = createQueue({ driver: 'postgres', namespace: namespace(), databaseUrl: db.url });
-    try {
-      const arrivals = new Map<string, number>();
-      const consumer = await queue.consume(
-        'tasks',
-        async (batch) => {
-          for (const m of batch) arrivals.set(m.body, Date.now());
-          return { failedIds: [] };
-        },
-        { concurrency: 1, batchSize: 10 },
-      );
-      await sleep(200);
-      const waits: number[] = [];
-      for (let round = 0; round < 30; round++) {
-        // The first announcement sends the consumer claiming (and finding nothing ready); the second comes meanwhile.
-        const start = Date.now();
-        const later = queue.publish('tasks', [{ body: `later ${round}`, delayMs: 60_000 }]);
-        await sleep(round % 3);
-        await Promise.all([later, queue.publish('tasks', [{ body: `now ${round}` }])]);
-        await waitFor(`message ${round}`, () => arrivals.has(`now ${round}`), 5_000);
-        waits.push((arrivals.get(`now ${round}`) ?? 0) - start);
-      }
-      console.log(`[notify] 30 rounds, longest wait ${Math.max(...waits)} ms`);
-      // The fallback poll comes every 2 s: a lost wake-up shows as a wait of up to that.
-      expect(Math.max(...waits)).toBeLessThan(1_000);
-      await consumer.stop(2_000);
-    } finally {
-      await queue.close();
-      await db.drop();
-    }
-  });
-
-  it('wakes an idle consumer at once, also after its listening connection was cut', async () => {
-    const db = await createTestDatabase();
-    const queue = createQueue({ driver: 'postgres', namespace: namespace(), databaseUrl: db.url });
-    const listeners = async () =>
-      (
-        await db.pool.query<{ pid: number }>(
-          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'async-task-service:queue-listener'",
-        )
-      ).rows.map((r) => r.pid);
     try {
       const arrivals = new Map<string, number>();
       const consumer = await queue.consume(
@@ -456,6 +417,39 @@ describe('postgres queue notifications', () => {
       );
       // The fallback poll comes every 2 s; anything faster is the notification.
       await sleep(200);
+      await test({ db, queue, arrivals });
+      await consumer.stop(2_000);
+    } finally {
+      await queue.close();
+      await db.drop();
+    }
+  }
+
+  it('does not lose a wake-up that comes while the consumer is claiming (30 rounds)', () =>
+    withIdleConsumer(async ({ queue, arrivals }) => {
+      const waits: number[] = [];
+      for (let round = 0; round < 30; round++) {
+        // The first announcement sends the consumer claiming (and finding nothing ready); the second comes meanwhile.
+        const start = Date.now();
+        const later = queue.publish('tasks', [{ body: `later ${round}`, delayMs: 60_000 }]);
+        await sleep(round % 3);
+        await Promise.all([later, queue.publish('tasks', [{ body: `now ${round}` }])]);
+        await waitFor(`message ${round}`, () => arrivals.has(`now ${round}`), 5_000);
+        waits.push((arrivals.get(`now ${round}`) ?? 0) - start);
+      }
+      console.log(`[notify] 30 rounds, longest wait ${Math.max(...waits)} ms`);
+      // A lost wake-up shows as a wait of up to the fallback poll's 2 s.
+      expect(Math.max(...waits)).toBeLessThan(1_000);
+    }));
+
+  it('wakes an idle consumer at once, also after its listening connection was cut', () =>
+    withIdleConsumer(async ({ db, queue, arrivals }) => {
+      const listeners = async () =>
+        (
+          await db.pool.query<{ pid: number }>(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'async-task-service:queue-listener'",
+          )
+        ).rows.map((r) => r.pid);
       let start = Date.now();
       await queue.publish('tasks', [{ body: 'first' }]);
       await waitFor('the first message', () => arrivals.has('first'), 3_000);
@@ -472,10 +466,5 @@ describe('postgres queue notifications', () => {
       await queue.publish('tasks', [{ body: 'second' }]);
       await waitFor('the second message', () => arrivals.has('second'), 3_000);
       expect((arrivals.get('second') ?? 0) - start).toBeLessThan(1_000);
-      await consumer.stop(2_000);
-    } finally {
-      await queue.close();
-      await db.drop();
-    }
-  });
+    }));
 });
