@@ -19,8 +19,11 @@ export function createDb(url: string, max = config().DATABASE_POOL_MAX): { db: D
     // Idle connections do not keep a process alive (scripts, `serverless invoke local`).
     allowExitOnIdle: true,
   });
-  // An idle client that loses its server emits here; without a listener the process would crash.
+  // A client that loses its server emits 'error': an idle one through the pool (here), one checked out for a
+  // transaction on itself, where nobody listens. Either way the pending query fails with the error; without
+  // these listeners the process would crash (with handlers in-process, all of serverless-offline).
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   return { db: drizzle(pool, { schema }), pool };
 }
 

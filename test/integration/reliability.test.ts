@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { queue } from '#lib/queue/client';
@@ -6,6 +7,7 @@ import { dispatchOutbox } from '#lib/tasks/dispatcher';
 import { createTask, getTask, getTaskEvents } from '#lib/tasks/service';
 import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
+import { createTestDatabase } from '../helpers/db';
 import { fakeContext } from '../helpers/lambda';
 
 const app = useTestApp({ LEASE_FACTOR: '3' });
@@ -81,5 +83,25 @@ describe('lost workers', () => {
     );
     await dispatchOutbox();
     expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', finished_at: expect.any(String) });
+  });
+});
+
+describe('a database connection that dies inside a transaction', () => {
+  it('fails the transaction with the error and leaves the process running', async () => {
+    const test = await createTestDatabase();
+    try {
+      const outcome = test.db.transaction(async (tx) => {
+        const pid = (await tx.execute<{ pid: number }>(sql`SELECT pg_backend_pid() AS pid`)).rows[0]?.pid;
+        // Another connection of the pool ends this one, as a server restart would.
+        await test.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+        await sleep(100);
+        await tx.execute(sql`SELECT 1`);
+      });
+      await expect(outcome).rejects.toThrow();
+      // The pool goes on with fresh connections.
+      expect((await test.pool.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await test.drop();
+    }
   });
 });
