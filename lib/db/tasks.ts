@@ -37,19 +37,19 @@ function toReturned(row: Record<string, unknown> | undefined): Returned | undefi
 export async function insertQueuedTasks(ex: Executor, list: readonly (NewTask & { id: string })[]): Promise<Map<string, Returned>> {
   const inserted = new Map<string, Returned>();
   if (list.length === 0) return inserted;
-  const values = sql.join(
-    list.map(
-      (task) => sql`(${task.id}::uuid, ${task.type}, ${task.title}, ${task.description}, ${task.priority}::task_priority,
-        ${JSON.stringify(task.payload)}::jsonb, 'PENDING'::task_status, ${task.max_attempts}::integer, ${task.timeout_ms}::integer,
-        ${task.idempotency_key}, ${task.request_hash})`,
-    ),
-    sql`, `,
-  );
+  // One array per column: the statement's text is the same for any number of tasks.
+  const column = <T>(pick: (task: NewTask & { id: string }) => T, type: string) => sql`${sql.param(list.map(pick))}::${sql.raw(type)}[]`;
   const result = await ex.execute(sql`
     WITH t AS (
       INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash)
-      VALUES ${values}
-      ON CONFLICT (idempotency_key) DO NOTHING
+      SELECT id, type, title, description, priority, payload, 'PENDING', max_attempts, timeout_ms, idempotency_key, request_hash
+      FROM unnest(${uuids(list.map((task) => task.id))}, ${column((task) => task.type, 'text')}, ${column((task) => task.title, 'text')},
+        ${column((task) => task.description, 'text')}, ${column((task) => task.priority, 'task_priority')},
+        ${column((task) => JSON.stringify(task.payload), 'jsonb')}, ${column((task) => task.max_attempts, 'integer')},
+        ${column((task) => task.timeout_ms, 'integer')}, ${column((task) => task.idempotency_key, 'text')},
+        ${column((task) => task.request_hash, 'text')})
+        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash)
+      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ),
     e AS (

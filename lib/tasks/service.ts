@@ -96,10 +96,23 @@ const taskMessage = (row: Pick<TaskRow, 'id' | 'priority'>) => ({
 type Queued = TaskRow & { outbox_id: number | null };
 
 /**
+ * Deletes the outbox rows of published messages, many in one statement, without holding up the answer: if a
+ * delete is lost the dispatcher publishes the message again, and a duplicate is harmless (claims are conditional).
+ */
+const deletePublished = batched(
+  async (ids: number[]): Promise<undefined[]> => {
+    await deleteOutboxRows(db(), ids).catch((err: unknown) =>
+      logger.warn('could not delete published outbox rows', { error: err as Error }),
+    );
+    return ids.map(() => undefined);
+  },
+  { maxBatch: 1_000 },
+);
+
+/**
  * Publishes the messages of tasks just written with outbox rows, concurrent calls together (see `batched`). On
- * success the outbox rows are deleted (if that fails, the dispatcher publishes them again: a duplicate message
- * is harmless, claims are conditional); when the queue is unreachable the tasks go back to NEW and the
- * dispatcher publishes them later.
+ * success their outbox rows are deleted after the answer (`deletePublished`); when the queue is unreachable the
+ * tasks go back to NEW and the dispatcher publishes them later.
  */
 const publishQueued = batched(
   async (items: { row: Queued; delayMs?: number }[]): Promise<TaskRow[]> => {
@@ -119,10 +132,7 @@ const publishQueued = batched(
         ),
       );
     }
-    await deleteOutboxRows(
-      db(),
-      items.map(({ row }) => row.outbox_id as number),
-    ).catch((err: unknown) => logger.warn('could not delete published outbox rows', { error: err as Error }));
+    for (const { row } of items) void deletePublished(row.outbox_id as number);
     return items.map(({ row }) => row);
   },
   { inFlight: 2 },
