@@ -45,7 +45,8 @@ export const tasks = pgTable(
   (t) => [
     index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
     index('tasks_status_created_at_idx').on(t.status, t.created_at.desc()),
-    uniqueIndex('tasks_idempotency_key_idx').on(t.idempotency_key),
+    // Partial: most tasks have no key, and a NULL entry would cost every new row version an index insertion.
+    uniqueIndex('tasks_idempotency_key_idx').on(t.idempotency_key).where(sql`idempotency_key IS NOT NULL`),
     check('tasks_progress_range', sql`${t.progress} between 0 and 100`),
     check('tasks_max_attempts_range', sql`${t.max_attempts} between 1 and 10`),
     index('tasks_in_progress_started_idx').on(t.started_at).where(sql`status = 'IN_PROGRESS'`),
