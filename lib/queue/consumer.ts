@@ -1,3 +1,4 @@
+import { mapConcurrently } from '#lib/concurrency';
 import { logger } from '#lib/logger';
 import { type BatchResponse, type EventMessage, messagesOf, type QueueEvent } from '#lib/queue/events';
 
@@ -8,19 +9,14 @@ export async function handleQueueEvent(
   concurrency = 10,
 ): Promise<BatchResponse> {
   const messages = messagesOf(event);
-  const failures: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    while (next < messages.length) {
-      const m = messages[next++] as EventMessage;
-      try {
-        if ((await handle(m)) === 'retry') failures.push(m.id);
-      } catch (err) {
-        logger.error('message failed; it will be delivered again', { message_id: m.id, error: err as Error });
-        failures.push(m.id);
-      }
+  const outcomes = await mapConcurrently(messages, concurrency, async (m) => {
+    try {
+      return await handle(m);
+    } catch (err) {
+      logger.error('message failed; it will be delivered again', { message_id: m.id, error: err as Error });
+      return 'retry';
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, messages.length) }, worker));
-  return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
+  });
+  const failures = messages.filter((_, i) => outcomes[i] === 'retry');
+  return { batchItemFailures: failures.map((m) => ({ itemIdentifier: m.id })) };
 }

@@ -1,7 +1,18 @@
 import pg from 'pg';
 import { config } from '#lib/config';
 import { whileDatabaseIsAway } from '#lib/db/retry';
-import type { AnyQueueName, BatchHandler, ConsumeOptions, Consumer, OutgoingMessage, Queue, ReceivedMessage } from '#lib/queue/types';
+import {
+  type AnyQueueName,
+  type BatchHandler,
+  type ConsumeOptions,
+  type Consumer,
+  clampPriority,
+  consumeOptionsInRange,
+  DEFAULT_STOP_TIMEOUT_MS,
+  type OutgoingMessage,
+  type Queue,
+  type ReceivedMessage,
+} from '#lib/queue/types';
 import { settleWithin, withTimeout } from '#lib/time';
 
 export interface PostgresQueueOptions {
@@ -17,7 +28,6 @@ export interface PostgresQueueOptions {
 }
 
 const CHANNEL = 'queue_messages';
-const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
 // One statement, so the notification is sent only if the insert commits.
 const PUBLISH_SQL = `
@@ -53,8 +63,6 @@ interface ClaimedRow {
   priority: number;
   receive_count: number;
 }
-
-const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
 
 /** The table operations behind the adapter; kept out of the exported class so that no driver type shows. */
 class Store {
@@ -219,7 +227,7 @@ class PostgresConsumer implements Consumer {
 
   async start(): Promise<void> {
     await this.listen();
-    const concurrency = Math.max(1, Math.floor(this.options.concurrency));
+    const { concurrency } = consumeOptionsInRange(this.options);
     this.loops = Array.from({ length: concurrency }, () => this.loop());
   }
 
@@ -300,7 +308,7 @@ class PostgresConsumer implements Consumer {
   }
 
   private async loop(): Promise<void> {
-    const batchSize = Math.min(10, Math.max(1, Math.floor(this.options.batchSize)));
+    const { batchSize } = consumeOptionsInRange(this.options);
     const { pollIntervalMs } = this.store;
     // Messages handled but not yet deleted: the next claim deletes them (they stay hidden until then).
     let acked: string[] = [];

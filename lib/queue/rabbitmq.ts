@@ -7,6 +7,9 @@ import {
   type BatchHandler,
   type ConsumeOptions,
   type Consumer,
+  clampPriority,
+  consumeOptionsInRange,
+  DEFAULT_STOP_TIMEOUT_MS,
   deadLetterQueueOf,
   type OutgoingMessage,
   QUEUES,
@@ -30,7 +33,6 @@ export interface RabbitMqQueueOptions {
 const MAX_PRIORITY = 10;
 const RECEIVE_COUNT_HEADER = 'x-receive-count';
 const BATCH_LINGER_MS = 5;
-const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 const CONNECT_TIMEOUT_MS = 5_000;
 const HEARTBEAT_SECONDS = 10;
 const MAX_RECONNECT_DELAY_MS = 3_000;
@@ -48,7 +50,6 @@ const DELAY_BOUNDS_MS = [1_000, 4_000, 16_000, 64_000, 256_000, 1_024_000] as co
 const MAX_DELAY_MS = 900_000;
 
 const noop = () => {};
-const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
 
 function delayQueueName(name: string, boundMs: number): string {
   return `${name}.delay-${boundMs / 1000}s`;
@@ -359,8 +360,7 @@ export class RabbitMqQueue implements Queue {
   }
 
   async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
-    const concurrency = Math.max(1, Math.floor(options.concurrency));
-    const batchSize = Math.min(10, Math.max(1, Math.floor(options.batchSize)));
+    const { concurrency, batchSize } = consumeOptionsInRange(options);
     // No read-ahead beyond what the batches in flight can hold, so that a HIGH message published later is not
     // stuck behind LOW ones already sitting in this consumer's buffer.
     const prefetch = this.options.prefetch ?? config().RABBITMQ_PREFETCH ?? concurrency * batchSize;

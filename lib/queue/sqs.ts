@@ -17,7 +17,11 @@ import {
   type BatchHandler,
   type ConsumeOptions,
   type Consumer,
+  clampPriority,
+  consumeOptionsInRange,
+  DEFAULT_STOP_TIMEOUT_MS,
   deadLetterQueueOf,
+  MAX_BATCH_SIZE,
   type OutgoingMessage,
   QUEUES,
   type Queue,
@@ -47,13 +51,9 @@ export interface SqsQueueOptions {
   retryDelayMs?: number;
 }
 
-const MAX_BATCH = 10;
 const MAX_DELAY_SECONDS = 900;
 const PRIORITY_ATTRIBUTE = 'priority';
-const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 const IDLE_POLL_MS = 200;
-
-const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
 
 function chunks<T>(items: T[], size: number): T[][] {
   const out: T[][] = [];
@@ -126,7 +126,7 @@ export class SqsQueue implements Queue {
     const signal = AbortSignal.timeout(config().QUEUE_PUBLISH_TIMEOUT_MS);
     const QueueUrl = await this.url(queue, signal);
     await Promise.all(
-      chunks(messages, MAX_BATCH).map(async (chunk) => {
+      chunks(messages, MAX_BATCH_SIZE).map(async (chunk) => {
         const { Failed } = await this.client.send(
           new SendMessageBatchCommand({
             QueueUrl,
@@ -152,8 +152,7 @@ export class SqsQueue implements Queue {
   async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
     const QueueUrl = await this.url(queue);
     const consumer = new SqsConsumer(this.client, QueueUrl, handler, {
-      concurrency: Math.max(1, Math.floor(options.concurrency)),
-      batchSize: Math.min(MAX_BATCH, Math.max(1, Math.floor(options.batchSize))),
+      ...consumeOptionsInRange(options),
       waitTimeSeconds: Math.min(20, Math.max(0, Math.round(this.options.waitTimeSeconds ?? 20))),
       visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds ?? 60,
       retryDelaySeconds: Math.ceil((this.options.retryDelayMs ?? 1_000) / 1000),
@@ -183,7 +182,7 @@ export class SqsQueue implements Queue {
     const QueueUrl = await this.url(queue);
     for (;;) {
       const { Messages = [] } = await this.client.send(
-        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: MAX_BATCH, WaitTimeSeconds: 0, VisibilityTimeout: 30 }),
+        new ReceiveMessageCommand({ QueueUrl, MaxNumberOfMessages: MAX_BATCH_SIZE, WaitTimeSeconds: 0, VisibilityTimeout: 30 }),
       );
       if (Messages.length === 0) return;
       await this.client.send(

@@ -35,6 +35,21 @@ export interface ConsumeOptions {
   batchSize: number;
 }
 
+/** Most messages in one batch, in every driver (SQS's limit). */
+export const MAX_BATCH_SIZE = 10;
+
+/** How long a stopping consumer waits for the batches in hand, unless told otherwise. */
+export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
+
+/** Consume options made whole numbers in range: at least one batch at a time, 1 to MAX_BATCH_SIZE messages each. */
+export const consumeOptionsInRange = ({ concurrency, batchSize }: ConsumeOptions): ConsumeOptions => ({
+  concurrency: Math.max(1, Math.floor(concurrency)),
+  batchSize: Math.min(MAX_BATCH_SIZE, Math.max(1, Math.floor(batchSize))),
+});
+
+/** A message's priority as the drivers store it: a whole number from 0 to 9. */
+export const clampPriority = (p: number | undefined) => Math.min(9, Math.max(0, Math.round(p ?? 0)));
+
 export interface Consumer {
   /** Stops taking messages, waits for the batches in hand (up to `timeoutMs`), hands back what is left. */
   stop(timeoutMs?: number): Promise<void>;

@@ -1,3 +1,4 @@
+import { mapConcurrently } from '#lib/concurrency';
 import { HttpError } from '#lib/http/errors';
 import { logger } from '#lib/logger';
 import type { BulkActionInput, BulkActionResult } from '#lib/tasks/schemas';
@@ -21,13 +22,7 @@ async function actOn(action: BulkActionInput['action'], id: string): Promise<Ite
 
 /** Cancels or retries each task as its single-task route would, answering one result per task (repeated ids once). */
 export async function bulkAction({ action, ids }: BulkActionInput): Promise<BulkActionResult> {
-  const unique = [...new Set(ids)];
-  const items: Item[] = new Array(unique.length);
-  let next = 0;
-  const worker = async () => {
-    for (let i = next++; i < unique.length; i = next++) items[i] = await actOn(action, unique[i] as string);
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, unique.length) }, worker));
+  const items = await mapConcurrently([...new Set(ids)], CONCURRENCY, (id) => actOn(action, id));
   const succeeded = items.filter((r) => r.status === 200).length;
   return { action, succeeded, failed: items.length - succeeded, items };
 }
