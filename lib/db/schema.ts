@@ -13,9 +13,11 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+// Relative: drizzle-kit loads this file without the package's import map.
+import { TASK_PRIORITIES, TASK_STATUSES } from '../tasks/status';
 
-export const taskStatus = pgEnum('task_status', ['NEW', 'PENDING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED']);
-export const taskPriority = pgEnum('task_priority', ['LOW', 'MEDIUM', 'HIGH']);
+export const taskStatus = pgEnum('task_status', TASK_STATUSES);
+export const taskPriority = pgEnum('task_priority', TASK_PRIORITIES);
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 

@@ -2,7 +2,7 @@ import { and, asc, count, desc, eq, gte, ilike, inArray, lt, or, type SQL, sql }
 import type { Executor } from '#lib/db/client';
 import { type TaskEventRow, type TaskRow, taskEvents, tasks } from '#lib/db/schema';
 import type { ListTasksQuery } from '#lib/tasks/schemas';
-import { QUEUE_PRIORITY, type TaskStatus } from '#lib/tasks/status';
+import { FROM, QUEUE_PRIORITY, type TaskStatus } from '#lib/tasks/status';
 
 export interface NewTask {
   type: string;
@@ -277,7 +277,7 @@ export async function updateWaitingTask(
     const [row] = await tx
       .update(tasks)
       .set({ ...fields, updated_at: sql`now()` })
-      .where(and(eq(tasks.id, id), inArray(tasks.status, ['NEW', 'PENDING'])))
+      .where(and(eq(tasks.id, id), inArray(tasks.status, FROM.update)))
       .returning();
     if (!row) return undefined;
     let outbox_id: number | null = null;
