@@ -15,8 +15,9 @@ import { resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
 import { createQueue } from '#lib/queue/index';
 import { withTimeout } from '#lib/time';
-import { startOffline, stopTree, waitForHttp } from '../scripts/process-tree';
-import { captureOutput, freePort, startBridgeProcess, startProfiledOffline, usageSampler } from './procs';
+import { createDatabase, dropDatabase } from '../scripts/pg-admin';
+import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '../scripts/process-tree';
+import { usageSampler } from './procs';
 
 // `npm run bench [-- --quick] [-- --cpu-prof] [-- --only=api,pipeline,latency,pgboss,bullmq,sql]`:
 // runs every measurement side by side on the machine's PostgreSQL, RabbitMQ and Redis, prints one table and
@@ -113,12 +114,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[i] as number;
 }
 
-function withDatabase(url: string, name: string): string {
-  const u = new URL(url);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
 function log(line: string) {
   process.stderr.write(`${line}\n`);
 }
@@ -145,17 +140,8 @@ let databaseUrl: string;
 
 async function createBenchDatabase(): Promise<void> {
   const name = `bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: SERVER_URL });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  databaseUrl = withDatabase(SERVER_URL, name);
-  cleanups.push(async () => {
-    const c = new pg.Client({ connectionString: SERVER_URL });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await c.end();
-  });
+  databaseUrl = await createDatabase(SERVER_URL, name);
+  cleanups.push(() => dropDatabase(SERVER_URL, name));
   await migrateDatabase(databaseUrl);
   pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   pool.on('error', () => {});
@@ -237,7 +223,7 @@ async function startService(driver: 'postgres' | 'rabbitmq'): Promise<Offline> {
     OUTBOX_INTERVAL_MS: '60000',
   };
   const dir = profileDir(`offline-${driver}`);
-  const child = dir ? startProfiledOffline(env, dir) : startOffline(env);
+  const child = startOffline(env, dir);
   children.add(child);
   const output = captureOutput(child);
   log(`  serverless-offline pid ${child.pid}`);
@@ -256,7 +242,7 @@ async function stopService(o: Offline): Promise<void> {
 }
 
 async function startBridge(o: Offline, profileName?: string) {
-  const bridge = await startBridgeProcess(o.env, profileName ? profileDir(profileName) : undefined);
+  const bridge = await startBridgeProcess(o.env, { profileDir: profileName ? profileDir(profileName) : undefined });
   children.add(bridge.child);
   return {
     ...bridge,

@@ -1,7 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildDashboardIfStale } from '../../scripts/build-dashboard';
 import { launchChromium, requireChromium, screenshot } from '../helpers/browser';
 import { request, useService } from '../helpers/service';
 
@@ -15,7 +14,6 @@ const tag = () => randomBytes(3).toString('hex');
 function useBrowser(baseUrl: () => string) {
   const ctx = {} as { browser: Browser; context: BrowserContext; page: Page; errors: string[] };
   beforeAll(async () => {
-    await buildDashboardIfStale({ quiet: true });
     ctx.browser = await launchChromium();
   });
   afterAll(async () => {

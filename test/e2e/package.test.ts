@@ -4,7 +4,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDashboardIfStale } from '../../scripts/build-dashboard';
 
 const run = promisify(execFile);
 
@@ -16,7 +15,6 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
   beforeAll(async () => {
-    await buildDashboardIfStale({ quiet: true });
     // serverless-esbuild stages each function in the temporary folder and leaves it there: give it one of ours.
     const staging = path.join(out, 'tmp');
     mkdirSync(staging);

@@ -1,9 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import path from 'node:path';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
-import { freePort, startOffline, stopTree, waitForHttp } from '../../scripts/process-tree';
+import { captureOutput, freePort, killTree, startBridgeProcess, startOffline, stopTree, waitForHttp } from '../../scripts/process-tree';
 
-export { freePort };
+export { freePort, killTree };
 
 import { createTestDatabase } from './db';
 
@@ -22,32 +21,16 @@ export interface RunningService {
   env: NodeJS.ProcessEnv;
   offline: ChildProcess;
   bridge?: ChildProcess;
-  output(): string;
   /** Starts serverless-offline (again, after a kill) and waits until it answers. */
   startOffline(): Promise<ChildProcess>;
   /** Starts the bridge process (again, after a kill). */
   startBridge(): Promise<ChildProcess>;
 }
 
-/** Sends SIGKILL to a detached child's whole process group (a crash, not a shutdown). */
-export async function killTree(child: ChildProcess | undefined): Promise<void> {
-  if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {}
-  await exited;
-}
-
 /** Starts `serverless offline` on free ports over a fresh database for this test file, and stops it afterwards. */
 export function useService(options: ServiceOptions = {}): RunningService {
   const svc = {} as RunningService;
-  let log = '';
   let dropDatabase: (() => Promise<void>) | undefined;
-  const capture = (child: ChildProcess) => {
-    child.stdout?.on('data', (d) => (log += d));
-    child.stderr?.on('data', (d) => (log += d));
-  };
   beforeAll(async () => {
     const extraEnv = typeof options.env === 'function' ? options.env() : (options.env ?? {});
     if (extraEnv.DATABASE_URL) svc.databaseUrl = extraEnv.DATABASE_URL;
@@ -71,35 +54,19 @@ export function useService(options: ServiceOptions = {}): RunningService {
     };
     svc.baseUrl = `http://127.0.0.1:${httpPort}`;
     svc.lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
-    svc.output = () => log;
     svc.startOffline = async () => {
       svc.offline = startOffline(svc.env);
-      capture(svc.offline);
+      const output = captureOutput(svc.offline);
       try {
         await waitForHttp(`${svc.baseUrl}/health`, 90_000, svc.offline);
       } catch (err) {
-        throw new Error(`${(err as Error).message}\n--- serverless offline output ---\n${log.slice(-4000)}`);
+        throw new Error(`${(err as Error).message}\n--- serverless offline output ---\n${output().slice(-4000)}`);
       }
       return svc.offline;
     };
     svc.startBridge = async () => {
-      const child = spawn(path.resolve('node_modules/.bin/tsx'), ['scripts/bridge.ts'], {
-        env: svc.env,
-        stdio: ['ignore', 'pipe', 'pipe'],
-        detached: true,
-      });
-      capture(child);
+      const { child } = await startBridgeProcess(svc.env);
       svc.bridge = child;
-      await new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`the bridge did not start\n${log.slice(-2000)}`)), 30_000);
-        child.stdout?.on('data', (d: Buffer) => {
-          if (d.toString().includes('Bridge consuming')) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        child.once('exit', (code) => reject(new Error(`the bridge exited with code ${code}\n${log.slice(-2000)}`)));
-      });
       return child;
     };
     await svc.startOffline();

@@ -3,12 +3,9 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { createRequestHandler } from 'local-aws-sqs';
 import { config } from '#lib/config';
+import { redact } from '../../scripts/pg-admin';
 
 const DEFAULT_PORTS: Record<string, number> = { 'amqp:': 5672, 'amqps:': 5671, 'postgres:': 5432, 'postgresql:': 5432 };
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
-}
 
 /** Whether something accepts TCP connections at the host and port of `url` within `timeoutMs`. */
 export function isReachable(url: string, timeoutMs = 1_000): Promise<boolean> {

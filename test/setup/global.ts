@@ -1,7 +1,8 @@
-import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from '#lib/db/migrate';
+import { buildDashboardIfStale } from '../../scripts/build-dashboard';
 import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
+import { createDatabase, dropDatabase } from '../../scripts/pg-admin';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -13,38 +14,21 @@ declare module 'vitest' {
 // One template per run, so that runs sharing a server do not drop each other's template.
 const TEMPLATE = `tasks_test_template_${process.pid}`;
 
-/** One PostgreSQL server for the run: DATABASE_URL when set, an embedded one otherwise; a migrated template to copy. */
+/**
+ * One PostgreSQL server for the run (DATABASE_URL when set, an embedded one otherwise) with a migrated template to
+ * copy, and the dashboard built if its sources changed (the dashboard's function serves dashboard/dist).
+ */
 export default async function setup(project: TestProject) {
-  let stop: (() => Promise<void>) | undefined;
-  let serverUrl = process.env.DATABASE_URL;
-  if (!serverUrl) {
-    const embedded = await startEmbeddedPostgres({ port: 54331, persistent: false });
-    serverUrl = embedded.url;
-    stop = embedded.stop;
-  }
-  const admin = new pg.Client({ connectionString: serverUrl, connectionTimeoutMillis: 5_000 });
-  try {
-    await admin.connect();
-  } catch (err) {
-    throw new Error(`PostgreSQL at ${redact(serverUrl)} is not reachable: ${(err as Error).message}`);
-  }
-  await admin.query(`DROP DATABASE IF EXISTS ${TEMPLATE} WITH (FORCE)`);
-  await admin.query(`CREATE DATABASE ${TEMPLATE}`);
-  await admin.end();
-  const templateUrl = new URL(serverUrl);
-  templateUrl.pathname = `/${TEMPLATE}`;
-  await migrateDatabase(templateUrl.toString());
+  const dashboard = buildDashboardIfStale({ quiet: true });
+  const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ port: 54331, persistent: false });
+  const serverUrl = embedded?.url ?? (process.env.DATABASE_URL as string);
+  await dropDatabase(serverUrl, TEMPLATE);
+  await migrateDatabase(await createDatabase(serverUrl, TEMPLATE));
+  await dashboard;
   project.provide('databaseUrl', serverUrl);
   project.provide('templateDatabase', TEMPLATE);
   return async () => {
-    if (stop) return stop();
-    const c = new pg.Client({ connectionString: serverUrl });
-    await c.connect();
-    await c.query(`DROP DATABASE IF EXISTS ${TEMPLATE} WITH (FORCE)`);
-    await c.end();
+    if (embedded) return embedded.stop();
+    await dropDatabase(serverUrl, TEMPLATE);
   };
-}
-
-function redact(url: string): string {
-  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }

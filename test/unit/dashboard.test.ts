@@ -1,7 +1,6 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { handler } from '../../functions/dashboard';
-import { buildDashboardIfStale } from '../../scripts/build-dashboard';
 import { httpEvent, invoke } from '../helpers/lambda';
 
 const get = (path: string, headers?: Record<string, string>) =>
@@ -20,7 +19,6 @@ describe('the dashboard function (static files of dashboard/dist)', () => {
   let html: string;
   let script: string;
   beforeAll(async () => {
-    await buildDashboardIfStale({ quiet: true });
     html = readFileSync('dashboard/dist/index.html', 'utf8');
     script = readdirSync('dashboard/dist/assets').find((f) => f.endsWith('.js')) as string;
   }, 120_000);

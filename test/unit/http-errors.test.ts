@@ -1,9 +1,8 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { handler as notFound } from '../../functions/not-found';
 import { handler as create } from '../../functions/tasks-create';
 import { handler as get } from '../../functions/tasks-get';
 import { handler as list } from '../../functions/tasks-list';
-import { buildDashboardIfStale } from '../../scripts/build-dashboard';
 import { httpEvent, invoke } from '../helpers/lambda';
 
 const post = (body: string | object | undefined, headers?: Record<string, string>) =>
@@ -158,8 +157,6 @@ describe('the catch-all route', () => {
 });
 
 describe('the catch-all route and the routes added later', () => {
-  beforeAll(async () => buildDashboardIfStale({ quiet: true }), 180_000);
-
   it('hands /api/v1/task-types/ and /dashboard/ to their handlers', async () => {
     const types = await invoke(notFound, httpEvent({ method: 'GET', path: '/api/v1/task-types/', routeKey: '$default' }));
     expect(types.statusCode).toBe(200);
