@@ -14,7 +14,7 @@ import PgBoss from 'pg-boss';
 import { resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
 import { createQueue } from '#lib/queue/index';
-import { withTimeout } from '#lib/time';
+import { waitUntil, withTimeout } from '#lib/time';
 import { createDatabase, dropDatabase } from '../scripts/pg-admin';
 import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '../scripts/process-tree';
 import { usageSampler } from './procs';
@@ -116,16 +116,6 @@ function percentile(sorted: number[], p: number): number {
 
 function log(line: string) {
   process.stderr.write(`${line}\n`);
-}
-
-/** Polls `check` until it answers true, or throws after `timeoutMs`. */
-async function waitUntil(what: string, timeoutMs: number, check: () => Promise<boolean>, everyMs = 100): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(everyMs);
-  }
-  throw new Error(`${what} did not happen within ${timeoutMs} ms`);
 }
 
 function version(pkg: string): string {
@@ -312,7 +302,7 @@ async function pipelineRun(o: Offline, n: number, profileName?: string): Promise
   const sampler = usageSampler({ offline: o.child.pid, bridge: bridge.child.pid });
   let usage: ReturnType<typeof sampler.stop> = { peak: {}, cpuMs: {} };
   try {
-    await waitUntil(`draining ${n} tasks`, Math.max(60_000, n * 10), async () => (await countStatus('COMPLETED')) >= n, 250);
+    await waitUntil(`draining ${n} tasks`, async () => (await countStatus('COMPLETED')) >= n, Math.max(60_000, n * 10), 250);
   } catch (err) {
     throw new Error(
       `${(err as Error).message}\n--- bridge ---\n${bridge.output().slice(-2000)}\n--- offline ---\n${o.output().slice(-2000)}`,
@@ -411,12 +401,18 @@ async function postTask(baseUrl: string): Promise<string> {
 }
 
 async function startLatencies(ids: string[]): Promise<number[]> {
-  await waitUntil('tasks starting', 60_000, async () => {
-    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1) AND started_at IS NOT NULL', [
-      ids,
-    ]);
-    return (rows[0]?.n ?? 0) >= ids.length;
-  });
+  await waitUntil(
+    'tasks starting',
+    async () => {
+      const { rows } = await pool.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM tasks WHERE id = ANY($1) AND started_at IS NOT NULL',
+        [ids],
+      );
+      return (rows[0]?.n ?? 0) >= ids.length;
+    },
+    60_000,
+    100,
+  );
   const { rows } = await pool.query<{ ms: number }>(
     'SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM tasks WHERE id = ANY($1)',
     [ids],
@@ -502,7 +498,7 @@ async function pgBossRun(n: number, batchSize: number, workers: number): Promise
         }),
       );
     }
-    await waitUntil(`pg-boss draining ${n}`, Math.max(60_000, n * 10), async () => (await countStatus('COMPLETED')) >= n);
+    await waitUntil(`pg-boss draining ${n}`, async () => (await countStatus('COMPLETED')) >= n, Math.max(60_000, n * 10), 100);
   } finally {
     await boss.stop({ graceful: false, wait: true, timeout: 5_000 }).catch(() => {});
   }
@@ -574,7 +570,7 @@ async function bullBench(n: number) {
       { connection: consumer as never, prefix, concurrency: S.bullConcurrency },
     );
     worker.on('error', () => {});
-    await waitUntil(`BullMQ draining ${n}`, Math.max(60_000, n * 10), async () => (await countStatus('COMPLETED')) >= n);
+    await waitUntil(`BullMQ draining ${n}`, async () => (await countStatus('COMPLETED')) >= n, Math.max(60_000, n * 10), 100);
     const ms = (await runSpan()).last - first;
     const r = { n, concurrency: S.bullConcurrency, tasks_per_s: round((n / ms) * 1000), seconds: round(ms / 1000, 2) };
     log(`  BullMQ n=${n}: ${r.tasks_per_s} tasks/s`);

@@ -38,6 +38,9 @@ export function checkJsonValue(value: unknown, depth = 0, path = ''): void {
   }
 }
 
+/** A strict UTF-8 decoder (it keeps no state between calls). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
 /** Parses a JSON request body, enforcing the size limit (413), the content type (415) and JSON syntax (400). */
 export function parseJsonBody(event: APIGatewayProxyEventV2): unknown {
   const raw = event.body ?? '';
@@ -52,7 +55,7 @@ export function parseJsonBody(event: APIGatewayProxyEventV2): unknown {
   if (bytes.length === 0) throw new BadRequestError('The request body is empty; send a JSON object');
   let text: string;
   try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+    text = UTF8.decode(bytes);
   } catch {
     throw new BadRequestError('The request body is not valid UTF-8');
   }

@@ -7,6 +7,7 @@ import { PostgresQueue } from '#lib/queue/postgres';
 import { RabbitMqQueue } from '#lib/queue/rabbitmq';
 import { SqsQueue } from '#lib/queue/sqs';
 import type { BatchHandler, BatchOutcome, Consumer, Queue, ReceivedMessage } from '#lib/queue/types';
+import { waitUntil } from '#lib/time';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { type LocalSqs, requireRabbitMq, startLocalSqs, startTcpProxy } from '../helpers/services';
 
@@ -17,14 +18,6 @@ const RETRY_DELAY_MS = 200;
 const EXPIRES_MS = 120_000;
 
 const namespace = () => `qc-${randomBytes(4).toString('hex')}`;
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 /** Records every call of a handler; `decide` answers for a call (default: everything succeeded). */
 function recorder(decide?: (batch: ReceivedMessage[], call: number) => BatchOutcome | Promise<BatchOutcome>) {
@@ -138,7 +131,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       await queue.publish('tasks', [{ body: '{"task_id":"a"}', priority: 5 }]);
       const r = recorder();
       await consume('tasks', r.handler);
-      await waitFor('the message', () => r.calls.length === 1);
+      await waitUntil('the message', () => r.calls.length === 1);
       expect(r.calls).toEqual([[{ id: expect.any(String), body: '{"task_id":"a"}', priority: 5, receiveCount: 1 }]]);
       await sleep(RETRY_DELAY_MS + 300);
       expect(r.calls).toHaveLength(1);
@@ -153,7 +146,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       );
       const r = recorder();
       await consume('tasks', r.handler, { concurrency: 1, batchSize: 3 });
-      await waitFor('all messages', () => r.deliveries().length >= 7);
+      await waitUntil('all messages', () => r.deliveries().length >= 7);
       expect(Math.max(...r.calls.map((c) => c.length))).toBe(3);
       expect(r.calls.every((c) => c.length <= 3)).toBe(true);
       expect(
@@ -170,7 +163,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         failedIds: batch.filter((m) => m.body === 'b' && m.receiveCount === 1).map((m) => m.id),
       }));
       await consume('tasks', r.handler, { concurrency: 1, batchSize: 3 });
-      await waitFor('b again', () => r.deliveries().some((d) => d.body === 'b' && d.receiveCount === 2));
+      await waitUntil('b again', () => r.deliveries().some((d) => d.body === 'b' && d.receiveCount === 2));
       await sleep(RETRY_DELAY_MS + 500);
       expect(r.deliveries().sort(byBody)).toEqual([
         { body: 'a', receiveCount: 1 },
@@ -187,7 +180,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         return { failedIds: [] };
       });
       await consume('tasks', r.handler, { concurrency: 1, batchSize: 2 });
-      await waitFor('both again', () => r.deliveries().filter((d) => d.receiveCount === 2).length === 2);
+      await waitUntil('both again', () => r.deliveries().filter((d) => d.receiveCount === 2).length === 2);
       await sleep(RETRY_DELAY_MS + 500);
       expect(r.calls[0]?.map((m) => m.body).sort()).toEqual(['x', 'y']);
       expect(r.deliveries().sort(byBody)).toEqual([
@@ -211,7 +204,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       ]);
       const r = recorder();
       await consume('tasks', r.handler, { concurrency: 1, batchSize: 1 });
-      await waitFor('all messages', () => r.calls.length === 6);
+      await waitUntil('all messages', () => r.calls.length === 6);
       expect(r.calls.map(([m]) => ({ body: m?.body, priority: m?.priority }))).toEqual([
         { body: 'high-1', priority: 9 },
         { body: 'high-2', priority: 9 },
@@ -233,7 +226,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       // Two seconds, so that a busy machine's stall does not make both messages ready at once.
       await queue.publish('tasks', [{ body: 'later', delayMs: 2_000 }]);
       await queue.publish('tasks', [{ body: 'now' }]);
-      await waitFor('both messages', () => arrivals.size === 2);
+      await waitUntil('both messages', () => arrivals.size === 2);
       const now = (arrivals.get('now') ?? 0) - start;
       const later = (arrivals.get('later') ?? 0) - start;
       expect(now).toBeLessThan(later);
@@ -265,7 +258,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       expect(await queue.depth('tasks')).toBe(25);
       const r = recorder();
       await consume('tasks', r.handler, { concurrency: 2, batchSize: 10 });
-      await waitFor('all messages', () => r.deliveries().length >= 25);
+      await waitUntil('all messages', () => r.deliveries().length >= 25);
       expect(
         r
           .deliveries()
@@ -290,7 +283,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         return { failedIds: [] };
       };
       const first = await consume('tasks', slow, { concurrency: 2, batchSize: 2 });
-      await waitFor('a batch in hand', () => running > 0);
+      await waitUntil('a batch in hand', () => running > 0);
       await first.stop(5_000);
       expect(running).toBe(0);
       const firstShare = acked.length;
@@ -302,7 +295,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         return { failedIds: [] };
       });
       await consume('tasks', r.handler, { concurrency: 1, batchSize: 10 });
-      await waitFor('the rest', () => acked.length >= 12);
+      await waitUntil('the rest', () => acked.length >= 12);
       await sleep(300);
       expect([...acked].sort()).toEqual(bodies);
     });
@@ -312,7 +305,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       expect(await queue.depth('tasks')).toBe(0);
       const r = recorder();
       await consume('tasks.dlq', r.handler);
-      await waitFor('the dead letter', () => r.calls.length === 1);
+      await waitUntil('the dead letter', () => r.calls.length === 1);
       expect(r.deliveries()).toEqual([{ body: '{"reason":"invalid"}', receiveCount: 1 }]);
     });
 
@@ -336,7 +329,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         },
         { concurrency: 3, batchSize: 1 },
       );
-      await waitFor('all messages', () => handled === 12);
+      await waitUntil('all messages', () => handled === 12);
       expect(peak).toBe(3);
     });
 
@@ -361,11 +354,11 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
       const r = recorder();
       const consumer = await queue.consume('tasks', r.handler, { concurrency: 1, batchSize: 10 });
       await queue.publish('tasks', [{ body: 'before' }]);
-      await waitFor('the first message', () => r.deliveries().length === 1);
+      await waitUntil('the first message', () => r.deliveries().length === 1);
 
       proxy.dropConnections();
       await queue.publish('tasks', [{ body: 'after a drop' }]);
-      await waitFor('the message after the drop', () => r.deliveries().length === 2);
+      await waitUntil('the message after the drop', () => r.deliveries().length === 2);
 
       await proxy.pause();
       const start = Date.now();
@@ -376,7 +369,7 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
       expect(Date.now() - start).toBeLessThan(config().QUEUE_PUBLISH_TIMEOUT_MS + 1_000);
 
       await proxy.resume();
-      await waitFor(
+      await waitUntil(
         'the broker back',
         () =>
           queue.check().then(
@@ -386,7 +379,7 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
         15_000,
       );
       await queue.publish('tasks', [{ body: 'back' }]);
-      await waitFor('the message after the return', () => r.deliveries().length === 3);
+      await waitUntil('the message after the return', () => r.deliveries().length === 3);
       expect(r.deliveries()).toEqual([
         { body: 'before', receiveCount: 1 },
         { body: 'after a drop', receiveCount: 1 },
@@ -434,7 +427,7 @@ describe('postgres queue notifications', () => {
         const later = queue.publish('tasks', [{ body: `later ${round}`, delayMs: 60_000 }]);
         await sleep(round % 3);
         await Promise.all([later, queue.publish('tasks', [{ body: `now ${round}` }])]);
-        await waitFor(`message ${round}`, () => arrivals.has(`now ${round}`), 5_000);
+        await waitUntil(`message ${round}`, () => arrivals.has(`now ${round}`), 5_000);
         waits.push((arrivals.get(`now ${round}`) ?? 0) - start);
       }
       console.log(`[notify] 30 rounds, longest wait ${Math.max(...waits)} ms`);
@@ -452,19 +445,19 @@ describe('postgres queue notifications', () => {
         ).rows.map((r) => r.pid);
       let start = Date.now();
       await queue.publish('tasks', [{ body: 'first' }]);
-      await waitFor('the first message', () => arrivals.has('first'), 3_000);
+      await waitUntil('the first message', () => arrivals.has('first'), 3_000);
       expect((arrivals.get('first') ?? 0) - start).toBeLessThan(1_000);
 
       const [cut] = await listeners();
       await db.pool.query('SELECT pg_terminate_backend($1)', [cut]);
-      await waitFor('a new listener', async () => {
+      await waitUntil('a new listener', async () => {
         const pids = await listeners();
         return pids.length === 1 && pids[0] !== cut;
       });
       await sleep(200);
       start = Date.now();
       await queue.publish('tasks', [{ body: 'second' }]);
-      await waitFor('the second message', () => arrivals.has('second'), 3_000);
+      await waitUntil('the second message', () => arrivals.has('second'), 3_000);
       expect((arrivals.get('second') ?? 0) - start).toBeLessThan(1_000);
     }));
 });
