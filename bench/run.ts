@@ -14,6 +14,7 @@ import PgBoss from 'pg-boss';
 import { resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
 import { createQueue } from '#lib/queue/index';
+import type { Queue } from '#lib/queue/types';
 import { waitUntil, withTimeout } from '#lib/time';
 import { createDatabase, dropDatabase } from '../scripts/pg-admin';
 import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '../scripts/process-tree';
@@ -52,14 +53,14 @@ const S = {
   /** Clients of the SQL ceiling: the three statements of a task, autocommit, on 8 connections. */
   sqlClients: 8,
   /** The backlog compared with pg-boss, BullMQ and the SQL ceiling. */
-  backlog: QUICK ? 5_000 : 10_000,
+  backlog: 10_000,
   /**
    * Tasks drained before the measured runs, on each queue: the processor's connections open and its code compiled
    * by the JIT (CPU per task falls by a third over the first ~20,000). pg-boss gets its warm-up from the grid.
    */
   warmUp: QUICK ? 2_000 : 5_000,
   /** Backlogs of the RabbitMQ pipeline, for throughput and memory as N grows. */
-  rabbitSeries: QUICK ? [1_000, 5_000] : [1_000, 10_000, 50_000],
+  rabbitSeries: QUICK ? [1_000, 10_000] : [1_000, 10_000, 50_000],
   apiConnections: 16,
   apiSeconds: QUICK ? 4 : 10,
   sqlSeconds: QUICK ? 3 : 8,
@@ -133,6 +134,9 @@ async function createBenchDatabase(): Promise<void> {
   databaseUrl = await createDatabase(SERVER_URL, name);
   cleanups.push(() => dropDatabase(SERVER_URL, name));
   await migrateDatabase(databaseUrl);
+  // This process's own queue clients (publishing backlogs, purging) take their settings from the config.
+  Object.assign(process.env, { DATABASE_URL: databaseUrl, RABBITMQ_URL, QUEUE_PUBLISH_TIMEOUT_MS: '30000' });
+  resetConfig();
   pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   pool.on('error', () => {});
   cleanups.push(() => pool.end());
@@ -182,6 +186,7 @@ interface Offline {
   baseUrl: string;
   env: NodeJS.ProcessEnv;
   output: () => string;
+  queue: Queue;
 }
 
 /** Where a process writes its CPU profile with `--cpu-prof` (undefined without). */
@@ -223,10 +228,13 @@ async function startService(driver: 'postgres' | 'rabbitmq'): Promise<Offline> {
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${output().slice(-3000)}`);
   }
-  return { child, baseUrl, env, output };
+  // A client on the service's queues (same namespace and queue arguments), to publish backlogs and purge.
+  const queue = createQueue({ driver, namespace: env.QUEUE_NAMESPACE, databaseUrl, expiresMs: Number(env.RABBITMQ_QUEUE_EXPIRES_MS) });
+  return { child, baseUrl, env, output, queue };
 }
 
 async function stopService(o: Offline): Promise<void> {
+  await o.queue.close();
   await stopTree(o.child, 10_000);
   children.delete(o.child);
 }
@@ -243,43 +251,17 @@ async function startBridge(o: Offline, profileName?: string) {
   };
 }
 
-/** A queue client on the service's queues (same namespace and queue arguments). */
-function benchQueue(o: Offline) {
-  process.env.DATABASE_URL = databaseUrl;
-  process.env.RABBITMQ_URL = RABBITMQ_URL;
-  process.env.QUEUE_PUBLISH_TIMEOUT_MS = '30000';
-  resetConfig();
-  return createQueue({
-    driver: o.env.QUEUE_DRIVER as 'postgres' | 'rabbitmq',
-    namespace: o.env.QUEUE_NAMESPACE,
-    databaseUrl,
-    expiresMs: Number(o.env.RABBITMQ_QUEUE_EXPIRES_MS),
-  });
-}
-
 /** Publishes the run messages of tasks as the service does (`{ task_id }`, MEDIUM priority). */
 async function publishTasks(o: Offline, ids: string[]): Promise<void> {
-  const q = benchQueue(o);
-  try {
-    for (let i = 0; i < ids.length; i += 1_000) {
-      await q.publish(
-        'tasks',
-        ids.slice(i, i + 1_000).map((id) => ({ body: JSON.stringify({ task_id: id }), priority: 5 })),
-      );
-    }
-  } finally {
-    await q.close();
+  for (let i = 0; i < ids.length; i += 1_000) {
+    await o.queue.publish(
+      'tasks',
+      ids.slice(i, i + 1_000).map((id) => ({ body: JSON.stringify({ task_id: id }), priority: 5 })),
+    );
   }
 }
 
-async function purgeQueue(o: Offline): Promise<void> {
-  const q = benchQueue(o);
-  try {
-    await q.purge('tasks');
-  } finally {
-    await q.close();
-  }
-}
+const purgeQueue = (o: Offline) => o.queue.purge('tasks');
 
 interface PipelineRow {
   queue: 'embedded' | 'rabbitmq';
