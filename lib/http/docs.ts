@@ -1,5 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { findUpwards } from '#lib/http/static';
 
 /** Swagger UI files served under /docs/, with their content types. */
 export const DOCS_ASSETS: Readonly<Record<string, string>> = {
@@ -9,14 +10,7 @@ export const DOCS_ASSETS: Readonly<Record<string, string>> = {
 
 const cache = new Map<string, string>();
 
-// Bundled functions run from a build folder (or /var/task in Lambda), so look upwards for the package's files.
-function findAsset(name: string): string | undefined {
-  for (let dir = __dirname, i = 0; i < 8; dir = path.dirname(dir), i++) {
-    const file = path.join(dir, 'node_modules', 'swagger-ui-dist', name);
-    if (existsSync(file)) return file;
-  }
-  return undefined;
-}
+const findAsset = (name: string) => findUpwards(path.join('node_modules', 'swagger-ui-dist', name));
 
 /** The text of a Swagger UI asset, or undefined when the name is not one we serve. */
 export function docsAsset(name: string): { body: string; contentType: string } | undefined {

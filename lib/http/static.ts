@@ -27,6 +27,18 @@ const SAFE_PATH = /^(?:[A-Za-z0-9_-][A-Za-z0-9._-]*\/)*[A-Za-z0-9_-][A-Za-z0-9._
 export const looksLikeFile = (requestPath: string): boolean => /\.[A-Za-z0-9]+$/.test(requestPath.split('/').pop() ?? '');
 
 /**
+ * The path of `relPath` in the folder of the running bundle or the nearest folder above it that has it: bundled
+ * functions run from a build folder (serverless-offline) or /var/task (Lambda), with the package's files around.
+ */
+export function findUpwards(relPath: string): string | undefined {
+  for (let dir = __dirname, i = 0; i < 8; dir = path.dirname(dir), i++) {
+    const candidate = path.join(dir, relPath);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+/**
  * A folder of built files (`relativeDir` from the package root), found by looking upwards from the running bundle:
  * serverless-offline runs functions from a build folder and Lambda from /var/task, with the folder beside them.
  */
@@ -36,14 +48,9 @@ export function staticSite(relativeDir: string) {
 
   const findRoot = (): string | undefined => {
     if (root) return root;
-    for (let dir = __dirname, i = 0; i < 8; dir = path.dirname(dir), i++) {
-      const candidate = path.join(dir, relativeDir);
-      if (existsSync(path.join(candidate, 'index.html'))) {
-        root = candidate;
-        return root;
-      }
-    }
-    return undefined;
+    const index = findUpwards(path.join(relativeDir, 'index.html'));
+    root = index && path.dirname(index);
+    return root;
   };
 
   return {

@@ -29,7 +29,11 @@ export async function dispatchOutbox(): Promise<number> {
       const taskIds = rows.map((r) => r.body.task_id).filter((id): id is string => typeof id === 'string');
       await markTasksQueued(tx, taskIds);
       const byQueue = new Map<string, typeof rows>();
-      for (const r of rows) byQueue.set(r.queue, [...(byQueue.get(r.queue) ?? []), r]);
+      for (const r of rows) {
+        const group = byQueue.get(r.queue);
+        if (group) group.push(r);
+        else byQueue.set(r.queue, [r]);
+      }
       for (const [name, group] of byQueue) {
         await queue().publish(
           name as AnyQueueName,
