@@ -15,17 +15,19 @@ const EMBEDDED_DIR = path.resolve(process.env.EMBEDDED_PG_DIR ?? path.join(__dir
 let embedded: EmbeddedServer | undefined;
 let offline: ReturnType<typeof startOffline> | undefined;
 let bridge: Bridge | undefined;
-let stopping = false;
+let stopping: Promise<void> | undefined;
 
+/** Stops what was started, in order, once (a second call waits for the first), then exits with `code`. */
 async function stop(code: number): Promise<never> {
-  if (!stopping) {
-    stopping = true;
+  stopping ??= (async () => {
     console.log('\nStopping: no new messages are taken; running tasks get up to 10 s to finish...');
     await bridge?.stop(10_000).catch(() => {});
     await closeQueue().catch(() => {});
     if (offline) await stopTree(offline);
     await embedded?.stop().catch(() => {});
-  }
+    console.log('Stopped.');
+  })();
+  await stopping;
   process.exit(code);
 }
 
@@ -50,7 +52,9 @@ async function main() {
   offline = startOffline({ ...process.env, HTTP_PORT: httpPort, LAMBDA_PORT: lambdaPort });
   forwardOutput(offline);
   offline.on('exit', (code) => {
-    if (!stopping) console.error(`serverless offline exited (code ${code}).`);
+    // During a shutdown this is expected, and the shutdown goes on (with the database still to stop).
+    if (stopping) return;
+    console.error(`serverless offline exited (code ${code}).`);
     void stop(code ?? 1);
   });
   const base = `http://localhost:${httpPort}`;
