@@ -1,5 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { dispatchOutbox } from '#lib/tasks/dispatcher';
 import { handler as health } from '../../functions/health';
 import { handler as cancel } from '../../functions/tasks-cancel';
 import { handler as create } from '../../functions/tasks-create';
@@ -145,6 +147,46 @@ describe('tasks API on PostgreSQL', () => {
         ).rows[0]?.n,
       );
     await expect.poll(outboxLeft, { timeout: 2_000 }).toBe(0);
+  });
+
+  it('answers without waiting for the outbox delete; a failed delete leaves the row, and the dispatcher publishes it again', async () => {
+    const outboxRows = async (id: string) =>
+      Number((await app.db.db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM outbox WHERE body->>'task_id' = ${id}`)).rows[0]?.n);
+    const trigger = async (body: string) => {
+      await app.db.db.execute(
+        sql.raw(`CREATE OR REPLACE FUNCTION outbox_delete_hook() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body} END $$`),
+      );
+      await app.db.db.execute(
+        sql.raw('CREATE OR REPLACE TRIGGER outbox_delete_hook BEFORE DELETE ON outbox FOR EACH ROW EXECUTE FUNCTION outbox_delete_hook()'),
+      );
+    };
+    try {
+      // A slow delete does not hold up the answer.
+      await trigger('PERFORM pg_sleep(1.5); RETURN OLD;');
+      const started = Date.now();
+      const slow = await post({ title: 'slow delete' });
+      expect(slow.statusCode).toBe(201);
+      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(await outboxRows(slow.body.id)).toBe(1);
+      await expect.poll(() => outboxRows(slow.body.id), { timeout: 5_000 }).toBe(0);
+
+      // A failing delete does not fail the create; the row stays, and the dispatcher publishes the message again.
+      await trigger("RAISE EXCEPTION 'no deletes today';");
+      const before = await queuedMessages();
+      const failed = await post({ title: 'failed delete' });
+      expect(failed.statusCode).toBe(201);
+      expect(failed.body.status).toBe('PENDING');
+      await sleep(300);
+      expect(await outboxRows(failed.body.id)).toBe(1);
+      expect(await queuedMessages()).toBe(before + 1);
+      await app.db.db.execute(sql.raw('DROP TRIGGER outbox_delete_hook ON outbox'));
+      await app.db.db.execute(sql`UPDATE outbox SET created_at = now() - interval '1 minute' WHERE body->>'task_id' = ${failed.body.id}`);
+      expect(await dispatchOutbox()).toBe(1);
+      expect(await queuedMessages()).toBe(before + 2);
+      expect(await outboxRows(failed.body.id)).toBe(0);
+    } finally {
+      await app.db.db.execute(sql.raw('DROP TRIGGER IF EXISTS outbox_delete_hook ON outbox'));
+    }
   });
 
   it('frees an idempotency key after 24 hours', async () => {
