@@ -112,7 +112,9 @@ const deletePublished = batched(
 /**
  * Publishes the messages of tasks just written with outbox rows, concurrent calls together (see `batched`). On
  * success their outbox rows are deleted after the answer (`deletePublished`); when the queue is unreachable the
- * tasks go back to NEW and the dispatcher publishes them later.
+ * tasks go back to NEW and the dispatcher publishes them later. Either way the tasks are stored: if even the move
+ * back to NEW fails (the database went away too), they are answered as stored, PENDING with their outbox rows,
+ * rather than with an error that would make a client send them again.
  */
 const publishQueued = batched(
   async (items: { row: Queued; delayMs?: number }[]): Promise<TaskRow[]> => {
@@ -127,9 +129,17 @@ const publishQueued = batched(
         error: err as Error,
       });
       return Promise.all(
-        items.map(
-          async ({ row }) => (await transition(db(), { id: row.id, from: ['PENDING'], to: 'NEW', reason: 'queue unreachable' })) ?? row,
-        ),
+        items.map(async ({ row }) => {
+          try {
+            return (await transition(db(), { id: row.id, from: ['PENDING'], to: 'NEW', reason: 'queue unreachable' })) ?? row;
+          } catch (error) {
+            logger.warn('could not mark an unqueued task NEW; its outbox row has it published later', {
+              task_id: row.id,
+              error: error as Error,
+            });
+            return row;
+          }
+        }),
       );
     }
     for (const { row } of items) void deletePublished(row.outbox_id as number);

@@ -14,6 +14,27 @@ import { httpEvent, invoke } from '../helpers/lambda';
 const app = useTestApp({ QUEUE_DRIVER: 'rabbitmq', RABBITMQ_URL: 'amqp://guest:guest@127.0.0.1:1', QUEUE_PUBLISH_TIMEOUT_MS: '500' });
 
 describe('transactional enqueue through the outbox', () => {
+  // Runs first: the next test points the queue client at the embedded queue.
+  it('answers a stored task as stored when, after the insert, the queue and then the database fail', async () => {
+    // The database refuses the move back to NEW, as it would if it had gone away after the insert.
+    await app.db.db.execute(
+      sql.raw(`CREATE FUNCTION refuse_new() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'database gone'; END $$`),
+    );
+    await app.db.db.execute(
+      sql.raw(`CREATE TRIGGER refuse_new BEFORE UPDATE ON tasks FOR EACH ROW WHEN (NEW.status = 'NEW') EXECUTE FUNCTION refuse_new()`),
+    );
+    try {
+      const res = await invoke(create, httpEvent({ method: 'POST', path: '/api/v1/tasks', body: { title: 'stored anyway' } }));
+      expect(res.statusCode).toBe(201);
+      expect(res.body.status).toBe('PENDING');
+      const outbox = await app.db.db.execute(sql`SELECT 1 FROM outbox WHERE body->>'task_id' = ${res.body.id}`);
+      expect(outbox.rows).toHaveLength(1);
+    } finally {
+      await app.db.db.execute(sql.raw('DROP TRIGGER refuse_new ON tasks; DROP FUNCTION refuse_new()'));
+      await app.db.db.execute(sql`DELETE FROM outbox`);
+    }
+  });
+
   it('accepts a task with NEW while the queue is down, and the dispatcher queues it once it is back', async () => {
     const started = Date.now();
     const res = await invoke(create, httpEvent({ method: 'POST', path: '/api/v1/tasks', body: { title: 'while down' } }));
