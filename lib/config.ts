@@ -52,6 +52,9 @@ const envSchema = z.object({
     .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters'))),
   LEASE_FACTOR: z.coerce.number().min(1).max(100).default(3),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  /** Set by Lambda (and by serverless-offline, which also sets IS_OFFLINE). */
+  AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
+  IS_OFFLINE: z.string().optional(),
 });
 
 export type Config = z.infer<typeof envSchema>;
@@ -82,6 +85,11 @@ let cached: Config | undefined;
 export function config(): Config {
   cached ??= parseConfig(process.env);
   return cached;
+}
+
+/** Whether this process is a Lambda container, which may be frozen as soon as a handler has answered. */
+export function onLambda(c: Config = config()): boolean {
+  return c.AWS_LAMBDA_FUNCTION_NAME !== undefined && c.IS_OFFLINE === undefined;
 }
 
 /** Forgets the cached config so that the next call reads process.env again (tests and scripts that change it). */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { batched } from '#lib/batch';
-import { config } from '#lib/config';
+import { config, onLambda } from '#lib/config';
 import { db } from '#lib/db/client';
 import { deleteOutboxRows } from '#lib/db/outbox';
 import type { TaskEventRow, TaskRow } from '#lib/db/schema';
@@ -96,14 +96,16 @@ const taskMessage = (row: Pick<TaskRow, 'id' | 'priority'>) => ({
 type Queued = TaskRow & { outbox_id: number | null };
 
 /**
- * Deletes the outbox rows of published messages, many in one statement, without holding up the answer: if a
- * delete is lost the dispatcher publishes the message again, and a duplicate is harmless (claims are conditional).
+ * Deletes the outbox rows of published messages, many in one statement; never rejects. If a delete is lost, the
+ * dispatcher publishes the message again, and a duplicate is harmless (claims are conditional).
  */
 const deletePublished = batched(
   async (ids: number[]): Promise<undefined[]> => {
-    await deleteOutboxRows(db(), ids).catch((err: unknown) =>
-      logger.warn('could not delete published outbox rows', { error: err as Error }),
-    );
+    try {
+      await deleteOutboxRows(db(), ids);
+    } catch (err) {
+      logger.warn('could not delete published outbox rows', { error: err as Error });
+    }
     return ids.map(() => undefined);
   },
   { maxBatch: 1_000 },
@@ -111,8 +113,8 @@ const deletePublished = batched(
 
 /**
  * Publishes the messages of tasks just written with outbox rows, concurrent calls together (see `batched`). On
- * success their outbox rows are deleted after the answer (`deletePublished`); when the queue is unreachable the
- * tasks go back to NEW and the dispatcher publishes them later. Either way the tasks are stored: if even the move
+ * success their outbox rows are deleted (`deletePublished`), after the answer where that is safe; when the queue
+ * is unreachable the tasks go back to NEW and the dispatcher publishes them later. Either way the tasks are stored: if even the move
  * back to NEW fails (the database went away too), they are answered as stored, PENDING with their outbox rows,
  * rather than with an error that would make a client send them again.
  */
@@ -142,7 +144,10 @@ const publishQueued = batched(
         }),
       );
     }
-    for (const { row } of items) void deletePublished(row.outbox_id as number);
+    const deleted = Promise.all(items.map(({ row }) => deletePublished(row.outbox_id as number)));
+    // A long-lived process answers first. A Lambda container may be frozen once it has answered, and the outbox
+    // keeps no delay: a row left behind would have a delayed retry published again at once. So those wait.
+    if (onLambda() || items.some(({ delayMs }) => delayMs)) await deleted;
     return items.map(({ row }) => row);
   },
   { inFlight: 2 },

@@ -1,7 +1,8 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { transition } from '#lib/db/tasks';
 import { dispatchOutbox } from '#lib/tasks/dispatcher';
+import { publishAfterCommit } from '#lib/tasks/service';
 import { handler as health } from '../../functions/health';
 import { handler as cancel } from '../../functions/tasks-cancel';
 import { handler as create } from '../../functions/tasks-create';
@@ -149,34 +150,57 @@ describe('tasks API on PostgreSQL', () => {
     await expect.poll(outboxLeft, { timeout: 2_000 }).toBe(0);
   });
 
-  it('answers without waiting for the outbox delete; a failed delete leaves the row, and the dispatcher publishes it again', async () => {
+  it('answers without waiting for the outbox delete; a delayed message waits for it; a failed delete leaves the row for the dispatcher', async () => {
     const outboxRows = async (id: string) =>
       Number((await app.db.db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM outbox WHERE body->>'task_id' = ${id}`)).rows[0]?.n);
+    // Counts the deletes tried: a sequence keeps its value when the deleting transaction rolls back.
+    await app.db.db.execute(sql.raw('CREATE SEQUENCE IF NOT EXISTS outbox_delete_tries'));
+    const tries = async () =>
+      Number(
+        (
+          await app.db.db.execute<{ n: string }>(
+            sql.raw('SELECT CASE WHEN is_called THEN last_value ELSE 0 END AS n FROM outbox_delete_tries'),
+          )
+        ).rows[0]?.n,
+      );
     const trigger = async (body: string) => {
       await app.db.db.execute(
-        sql.raw(`CREATE OR REPLACE FUNCTION outbox_delete_hook() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN ${body} END $$`),
+        sql.raw(
+          `CREATE OR REPLACE FUNCTION outbox_delete_hook() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM nextval('outbox_delete_tries'); ${body} END $$`,
+        ),
       );
       await app.db.db.execute(
         sql.raw('CREATE OR REPLACE TRIGGER outbox_delete_hook BEFORE DELETE ON outbox FOR EACH ROW EXECUTE FUNCTION outbox_delete_hook()'),
       );
     };
     try {
-      // A slow delete does not hold up the answer.
-      await trigger('PERFORM pg_sleep(1.5); RETURN OLD;');
-      const started = Date.now();
+      // A slow delete does not hold up a create's answer...
+      await trigger('PERFORM pg_sleep(3); RETURN OLD;');
+      let started = Date.now();
       const slow = await post({ title: 'slow delete' });
       expect(slow.statusCode).toBe(201);
-      expect(Date.now() - started).toBeLessThan(1_000);
+      expect(Date.now() - started).toBeLessThan(2_000);
       expect(await outboxRows(slow.body.id)).toBe(1);
-      await expect.poll(() => outboxRows(slow.body.id), { timeout: 5_000 }).toBe(0);
+      await expect.poll(() => outboxRows(slow.body.id), { timeout: 10_000 }).toBe(0);
+
+      // ...but a delayed message (a retry after a backoff) waits for it: the outbox keeps no delay, so a row left
+      // behind would be published again at once.
+      const id = slow.body.id as string;
+      await byId(cancel, 'DELETE', id);
+      const requeued = await transition(app.db.db, { id, from: ['CANCELLED'], to: 'PENDING', reason: 'test', enqueue: true });
+      started = Date.now();
+      await publishAfterCommit(requeued as NonNullable<typeof requeued>, 60_000);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
+      expect(await outboxRows(id)).toBe(0);
 
       // A failing delete does not fail the create; the row stays, and the dispatcher publishes the message again.
       await trigger("RAISE EXCEPTION 'no deletes today';");
       const before = await queuedMessages();
+      const triedBefore = await tries();
       const failed = await post({ title: 'failed delete' });
       expect(failed.statusCode).toBe(201);
       expect(failed.body.status).toBe('PENDING');
-      await sleep(300);
+      await expect.poll(tries, { timeout: 10_000 }).toBeGreaterThan(triedBefore);
       expect(await outboxRows(failed.body.id)).toBe(1);
       expect(await queuedMessages()).toBe(before + 1);
       await app.db.db.execute(sql.raw('DROP TRIGGER outbox_delete_hook ON outbox'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '#lib/config';
+import { ConfigError, onLambda, parseConfig } from '#lib/config';
 
 describe('config', () => {
   it('has working defaults with nothing set', () => {
@@ -24,5 +24,11 @@ describe('config', () => {
     expect(() => parseConfig({ WORKER_CONCURRENCY: 'many' })).toThrow(/WORKER_CONCURRENCY/);
     expect(() => parseConfig({ DATABASE_URL: 'mysql://x' })).toThrow(/DATABASE_URL: must be a postgres/);
     expect(() => parseConfig({ EMULATE_MIN_MS: '9000', EMULATE_MAX_MS: '10' })).toThrow(/EMULATE_MIN_MS/);
+  });
+
+  it('tells a Lambda container from serverless-offline and from a plain process', () => {
+    expect(onLambda(parseConfig({ AWS_LAMBDA_FUNCTION_NAME: 'tasksCreate' }))).toBe(true);
+    expect(onLambda(parseConfig({ AWS_LAMBDA_FUNCTION_NAME: 'tasksCreate', IS_OFFLINE: 'true' }))).toBe(false);
+    expect(onLambda(parseConfig({}))).toBe(false);
   });
 });
