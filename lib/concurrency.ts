@@ -5,6 +5,7 @@ export async function mapConcurrently<T, R>(items: readonly T[], limit: number, 
   const worker = async () => {
     for (let i = next++; i < items.length; i = next++) results[i] = await fn(items[i] as T);
   };
-  await Promise.all(Array.from({ length: Math.min(Math.max(1, limit), items.length) }, worker));
+  const workers = Number.isFinite(limit) ? Math.max(1, Math.floor(limit)) : 1;
+  await Promise.all(Array.from({ length: Math.min(workers, items.length) }, worker));
   return results;
 }

@@ -43,8 +43,9 @@ export async function startBridgeProcess(
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the bridge did not start within ${timeoutMs} ms`)), timeoutMs);
-      child.stdout?.on('data', (d: Buffer) => {
-        if (d.toString().includes('Bridge consuming')) {
+      // Against all the output so far: the line may come split over two chunks.
+      child.stdout?.on('data', () => {
+        if (output().includes('Bridge consuming')) {
           clearTimeout(timer);
           resolve();
         }

@@ -3,6 +3,7 @@ import { type Bridge, bridgeOptionsFromConfig, startBridge } from '#lib/bridge';
 import { config, resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
 import { closeQueue } from '#lib/queue/client';
+import { settleWithin } from '#lib/time';
 import { buildDashboardIfStale } from './build-dashboard';
 import { type EmbeddedServer, startEmbeddedPostgres } from './embedded-postgres';
 import { forwardOutput, startOffline, stopTree, waitForHttp } from './process-tree';
@@ -12,7 +13,7 @@ import { forwardOutput, startOffline, stopTree, waitForHttp } from './process-tr
 const EMBEDDED_PORT = Number(process.env.EMBEDDED_PG_PORT ?? 54329);
 const EMBEDDED_DIR = path.resolve(process.env.EMBEDDED_PG_DIR ?? path.join(__dirname, '../.data/postgres'));
 
-let embedded: EmbeddedServer | undefined;
+let embedded: Promise<EmbeddedServer> | undefined;
 let offline: ReturnType<typeof startOffline> | undefined;
 let bridge: Bridge | undefined;
 let stopping: Promise<void> | undefined;
@@ -24,7 +25,9 @@ async function stop(code: number): Promise<never> {
     await bridge?.stop(10_000).catch(() => {});
     await closeQueue().catch(() => {});
     if (offline) await stopTree(offline);
-    await embedded?.stop().catch(() => {});
+    // Also when stopped while it was starting; a server that does not stop within 15 s is left to its own exit.
+    const server = await embedded?.catch(() => undefined);
+    if (server) await settleWithin(server.stop(), 15_000);
     console.log('Stopped.');
   })();
   await stopping;
@@ -37,8 +40,8 @@ async function main() {
   config();
   if (!process.env.DATABASE_URL) {
     console.log(`Starting the embedded PostgreSQL on port ${EMBEDDED_PORT} (data in ${path.relative(process.cwd(), EMBEDDED_DIR)})...`);
-    embedded = await startEmbeddedPostgres({ port: EMBEDDED_PORT, persistent: true, dir: EMBEDDED_DIR, database: 'tasks' });
-    process.env.DATABASE_URL = embedded.url;
+    embedded = startEmbeddedPostgres({ port: EMBEDDED_PORT, persistent: true, dir: EMBEDDED_DIR, database: 'tasks' });
+    process.env.DATABASE_URL = (await embedded).url;
     resetConfig();
   }
   const c = config();

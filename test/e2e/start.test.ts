@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -15,9 +15,17 @@ describe('npm start', () => {
   // Run as root, the embedded server runs as the postgres user, which must be able to reach its data folder.
   chmodSync(dir, 0o755);
   let child: ChildProcess | undefined;
+  // Inherited by everything npm start starts (serverless-offline runs in a process group of its own): after a
+  // failure, whatever is left is found by it.
+  const marker = `NPM_START_TEST=${path.basename(dir)}`;
 
   afterAll(async () => {
     await killTree(child);
+    for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+      try {
+        if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(marker)) process.kill(Number(pid), 'SIGKILL');
+      } catch {}
+    }
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -33,6 +41,7 @@ describe('npm start', () => {
         LAMBDA_PORT: String(lambdaPort),
         EMBEDDED_PG_PORT: String(pgPort),
         EMBEDDED_PG_DIR: path.join(dir, 'postgres'),
+        NPM_START_TEST: path.basename(dir),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -47,7 +56,7 @@ describe('npm start', () => {
       throw new Error(`${(err as Error).message}\n${output()}`);
     }
 
-    const created = await request(baseUrl, 'POST', '/api/v1/tasks', { title: 'started', payload: { duration_ms: 0 } });
+    const created = await request(baseUrl, 'POST', '/api/v1/tasks', { title: 'started', payload: { duration_ms: 0, failure_rate: 0 } });
     expect(created.status).toBe(201);
     await waitUntil(
       'the task completing',
@@ -65,5 +74,5 @@ describe('npm start', () => {
     expect(await isReachable(`http://127.0.0.1:${httpPort}`)).toBe(false);
     expect(await isReachable(`http://127.0.0.1:${lambdaPort}`)).toBe(false);
     console.log(`[start] stopped everything ${Date.now() - stoppedAt} ms after SIGTERM`);
-  });
+  }, 300_000);
 });

@@ -20,11 +20,17 @@ const TEMPLATE = `tasks_test_template_${process.pid}`;
  */
 export default async function setup(project: TestProject) {
   const dashboard = buildDashboardIfStale({ quiet: true });
+  dashboard.catch(() => {}); // awaited below; this only keeps an early failure elsewhere from leaving it unhandled
   const embedded = process.env.DATABASE_URL ? undefined : await startEmbeddedPostgres({ port: 54331, persistent: false });
   const serverUrl = embedded?.url ?? (process.env.DATABASE_URL as string);
-  await dropDatabase(serverUrl, TEMPLATE);
-  await migrateDatabase(await createDatabase(serverUrl, TEMPLATE));
-  await dashboard;
+  try {
+    await dropDatabase(serverUrl, TEMPLATE);
+    await migrateDatabase(await createDatabase(serverUrl, TEMPLATE));
+    await dashboard;
+  } catch (err) {
+    await embedded?.stop();
+    throw err;
+  }
   project.provide('databaseUrl', serverUrl);
   project.provide('templateDatabase', TEMPLATE);
   return async () => {
