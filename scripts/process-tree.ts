@@ -43,13 +43,14 @@ export async function startBridgeProcess(
   try {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the bridge did not start within ${timeoutMs} ms`)), timeoutMs);
-      // Against all the output so far: the line may come split over two chunks.
-      child.stdout?.on('data', () => {
-        if (output().includes('Bridge consuming')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
+      // Against all the output so far (the line may come split over two chunks), until it has come.
+      const started = () => {
+        if (!output().includes('Bridge consuming')) return;
+        clearTimeout(timer);
+        child.stdout?.off('data', started);
+        resolve();
+      };
+      child.stdout?.on('data', started);
       child.once('exit', (code) => {
         clearTimeout(timer);
         reject(new Error(`the bridge exited with code ${code}`));

@@ -16,6 +16,12 @@ export interface NewTask {
   request_hash: string | null;
 }
 
+/** An array of `type` as one parameter (not a list of them), so that the statement's text does not depend on its length. */
+const arrayOf = (values: readonly unknown[], type: string) => sql`${sql.param(values)}::${sql.raw(type)}[]`;
+
+/** A task id array parameter. */
+export const uuids = (ids: readonly string[]) => arrayOf(ids, 'uuid');
+
 /** The outbox row of a task's run message: queue `tasks`, body `{ task_id }`, the queue priority of the task's priority. */
 const taskOutboxRow = (alias: string) =>
   sql.raw(
@@ -38,12 +44,12 @@ export async function insertQueuedTasks(ex: Executor, list: readonly (NewTask & 
   const inserted = new Map<string, Returned>();
   if (list.length === 0) return inserted;
   // One array per column: the statement's text is the same for any number of tasks.
-  const column = <T>(pick: (task: NewTask & { id: string }) => T, type: string) => sql`${sql.param(list.map(pick))}::${sql.raw(type)}[]`;
+  const column = (pick: (task: NewTask & { id: string }) => unknown, type: string) => arrayOf(list.map(pick), type);
   const result = await ex.execute(sql`
     WITH t AS (
       INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash)
       SELECT id, type, title, description, priority, payload, 'PENDING', max_attempts, timeout_ms, idempotency_key, request_hash
-      FROM unnest(${uuids(list.map((task) => task.id))}, ${column((task) => task.type, 'text')}, ${column((task) => task.title, 'text')},
+      FROM unnest(${column((task) => task.id, 'uuid')}, ${column((task) => task.type, 'text')}, ${column((task) => task.title, 'text')},
         ${column((task) => task.description, 'text')}, ${column((task) => task.priority, 'task_priority')},
         ${column((task) => JSON.stringify(task.payload), 'jsonb')}, ${column((task) => task.max_attempts, 'integer')},
         ${column((task) => task.timeout_ms, 'integer')}, ${column((task) => task.idempotency_key, 'text')},
@@ -173,9 +179,6 @@ export async function transition(ex: Executor, t: Transition): Promise<Returned 
   return toReturned(result.rows[0]);
 }
 
-/** A task array parameter (one parameter, not a list of them). */
-export const uuids = (ids: readonly string[]) => sql`${sql.param(ids)}::uuid[]`;
-
 /**
  * Claims the PENDING tasks among `ids` (PENDING -> IN_PROGRESS, recording the events) in one conditional statement.
  * Returns the claimed tasks, and the status of every other task of `ids` that exists.
@@ -243,8 +246,8 @@ export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Pr
   const runs = finishes.map((f) => f.startedAt);
   const result = await ex.execute<{ id: string }>(sql`
     WITH v AS (
-      SELECT * FROM unnest(${uuids(ids)}, ${sql.param(tos)}::task_status[], ${sql.param(results)}::jsonb[], ${sql.param(errors)}::text[],
-        ${sql.param(runs)}::timestamptz[])
+      SELECT * FROM unnest(${uuids(ids)}, ${arrayOf(tos, 'task_status')}, ${arrayOf(results, 'jsonb')}, ${arrayOf(errors, 'text')},
+        ${arrayOf(runs, 'timestamptz')})
         AS v(id, to_status, result, error, started_at)
     ),
     prev AS (

@@ -114,9 +114,9 @@ const deletePublished = batched(
 /**
  * Publishes the messages of tasks just written with outbox rows, concurrent calls together (see `batched`). On
  * success their outbox rows are deleted (`deletePublished`), after the answer where that is safe; when the queue
- * is unreachable the tasks go back to NEW and the dispatcher publishes them later. Either way the tasks are stored: if even the move
- * back to NEW fails (the database went away too), they are answered as stored, PENDING with their outbox rows,
- * rather than with an error that would make a client send them again.
+ * is unreachable the tasks go back to NEW and the dispatcher publishes them later. Either way the tasks are
+ * stored: if even the move back to NEW fails (the database went away too), they are answered as stored, PENDING
+ * with their outbox rows, rather than with an error that would make a client send them again.
  */
 const publishQueued = batched(
   async (items: { row: Queued; delayMs?: number }[]): Promise<TaskRow[]> => {
