@@ -50,7 +50,8 @@ const envSchema = z.object({
         .filter(Boolean),
     )
     .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters'))),
-  LEASE_FACTOR: z.coerce.number().min(1).max(100).default(3),
+  /** A run not heard of for this long is taken for lost; live runs renew their lease every third of it. */
+  LEASE_MS: int(1_000, 600_000).default(15_000),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   /** Set by Lambda (and by serverless-offline, which also sets IS_OFFLINE). */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),

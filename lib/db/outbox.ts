@@ -1,7 +1,15 @@
-import { inArray, sql } from 'drizzle-orm';
+import { type SQL, sql } from 'drizzle-orm';
+import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
-import { outbox } from '#lib/db/schema';
-import { uuids } from '#lib/db/tasks';
+import type { TaskRow } from '#lib/db/schema';
+import { QUEUE_PRIORITY } from '#lib/tasks/status';
+
+// The transactional outbox, in SQL. A change that needs a message writes an outbox row in the same statement
+// or transaction; the writer then publishes the message itself and deletes the row (lib/tasks/outbox.ts), and
+// the dispatcher publishes whatever is left once it is available. Two rules keep a task from being stranded:
+// - a task is NEW only while it has an outbox row (the move back to NEW takes the row's lock first: a row the
+//   dispatcher published and deleted meanwhile leaves the task PENDING, its message on the way);
+// - the dispatcher locks task rows in id order, as claims do, so that the two never deadlock.
 
 export interface OutboxRow {
   id: number;
@@ -10,17 +18,32 @@ export interface OutboxRow {
   priority: number;
 }
 
-/** Deletes outbox rows once their messages are published. */
-export async function deleteOutboxRows(ex: Executor, ids: number[]): Promise<void> {
-  if (ids.length) await ex.delete(outbox).where(inArray(outbox.id, ids));
+/**
+ * The statement part that writes the run messages of the tasks in `from` (a CTE or table alias with `id` and
+ * `priority`): queue `tasks`, body `{ task_id }`, the queue priority of the task's priority. The dispatcher may
+ * publish a row once `availableInMs` has passed (0 for rows nobody else publishes).
+ */
+export function insertTaskMessages(from: string, availableInMs: number | SQL): SQL {
+  const priority = sql.raw(
+    `CASE ${from}.priority WHEN 'LOW' THEN ${QUEUE_PRIORITY.LOW} WHEN 'MEDIUM' THEN ${QUEUE_PRIORITY.MEDIUM} ELSE ${QUEUE_PRIORITY.HIGH} END`,
+  );
+  return sql`INSERT INTO outbox (queue, body, priority, available_at)
+    SELECT 'tasks', jsonb_build_object('task_id', ${sql.raw(from)}.id), ${priority},
+      now() + make_interval(secs => ${availableInMs}::float8 / 1000.0)
+    FROM ${sql.raw(from)}`;
 }
 
-/** Locks up to `limit` outbox rows older than `olderThanMs` that no other dispatcher holds. */
-export async function lockStaleOutboxRows(ex: Executor, olderThanMs: number, limit: number): Promise<OutboxRow[]> {
+/** Deletes outbox rows once their messages are published. */
+export async function deleteOutboxRows(ex: Executor, ids: readonly number[]): Promise<void> {
+  if (ids.length) await ex.execute(sql`DELETE FROM outbox WHERE id = ANY(${arrayOf(ids, 'bigint')})`);
+}
+
+/** Locks up to `limit` outbox rows that are available for publishing and that no other dispatcher holds. */
+export async function lockAvailableOutboxRows(ex: Executor, limit: number): Promise<OutboxRow[]> {
   const res = await ex.execute<{ id: string; queue: string; body: Record<string, unknown>; priority: number }>(sql`
     SELECT id, queue, body, priority FROM outbox
-    WHERE created_at < now() - make_interval(secs => ${olderThanMs / 1000})
-    ORDER BY id LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
+    WHERE available_at <= now()
+    ORDER BY available_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED`);
   return res.rows.map((r) => ({ ...r, id: Number(r.id) }));
 }
 
@@ -28,11 +51,50 @@ export async function lockStaleOutboxRows(ex: Executor, olderThanMs: number, lim
 export async function markTasksQueued(ex: Executor, taskIds: string[]): Promise<void> {
   if (!taskIds.length) return;
   await ex.execute(sql`
-    WITH u AS (
-      UPDATE tasks SET status = 'PENDING', updated_at = now()
-      WHERE id = ANY(${uuids(taskIds)}) AND status = 'NEW'
-      RETURNING id, updated_at
+    WITH prev AS (
+      SELECT id FROM tasks WHERE id = ANY(${uuids(taskIds)}) AND status = 'NEW' ORDER BY id FOR UPDATE
+    ),
+    u AS (
+      UPDATE tasks t SET status = 'PENDING', updated_at = now()
+      FROM prev WHERE t.id = prev.id AND t.status = 'NEW'
+      RETURNING t.id, t.updated_at
     )
     INSERT INTO task_events (task_id, from_status, to_status, at, reason)
     SELECT id, 'NEW', 'PENDING', updated_at, 'queued' FROM u`);
+}
+
+/**
+ * Moves tasks whose message could not be published back to NEW (PENDING -> NEW, with the event), but only those
+ * whose outbox row is still there: the row is locked first, so a dispatcher publishing it right now is waited
+ * for, and a row it has published and deleted leaves its task PENDING. Returns the tasks moved.
+ */
+export async function returnUnpublishedToNew(
+  ex: Executor,
+  items: readonly { taskId: string; outboxId: number }[],
+  reason: string,
+): Promise<TaskRow[]> {
+  if (!items.length) return [];
+  const res = await ex.execute(sql`
+    WITH o AS (
+      SELECT (body->>'task_id')::uuid AS task_id FROM outbox
+      WHERE id = ANY(${arrayOf(
+        items.map((i) => i.outboxId),
+        'bigint',
+      )}) ORDER BY id FOR UPDATE
+    ),
+    prev AS (
+      SELECT t.id FROM tasks t WHERE t.id IN (SELECT task_id FROM o) AND t.id = ANY(${uuids(items.map((i) => i.taskId))})
+        AND t.status = 'PENDING' ORDER BY t.id FOR UPDATE
+    ),
+    u AS (
+      UPDATE tasks t SET status = 'NEW', updated_at = now()
+      FROM prev WHERE t.id = prev.id AND t.status = 'PENDING'
+      RETURNING t.*
+    ),
+    e AS (
+      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
+      SELECT id, 'PENDING', 'NEW', updated_at, ${reason} FROM u
+    )
+    SELECT * FROM u`);
+  return res.rows as TaskRow[];
 }

@@ -43,6 +43,8 @@ export const tasks = pgTable(
     updated_at: ts('updated_at').notNull().defaultNow(),
     started_at: ts('started_at'),
     finished_at: ts('finished_at'),
+    /** The last sign of life of the run in progress: its lease counts from here (see lib/db/leases.ts). */
+    heartbeat_at: ts('heartbeat_at'),
   },
   (t) => [
     index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
@@ -51,7 +53,8 @@ export const tasks = pgTable(
     uniqueIndex('tasks_idempotency_key_idx').on(t.idempotency_key).where(sql`idempotency_key IS NOT NULL`),
     check('tasks_progress_range', sql`${t.progress} between 0 and 100`),
     check('tasks_max_attempts_range', sql`${t.max_attempts} between 1 and 10`),
-    index('tasks_in_progress_started_idx').on(t.started_at).where(sql`status = 'IN_PROGRESS'`),
+    // Finds runs whose lease lapsed without scanning the finished tasks.
+    index('tasks_in_progress_heartbeat_idx').on(t.heartbeat_at).where(sql`status = 'IN_PROGRESS'`),
   ],
 );
 
@@ -83,8 +86,10 @@ export const outbox = pgTable(
     body: jsonb('body').notNull(),
     priority: smallint('priority').notNull().default(0),
     created_at: ts('created_at').notNull().defaultNow(),
+    /** When the dispatcher may publish the row: later for a row its writer is publishing itself, or for a delayed message. */
+    available_at: ts('available_at').notNull().defaultNow(),
   },
-  (t) => [index('outbox_created_at_idx').on(t.created_at)],
+  (t) => [index('outbox_available_at_idx').on(t.available_at, t.id)],
 );
 
 /** The embedded queue: one row per message, claimed with FOR UPDATE SKIP LOCKED. */

@@ -1,8 +1,10 @@
 import { and, asc, count, desc, eq, gte, ilike, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
+import { insertTaskMessages } from '#lib/db/outbox';
 import { type TaskEventRow, type TaskRow, taskEvents, tasks } from '#lib/db/schema';
 import type { ListTasksQuery } from '#lib/tasks/schemas';
-import { FROM, QUEUE_PRIORITY, type TaskStatus } from '#lib/tasks/status';
+import { FROM, type TaskStatus } from '#lib/tasks/status';
 
 export interface NewTask {
   type: string;
@@ -16,18 +18,6 @@ export interface NewTask {
   request_hash: string | null;
 }
 
-/** An array of `type` as one parameter (not a list of them), so that the statement's text does not depend on its length. */
-const arrayOf = (values: readonly unknown[], type: string) => sql`${sql.param(values)}::${sql.raw(type)}[]`;
-
-/** A task id array parameter. */
-export const uuids = (ids: readonly string[]) => arrayOf(ids, 'uuid');
-
-/** The outbox row of a task's run message: queue `tasks`, body `{ task_id }`, the queue priority of the task's priority. */
-const taskOutboxRow = (alias: string) =>
-  sql.raw(
-    `'tasks', jsonb_build_object('task_id', ${alias}.id), CASE ${alias}.priority WHEN 'LOW' THEN ${QUEUE_PRIORITY.LOW} WHEN 'MEDIUM' THEN ${QUEUE_PRIORITY.MEDIUM} ELSE ${QUEUE_PRIORITY.HIGH} END`,
-  );
-
 type Returned = TaskRow & { outbox_id: number | null };
 
 function toReturned(row: Record<string, unknown> | undefined): Returned | undefined {
@@ -40,7 +30,12 @@ function toReturned(row: Record<string, unknown> | undefined): Returned | undefi
  * Inserts tasks already `PENDING` (ids chosen by the caller), their `NEW` and `PENDING` events and their outbox
  * messages, in one statement. Returns the inserted ones by id: a task whose idempotency key is taken is left out.
  */
-export async function insertQueuedTasks(ex: Executor, list: readonly (NewTask & { id: string })[]): Promise<Map<string, Returned>> {
+export async function insertQueuedTasks(
+  ex: Executor,
+  list: readonly (NewTask & { id: string })[],
+  /** When the dispatcher may publish the messages, if the caller has not by then. */
+  availableInMs: number,
+): Promise<Map<string, Returned>> {
   const inserted = new Map<string, Returned>();
   if (list.length === 0) return inserted;
   // One array per column: the statement's text is the same for any number of tasks.
@@ -64,11 +59,7 @@ export async function insertQueuedTasks(ex: Executor, list: readonly (NewTask & 
       UNION ALL
       SELECT id, 'NEW'::task_status, 'PENDING'::task_status, created_at, 'queued' FROM t
     ),
-    o AS (
-      INSERT INTO outbox (queue, body, priority)
-      SELECT ${taskOutboxRow('t')} FROM t
-      RETURNING id, (body->>'task_id')::uuid AS task_id
-    )
+    o AS (${insertTaskMessages('t', availableInMs)} RETURNING id, (body->>'task_id')::uuid AS task_id)
     SELECT t.*, o.id AS outbox_id FROM t JOIN o ON o.task_id = t.id`);
   for (const row of result.rows) {
     const returned = toReturned(row) as Returned;
@@ -141,8 +132,8 @@ export interface Transition {
   reason: string;
   /** Further columns to set, as raw SQL assignments (`result = ...`). */
   set?: SQL;
-  /** Also write the task's run message to the outbox, in the same statement. */
-  enqueue?: boolean;
+  /** Also write the task's run message to the outbox, in the same statement, for the dispatcher after this long. */
+  enqueue?: { availableInMs: number };
   /** Only if the task is still in this run (its `started_at`). */
   run?: string;
 }
@@ -158,9 +149,7 @@ export async function transition(ex: Executor, t: Transition): Promise<Returned 
     t.from.map((s) => sql`${s}::task_status`),
     sql`, `,
   );
-  const outbox = t.enqueue
-    ? sql`INSERT INTO outbox (queue, body, priority) SELECT ${taskOutboxRow('u')} FROM u RETURNING id`
-    : sql`SELECT NULL::bigint AS id`;
+  const outbox = t.enqueue ? sql`${insertTaskMessages('u', t.enqueue.availableInMs)} RETURNING id` : sql`SELECT NULL::bigint AS id`;
   const result = await ex.execute(sql`
     WITH prev AS (
       SELECT id, status FROM tasks WHERE id = ${t.id} AND status IN (${from}) ${runGuard} FOR UPDATE
@@ -179,30 +168,34 @@ export async function transition(ex: Executor, t: Transition): Promise<Returned 
   return toReturned(result.rows[0]);
 }
 
-/**
- * Claims the PENDING tasks among `ids` (PENDING -> IN_PROGRESS, recording the events) in one conditional statement.
- * Returns the claimed tasks, and the status of every other task of `ids` that exists.
- */
 /** A claimed run; `started_at` identifies the run, so that a later run of the same task is never mistaken for it. */
 export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms'> & {
   /** As PostgreSQL wrote it (raw queries return timestamps as text); compared back as timestamptz. */
   started_at: string;
 };
 
+/**
+ * Claims the PENDING tasks among `ids` (PENDING -> IN_PROGRESS, recording the events, starting their lease) in one
+ * conditional statement. Returns the claimed tasks, and the status of every other task of `ids` that exists.
+ *
+ * NEW tasks are locked too: a dispatcher that is publishing a task's message holds its row (NEW -> PENDING, not yet
+ * committed), and its message can arrive first. Waiting for that lock lets the claim see the task PENDING; a task
+ * that is still NEW afterwards has an outbox row, so another message will come.
+ */
 export async function claimTasks(
   ex: Executor,
   ids: readonly string[],
 ): Promise<{ claimed: ClaimedTask[]; others: Map<string, TaskStatus> }> {
   if (ids.length === 0) return { claimed: [], others: new Map() };
-  // Rows are locked in id order, so that two batches claiming overlapping tasks cannot deadlock.
+  // Rows are locked in id order (as the dispatcher does), so that two statements locking overlapping tasks cannot deadlock.
   const result = await ex.execute(sql`
     WITH prev AS (
-      SELECT id FROM tasks WHERE id = ANY(${uuids(ids)}) AND status = 'PENDING' ORDER BY id FOR UPDATE
+      SELECT id, status FROM tasks WHERE id = ANY(${uuids(ids)}) AND status IN ('NEW', 'PENDING') ORDER BY id FOR UPDATE
     ),
     u AS (
-      UPDATE tasks t SET status = 'IN_PROGRESS', updated_at = now(), started_at = now(), attempts = t.attempts + 1,
-        progress = 0, error = NULL, finished_at = NULL
-      FROM prev WHERE t.id = prev.id AND t.status = 'PENDING'
+      UPDATE tasks t SET status = 'IN_PROGRESS', updated_at = now(), started_at = now(), heartbeat_at = now(),
+        attempts = t.attempts + 1, progress = 0, error = NULL, finished_at = NULL
+      FROM prev WHERE t.id = prev.id AND prev.status = 'PENDING'
       RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.started_at, t.updated_at
     ),
     e AS (
@@ -211,8 +204,10 @@ export async function claimTasks(
     )
     SELECT id, type, payload, attempts, max_attempts, timeout_ms, started_at, NULL::task_status AS status FROM u
     UNION ALL
+    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev WHERE status = 'NEW'
+    UNION ALL
     SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
-    WHERE t.id = ANY(${uuids(ids)}) AND NOT EXISTS (SELECT 1 FROM u WHERE u.id = t.id)`);
+    WHERE t.id = ANY(${uuids(ids)}) AND NOT EXISTS (SELECT 1 FROM prev WHERE prev.id = t.id)`);
   const claimed: ClaimedTask[] = [];
   const others = new Map<string, TaskStatus>();
   for (const row of result.rows as Array<ClaimedTask & { status: TaskStatus | null }>) {
@@ -234,8 +229,10 @@ export interface Finish {
 }
 
 /**
- * Records terminal outcomes of running tasks (IN_PROGRESS -> COMPLETED or FAILED, with their events) in one
- * conditional statement. Returns the ids that were still running (a task cancelled meanwhile keeps its status).
+ * Records terminal outcomes of runs (IN_PROGRESS -> COMPLETED or FAILED, with their events) in one conditional
+ * statement. Returns the ids whose run was still theirs: a task cancelled meanwhile keeps its status. A run whose
+ * lease lapsed while it could not reach the database (its task back in PENDING, not started again: `started_at`
+ * is still the run's) is still recorded, so that the work it did is kept and the task does not run twice.
  */
 export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Promise<Set<string>> {
   if (finishes.length === 0) return new Set();
@@ -251,19 +248,20 @@ export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Pr
         AS v(id, to_status, result, error, started_at)
     ),
     prev AS (
-      SELECT t.id FROM tasks t WHERE t.id = ANY(${uuids(ids)}) AND t.status = 'IN_PROGRESS' ORDER BY t.id FOR UPDATE
+      SELECT t.id, t.status FROM tasks t WHERE t.id = ANY(${uuids(ids)}) AND t.status IN ('IN_PROGRESS', 'PENDING')
+      ORDER BY t.id FOR UPDATE
     ),
     u AS (
-      UPDATE tasks t SET status = v.to_status, updated_at = now(), finished_at = now(),
+      UPDATE tasks t SET status = v.to_status, updated_at = now(), finished_at = now(), heartbeat_at = NULL,
         result = CASE WHEN v.to_status = 'COMPLETED' THEN v.result ELSE t.result END,
         progress = CASE WHEN v.to_status = 'COMPLETED' THEN 100 ELSE t.progress END,
         error = CASE WHEN v.to_status = 'COMPLETED' THEN NULL ELSE v.error END
-      FROM v, prev WHERE t.id = v.id AND t.id = prev.id AND t.status = 'IN_PROGRESS' AND t.started_at = v.started_at
-      RETURNING t.id, t.status, t.updated_at
+      FROM v, prev WHERE t.id = v.id AND t.id = prev.id AND t.started_at = v.started_at
+      RETURNING t.id, t.status, t.updated_at, prev.status AS prev_status
     ),
     e AS (
       INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, 'IN_PROGRESS', status, updated_at, CASE status WHEN 'COMPLETED' THEN 'completed' ELSE 'failed' END FROM u
+      SELECT id, prev_status, status, updated_at, CASE status WHEN 'COMPLETED' THEN 'completed' ELSE 'failed' END FROM u
     )
     SELECT id FROM u`);
   return new Set(result.rows.map((r) => r.id));
@@ -274,7 +272,8 @@ export async function updateWaitingTask(
   ex: Executor,
   id: string,
   fields: Partial<Pick<TaskRow, 'title' | 'description' | 'priority' | 'payload'>>,
-  enqueue: boolean,
+  /** Also write the task's run message to the outbox (its priority changed), for the dispatcher after this long. */
+  enqueue?: { availableInMs: number },
 ): Promise<Returned | undefined> {
   return ex.transaction(async (tx) => {
     const [row] = await tx
@@ -286,7 +285,7 @@ export async function updateWaitingTask(
     let outbox_id: number | null = null;
     if (enqueue) {
       const r = await tx.execute<{ id: string }>(
-        sql`INSERT INTO outbox (queue, body, priority) SELECT ${taskOutboxRow('t')} FROM tasks t WHERE t.id = ${id} RETURNING id`,
+        sql`WITH t AS (SELECT id, priority FROM tasks WHERE id = ${id}) ${insertTaskMessages('t', enqueue.availableInMs)} RETURNING id`,
       );
       outbox_id = Number(r.rows[0]?.id);
     }
@@ -300,53 +299,4 @@ export async function setProgress(ex: Executor, id: string, run: string, percent
     .update(tasks)
     .set({ progress: percent, updated_at: sql`now()` })
     .where(and(eq(tasks.id, id), eq(tasks.status, 'IN_PROGRESS'), sql`${tasks.started_at} = ${run}::timestamptz`));
-}
-
-/** Whether this run (`started_at`) of a task is still the running one. */
-export async function isRunCurrent(ex: Executor, id: string, run: string): Promise<boolean> {
-  const [row] = await ex
-    .select({ id: tasks.id })
-    .from(tasks)
-    .where(and(eq(tasks.id, id), eq(tasks.status, 'IN_PROGRESS'), sql`${tasks.started_at} = ${run}::timestamptz`))
-    .limit(1);
-  return row !== undefined;
-}
-
-/**
- * Finds tasks left IN_PROGRESS past their lease (`leaseFactor` times their timeout) by a worker that died,
- * and puts them back in the queue (with an outbox row each), or fails them once they have been lost too often.
- */
-export async function requeueExpiredLeases(ex: Executor, leaseFactor: number, typeTimeouts: Record<string, number>, maxLost = 3) {
-  const fallback = Math.max(...Object.values(typeTimeouts));
-  const cases = sql.join(
-    Object.entries(typeTimeouts).map(([type, ms]) => sql`WHEN ${type} THEN ${ms}::int`),
-    sql` `,
-  );
-  const res = await ex.execute<{ id: string; status: string }>(sql`
-    WITH lost AS (
-      SELECT id, status, attempts, max_attempts FROM tasks
-      WHERE status = 'IN_PROGRESS'
-        AND started_at < now() - make_interval(secs => ${leaseFactor}::float8 * coalesce(timeout_ms, CASE type ${cases} ELSE ${fallback}::int END) / 1000.0)
-      FOR UPDATE SKIP LOCKED
-    ),
-    u AS (
-      UPDATE tasks t SET
-        status = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN 'FAILED'::task_status ELSE 'PENDING'::task_status END,
-        error = 'lease expired: the worker running this attempt was lost',
-        progress = NULL,
-        finished_at = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN now() END,
-        updated_at = now()
-      FROM lost WHERE t.id = lost.id
-      RETURNING t.id, t.status, t.priority, t.updated_at
-    ),
-    e AS (
-      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, 'IN_PROGRESS', status, updated_at, 'lease expired' FROM u
-    ),
-    o AS (
-      INSERT INTO outbox (queue, body, priority, created_at)
-      SELECT ${taskOutboxRow('u')}, now() - interval '1 hour' FROM u WHERE u.status = 'PENDING'
-    )
-    SELECT id, status FROM u`);
-  return res.rows;
 }

@@ -2,12 +2,13 @@ import { sql } from 'drizzle-orm';
 import { batched } from '#lib/batch';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
+import { currentRuns, type Run, renewLeases } from '#lib/db/leases';
 import { whileDatabaseIsAway } from '#lib/db/retry';
-import { type ClaimedTask, claimTasks, type Finish, finishTasks, isRunCurrent, setProgress, transition } from '#lib/db/tasks';
+import { type ClaimedTask, claimTasks, type Finish, finishTasks, setProgress, transition } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
+import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
-import { publishAfterCommit } from '#lib/tasks/service';
 import type { TaskStatus } from '#lib/tasks/status';
 import { findTaskType } from '#lib/tasks/types/index';
 
@@ -57,21 +58,64 @@ function progressWriter(id: string, run: string) {
   };
 }
 
-/** Watches for this run ending elsewhere (cancelled from anywhere, or a later run) and aborts it. */
-function cancellationWatch(id: string, run: string, controller: AbortController) {
+/** Lease checks of concurrent runs go to the database together (see `batched`). */
+const LEASE_CHECKS = { maxBatch: 500, inFlight: 2 };
+const isCurrent = batched<Run, boolean>((runs) => currentRuns(db(), runs), LEASE_CHECKS);
+const renew = batched<Run, boolean>((runs) => renewLeases(db(), runs), LEASE_CHECKS);
+
+/** Raised in a run's signal when its task was cancelled, or taken over by another run. */
+class RunEndedError extends Error {
+  override name = 'RunEndedError';
+}
+
+/**
+ * Keeps a run's lease (a heartbeat every third of LEASE_MS) and watches, every CANCEL_CHECK_MS, for the run ending
+ * elsewhere (cancelled from anywhere, or replaced by a later run), which aborts it. While the database cannot be
+ * reached the run goes on, and its heartbeat is tried at every check until it gets through.
+ */
+function watchRun(run: Run, controller: AbortController) {
+  const { CANCEL_CHECK_MS, LEASE_MS } = config();
+  const heartbeatMs = LEASE_MS / 3;
+  let renewed = Date.now();
   let checking = false;
-  const timer = setInterval(async () => {
-    // A slow database gets one check at a time, not a pile of them.
-    if (checking) return;
-    checking = true;
-    try {
-      if (!(await isRunCurrent(db(), id, run))) controller.abort(new Error('the run was cancelled'));
-    } catch {
-    } finally {
-      checking = false;
-    }
-  }, config().CANCEL_CHECK_MS);
+  const timer = setInterval(
+    async () => {
+      // A slow database gets one check at a time, not a pile of them.
+      if (checking) return;
+      checking = true;
+      try {
+        // A run that looks ended may only have lost its lease (renewing takes it back, see renewLeases).
+        if (Date.now() - renewed < heartbeatMs && (await isCurrent(run))) return;
+        if (await renew(run)) renewed = Date.now();
+        else controller.abort(new RunEndedError('the run was cancelled'));
+      } catch {
+      } finally {
+        checking = false;
+      }
+    },
+    Math.min(CANCEL_CHECK_MS, heartbeatMs),
+  );
   return () => clearInterval(timer);
+}
+
+/** How long a run whose signal fired may take to stop before its outcome is recorded without it. */
+export const ABANDON_AFTER_MS = 5_000;
+
+/**
+ * Runs `work` until it settles, or until `graceMs` after `signal` fires, whichever is first: a task type that
+ * ignores its signal is abandoned (its promise left to settle unheard) and the run ends with the signal's reason.
+ */
+export function untilAbandoned<T>(work: Promise<T>, signal: AbortSignal, graceMs = ABANDON_AFTER_MS): Promise<T> {
+  work.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const abandoned = new Promise<never>((_, reject) => {
+    const start = () => {
+      timer = setTimeout(() => reject(signal.reason), graceMs);
+    };
+    if (signal.aborted) start();
+    else signal.addEventListener('abort', start, { once: true });
+  });
+  return Promise.race([work, abandoned]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -99,7 +143,8 @@ const claim = batched<string, { task?: ClaimedTask; status?: TaskStatus }>(async
 /** Records the outcomes of tasks finishing together in one statement; true for each that was still running. */
 const finishTogether = batched<Finish, boolean>(async (items) => {
   // The outcome of a run that happened must not be lost to a database blip: keep trying for a while.
-  const finished = await whileDatabaseIsAway(() => finishTasks(db(), items));
+  // As long as two leases: a run whose lease lapsed meanwhile is still recorded (see finishTasks).
+  const finished = await whileDatabaseIsAway(() => finishTasks(db(), items), Math.max(30_000, 2 * config().LEASE_MS));
   return items.map((f) => finished.has(f.id));
 }, CLAIMS);
 
@@ -129,8 +174,8 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   }
   const { task: claimed, status } = await claim(taskId);
   if (!claimed) {
-    // A task still NEW has a message that overtook its commit (the dispatcher's publish): try again shortly.
-    if (status === 'NEW') return 'retry';
+    // A task still NEW has an outbox row, which the dispatcher publishes: this message (published by a create
+    // whose confirm timed out) is not needed.
     logger.info('message skipped', { task_id: taskId, status: status ?? 'missing' });
     return 'done';
   }
@@ -143,13 +188,13 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   const controller = new AbortController();
   const timeoutMs = Math.min(claimed.timeout_ms ?? type.timeoutMs, type.timeoutMs);
   const timer = setTimeout(() => controller.abort(new TimeoutError('timeout')), timeoutMs);
-  const stopWatch = cancellationWatch(taskId, claimed.started_at, controller);
+  const stopWatch = watchRun({ id: taskId, startedAt: claimed.started_at }, controller);
   const progress = progressWriter(taskId, claimed.started_at);
   const started = Date.now();
   let outcome: { ok: true; result: unknown } | { ok: false; error: string };
   try {
     const payload = type.payload.parse(claimed.payload);
-    const result = await type.run(payload, { signal: controller.signal, progress: progress.report });
+    const result = await untilAbandoned(type.run(payload, { signal: controller.signal, progress: progress.report }), controller.signal);
     outcome = { ok: true, result: result ?? null };
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;
@@ -175,7 +220,7 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
         to: 'PENDING',
         reason: `attempt ${claimed.attempts} failed; retry in ${delayMs} ms`,
         set: sql`error = ${error}, progress = NULL`,
-        enqueue: true,
+        enqueue: { availableInMs: selfPublishMs(delayMs) },
         run: claimed.started_at,
       }),
     );

@@ -1,9 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { batched } from '#lib/batch';
-import { config, onLambda } from '#lib/config';
+import { config } from '#lib/config';
 import { db } from '#lib/db/client';
-import { deleteOutboxRows } from '#lib/db/outbox';
 import type { TaskEventRow, TaskRow } from '#lib/db/schema';
 import {
   findTask,
@@ -19,10 +18,9 @@ import {
 } from '#lib/db/tasks';
 import { ConflictError, NotFoundError, ValidationError } from '#lib/http/errors';
 import { zodIssuesToFieldErrors } from '#lib/http/input';
-import { logger } from '#lib/logger';
-import { queue } from '#lib/queue/client';
+import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import type { CreateTaskInput, ListTasksQuery, Task, UpdateTaskInput } from '#lib/tasks/schemas';
-import { FROM, QUEUE_PRIORITY, type TaskStatus } from '#lib/tasks/status';
+import { FROM, type TaskStatus } from '#lib/tasks/status';
 import { findTaskType, TASK_TYPE_NAMES, type TaskType } from '#lib/tasks/types/index';
 
 /** How long an idempotency key is honoured. */
@@ -88,81 +86,10 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-const taskMessage = (row: Pick<TaskRow, 'id' | 'priority'>) => ({
-  body: JSON.stringify({ task_id: row.id }),
-  priority: QUEUE_PRIORITY[row.priority],
-});
-
-type Queued = TaskRow & { outbox_id: number | null };
-
-/**
- * Deletes the outbox rows of published messages, many in one statement; never rejects. If a delete is lost, the
- * dispatcher publishes the message again, and a duplicate is harmless (claims are conditional).
- */
-const deletePublished = batched(
-  async (ids: number[]): Promise<undefined[]> => {
-    try {
-      await deleteOutboxRows(db(), ids);
-    } catch (err) {
-      logger.warn('could not delete published outbox rows', { error: err as Error });
-    }
-    return ids.map(() => undefined);
-  },
-  { maxBatch: 1_000 },
-);
-
-/**
- * Publishes the messages of tasks just written with outbox rows, concurrent calls together (see `batched`). On
- * success their outbox rows are deleted (`deletePublished`), after the answer where that is safe; when the queue
- * is unreachable the tasks go back to NEW and the dispatcher publishes them later. Either way the tasks are
- * stored: if even the move back to NEW fails (the database went away too), they are answered as stored, PENDING
- * with their outbox rows, rather than with an error that would make a client send them again.
- */
-const publishQueued = batched(
-  async (items: { row: Queued; delayMs?: number }[]): Promise<TaskRow[]> => {
-    try {
-      await queue().publish(
-        'tasks',
-        items.map(({ row, delayMs }) => ({ ...taskMessage(row), delayMs })),
-      );
-    } catch (err) {
-      logger.warn('queue unreachable; the dispatcher will publish the tasks later', {
-        task_ids: items.map(({ row }) => row.id),
-        error: err as Error,
-      });
-      return Promise.all(
-        items.map(async ({ row }) => {
-          try {
-            return (await transition(db(), { id: row.id, from: ['PENDING'], to: 'NEW', reason: 'queue unreachable' })) ?? row;
-          } catch (error) {
-            logger.warn('could not mark an unqueued task NEW; its outbox row has it published later', {
-              task_id: row.id,
-              error: error as Error,
-            });
-            return row;
-          }
-        }),
-      );
-    }
-    const deleted = Promise.all(items.map(({ row }) => deletePublished(row.outbox_id as number)));
-    // A long-lived process answers first. A Lambda container may be frozen once it has answered, and the outbox
-    // keeps no delay: a row left behind would have a delayed retry published again at once. So those wait.
-    if (onLambda() || items.some(({ delayMs }) => delayMs)) await deleted;
-    return items.map(({ row }) => row);
-  },
-  { inFlight: 2 },
-);
-
-/** Publishes the message of a task that was just written with an outbox row (no-op without one). */
-export async function publishAfterCommit(row: Queued, delayMs?: number): Promise<TaskRow> {
-  if (row.outbox_id === null) return row;
-  return publishQueued({ row, delayMs });
-}
-
 /** Inserts queued tasks, concurrent creates in one statement (see `batched`); undefined when the key is taken. */
 const insertQueued = batched(
   async (list: (NewTask & { id: string })[]) => {
-    const inserted = await insertQueuedTasks(db(), list);
+    const inserted = await insertQueuedTasks(db(), list, selfPublishMs());
     return list.map((task) => inserted.get(task.id));
   },
   { inFlight: 2 },
@@ -270,7 +197,7 @@ export async function retryTask(id: string): Promise<Task> {
     to: 'PENDING',
     reason: 'retry requested',
     set: sql`error = NULL, result = NULL, progress = NULL, attempts = 0, started_at = NULL, finished_at = NULL`,
-    enqueue: true,
+    enqueue: { availableInMs: selfPublishMs() },
   });
   if (!row) return conflictOrMissing(id, 'retry', FROM.retry);
   return toTask(await publishAfterCommit(row));
@@ -283,7 +210,7 @@ export async function updateTask(id: string, input: UpdateTaskInput): Promise<Ta
   const fields = { ...input };
   if (input.payload !== undefined) fields.payload = validatePayload(current.type, input.payload);
   const requeue = input.priority !== undefined && input.priority !== current.priority && current.status === 'PENDING';
-  const row = await updateWaitingTask(db(), id, fields, requeue);
+  const row = await updateWaitingTask(db(), id, fields, requeue ? { availableInMs: selfPublishMs() } : undefined);
   if (!row) return conflictOrMissing(id, 'update', FROM.update);
   return toTask(await publishAfterCommit(row));
 }

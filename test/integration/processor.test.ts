@@ -94,11 +94,29 @@ describe('the processor function', () => {
     expect(await getTask(task.id)).toMatchObject({ status: 'CANCELLED', attempts: 0, started_at: null });
   });
 
-  it('asks for redelivery of a message whose task is still NEW', async () => {
+  it('drops a message whose task is still NEW, leaving the task to its outbox row (no redelivery loop)', async () => {
     const task = await newTask({ duration_ms: 0, failure_rate: 0 });
     await app.db.db.execute(sql`UPDATE tasks SET status = 'NEW' WHERE id = ${task.id}`);
-    const res = await runTasks(forTask(task.id));
-    expect(res.batchItemFailures).toHaveLength(1);
+    expect(await runTasks(forTask(task.id))).toEqual({ batchItemFailures: [] });
+    expect(await getTask(task.id)).toMatchObject({ status: 'NEW', attempts: 0 });
+  });
+
+  it('runs a task whose message overtook the commit of the dispatcher that published it', async () => {
+    const task = await newTask({ duration_ms: 0, failure_rate: 0 });
+    await app.db.db.execute(sql`UPDATE tasks SET status = 'NEW' WHERE id = ${task.id}`);
+    // A dispatcher has moved the task NEW -> PENDING and published, but not committed yet.
+    const dispatcher = await app.db.pool.connect();
+    try {
+      await dispatcher.query('BEGIN');
+      await dispatcher.query(`UPDATE tasks SET status = 'PENDING' WHERE id = $1`, [task.id]);
+      const run = runTasks(forTask(task.id));
+      await new Promise((r) => setTimeout(r, 300));
+      await dispatcher.query('COMMIT');
+      expect(await run).toEqual({ batchItemFailures: [] });
+    } finally {
+      dispatcher.release();
+    }
+    expect(await getTask(task.id)).toMatchObject({ status: 'COMPLETED', attempts: 1 });
   });
 
   it('dead-letters a message that is not a tasks message, and skips an unknown task', async () => {

@@ -3,14 +3,14 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { queue } from '#lib/queue/client';
 import { toSqsEvent } from '#lib/queue/events';
-import { dispatchOutbox } from '#lib/tasks/dispatcher';
+import { runMaintenance } from '#lib/tasks/dispatcher';
 import { createTask, getTask, getTaskEvents } from '#lib/tasks/service';
 import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
 import { createTestDatabase } from '../helpers/db';
 import { fakeContext } from '../helpers/lambda';
 
-const app = useTestApp({ LEASE_FACTOR: '3' });
+const app = useTestApp({ LEASE_MS: '3000' });
 
 const run = (id: string) =>
   processor(
@@ -46,25 +46,28 @@ describe('timeouts', () => {
 
 describe('lost workers', () => {
   it('puts a task whose lease expired back in the queue, counting the lost attempt', async () => {
-    const { task } = await createTask({ type: 'emulate', title: 'lost', priority: 'HIGH', payload: {}, timeout_ms: 1_000 });
+    const { task } = await createTask({ type: 'emulate', title: 'lost', priority: 'HIGH', payload: {} });
     await queue().purge('tasks');
-    // A worker claimed it 4 s ago (lease: 3 x 1 s) and died.
+    // A worker claimed it a minute ago and was last heard of 4 s ago (lease: 3 s), whatever its timeout.
     await app.db.db.execute(
-      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '4 seconds' WHERE id = ${task.id}`,
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '1 minute',
+        heartbeat_at = now() - interval '4 seconds' WHERE id = ${task.id}`,
     );
     const { task: fresh } = await createTask({
       type: 'emulate',
       title: 'still running',
       priority: 'HIGH',
       payload: {},
-      timeout_ms: 10_000,
+      timeout_ms: 1_000,
     });
+    // Started long before its timeout, but heard of 1 s ago: alive.
     await app.db.db.execute(
-      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '4 seconds' WHERE id = ${fresh.id}`,
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '1 minute',
+        heartbeat_at = now() - interval '1 second' WHERE id = ${fresh.id}`,
     );
     await queue().purge('tasks');
 
-    expect(await dispatchOutbox()).toBe(1);
+    expect(await runMaintenance()).toBe(1);
     expect(await getTask(task.id)).toMatchObject({
       status: 'PENDING',
       attempts: 1,
@@ -79,9 +82,10 @@ describe('lost workers', () => {
   it('fails a task that was lost too many times, so that none stays IN_PROGRESS forever', async () => {
     const { task } = await createTask({ type: 'emulate', title: 'cursed', priority: 'LOW', payload: {}, timeout_ms: 1_000 });
     await app.db.db.execute(
-      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 4, started_at = now() - interval '1 minute' WHERE id = ${task.id}`,
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 4, started_at = now() - interval '1 minute', heartbeat_at = now() - interval '1 minute'
+        WHERE id = ${task.id}`,
     );
-    await dispatchOutbox();
+    await runMaintenance();
     expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', finished_at: expect.any(String) });
   });
 });

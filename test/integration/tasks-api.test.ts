@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { transition } from '#lib/db/tasks';
-import { dispatchOutbox } from '#lib/tasks/dispatcher';
-import { publishAfterCommit } from '#lib/tasks/service';
+import { runMaintenance } from '#lib/tasks/dispatcher';
+import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { handler as health } from '../../functions/health';
 import { handler as cancel } from '../../functions/tasks-cancel';
 import { handler as create } from '../../functions/tasks-create';
@@ -150,7 +150,7 @@ describe('tasks API on PostgreSQL', () => {
     await expect.poll(outboxLeft, { timeout: 2_000 }).toBe(0);
   });
 
-  it('answers without waiting for the outbox delete; a delayed message waits for it; a failed delete leaves the row for the dispatcher', async () => {
+  it('answers without waiting for the outbox delete; a delayed message keeps its delay in the outbox; a failed delete leaves the row for the dispatcher', async () => {
     const outboxRows = async (id: string) =>
       Number((await app.db.db.execute<{ n: string }>(sql`SELECT count(*) AS n FROM outbox WHERE body->>'task_id' = ${id}`)).rows[0]?.n);
     // Counts the deletes tried: a sequence keeps its value when the deleting transaction rolls back.
@@ -183,15 +183,25 @@ describe('tasks API on PostgreSQL', () => {
       expect(await outboxRows(slow.body.id)).toBe(1);
       await expect.poll(() => outboxRows(slow.body.id), { timeout: 10_000 }).toBe(0);
 
-      // ...but a delayed message (a retry after a backoff) waits for it: the outbox keeps no delay, so a row left
-      // behind would be published again at once.
+      // ...nor that of a delayed message (a retry after a backoff), whose outbox row keeps the delay: a row left
+      // behind is not published before the message is due.
       const id = slow.body.id as string;
       await byId(cancel, 'DELETE', id);
-      const requeued = await transition(app.db.db, { id, from: ['CANCELLED'], to: 'PENDING', reason: 'test', enqueue: true });
+      const requeued = await transition(app.db.db, {
+        id,
+        from: ['CANCELLED'],
+        to: 'PENDING',
+        reason: 'test',
+        enqueue: { availableInMs: selfPublishMs(60_000) },
+      });
       started = Date.now();
+      const queuedBefore = await queuedMessages();
       await publishAfterCommit(requeued as NonNullable<typeof requeued>, 60_000);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(2_900);
-      expect(await outboxRows(id)).toBe(0);
+      expect(Date.now() - started).toBeLessThan(2_000);
+      expect(await queuedMessages()).toBe(queuedBefore + 1);
+      expect(await runMaintenance()).toBe(0);
+      expect(await queuedMessages()).toBe(queuedBefore + 1);
+      await expect.poll(() => outboxRows(id), { timeout: 10_000 }).toBe(0);
 
       // A failing delete does not fail the create; the row stays, and the dispatcher publishes the message again.
       await trigger("RAISE EXCEPTION 'no deletes today';");
@@ -204,8 +214,8 @@ describe('tasks API on PostgreSQL', () => {
       expect(await outboxRows(failed.body.id)).toBe(1);
       expect(await queuedMessages()).toBe(before + 1);
       await app.db.db.execute(sql.raw('DROP TRIGGER outbox_delete_hook ON outbox'));
-      await app.db.db.execute(sql`UPDATE outbox SET created_at = now() - interval '1 minute' WHERE body->>'task_id' = ${failed.body.id}`);
-      expect(await dispatchOutbox()).toBe(1);
+      await app.db.db.execute(sql`UPDATE outbox SET available_at = now() WHERE body->>'task_id' = ${failed.body.id}`);
+      expect(await runMaintenance()).toBe(1);
       expect(await queuedMessages()).toBe(before + 2);
       expect(await outboxRows(failed.body.id)).toBe(0);
     } finally {

@@ -1,0 +1,99 @@
+import { sql } from 'drizzle-orm';
+import { arrayOf, uuids } from '#lib/db/arrays';
+import type { Executor } from '#lib/db/client';
+import { insertTaskMessages } from '#lib/db/outbox';
+
+// Leases by heartbeat. A claimed run holds its task while it renews `heartbeat_at` every few seconds; once a run
+// has not been heard of for a lease, its worker is taken for lost and the task is queued again. A run's identity
+// is its `started_at`: a later run of the same task is never mistaken for it.
+
+/** One run of a task: the task id and the run's `started_at`. */
+export interface Run {
+  id: string;
+  startedAt: string;
+}
+
+/** The runs as a table `r(id, started_at, n)`, `n` numbering them from 1 in the order given. */
+const runsTable = (runs: readonly Run[]) =>
+  sql`unnest(${uuids(runs.map((r) => r.id))}, ${arrayOf(
+    runs.map((r) => r.startedAt),
+    'timestamptz',
+  )}) WITH ORDINALITY AS r(id, started_at, n)`;
+
+/** Which of the given runs (true or false, in their order) are still their task's running run. */
+const byPosition = (runs: readonly Run[], rows: Array<{ n: string | number }>) => {
+  const found = new Set(rows.map((r) => Number(r.n)));
+  return runs.map((_, i) => found.has(i + 1));
+};
+
+/** For each given run, in order, whether it is still its task's running run (not cancelled, finished or replaced). */
+export async function currentRuns(ex: Executor, runs: readonly Run[]): Promise<boolean[]> {
+  if (!runs.length) return [];
+  const res = await ex.execute<{ n: string }>(sql`
+    SELECT r.n FROM ${runsTable(runs)} JOIN tasks t ON t.id = r.id AND t.started_at = r.started_at
+    WHERE t.status = 'IN_PROGRESS'`);
+  return byPosition(runs, res.rows);
+}
+
+/**
+ * Renews the leases of live runs and answers, for each in order, whether it is still current. A run whose lease lapsed
+ * while it could not reach the database, and whose task has not been started again, takes its task back
+ * (PENDING -> IN_PROGRESS, with the event): the message the lapse queued then finds it running and is dropped.
+ */
+export async function renewLeases(ex: Executor, runs: readonly Run[]): Promise<boolean[]> {
+  if (!runs.length) return [];
+  const res = await ex.execute<{ n: string }>(sql`
+    WITH prev AS (
+      SELECT t.id, t.status, r.n FROM tasks t JOIN ${runsTable(runs)} ON t.id = r.id AND t.started_at = r.started_at
+      WHERE t.status IN ('IN_PROGRESS', 'PENDING') ORDER BY t.id FOR UPDATE OF t
+    ),
+    u AS (
+      UPDATE tasks t SET heartbeat_at = now(), status = 'IN_PROGRESS',
+        updated_at = CASE WHEN prev.status = 'PENDING' THEN now() ELSE t.updated_at END,
+        error = CASE WHEN prev.status = 'PENDING' THEN NULL ELSE t.error END
+      FROM prev WHERE t.id = prev.id
+      RETURNING t.id, t.updated_at, prev.status AS prev_status, prev.n
+    ),
+    e AS (
+      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
+      SELECT id, 'PENDING', 'IN_PROGRESS', updated_at, 'lease renewed: the run was alive' FROM u WHERE prev_status = 'PENDING'
+    )
+    SELECT n FROM u`);
+  return byPosition(runs, res.rows);
+}
+
+/**
+ * Finds runs not heard of for `leaseMs` (their worker died or lost the database) and queues their tasks again
+ * (with an outbox row each, for the dispatcher at once), or fails them once they have been lost too often.
+ *
+ * A lease counts from the later of the last heartbeat and the database server's start: after a restart of the
+ * database, live runs get a whole lease to renew before they are taken for lost.
+ */
+export async function requeueExpiredLeases(ex: Executor, leaseMs: number, maxLost = 3): Promise<Array<{ id: string; status: string }>> {
+  const res = await ex.execute<{ id: string; status: string }>(sql`
+    WITH lost AS (
+      SELECT id, attempts, max_attempts FROM tasks
+      WHERE status = 'IN_PROGRESS'
+        AND heartbeat_at < now() - make_interval(secs => ${leaseMs}::float8 / 1000.0)
+        AND pg_postmaster_start_time() < now() - make_interval(secs => ${leaseMs}::float8 / 1000.0)
+      ORDER BY id FOR UPDATE SKIP LOCKED
+    ),
+    u AS (
+      UPDATE tasks t SET
+        status = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN 'FAILED'::task_status ELSE 'PENDING'::task_status END,
+        error = 'lease expired: the worker running this attempt was lost',
+        progress = NULL,
+        finished_at = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN now() END,
+        updated_at = now()
+      FROM lost WHERE t.id = lost.id
+      RETURNING t.id, t.status, t.priority, t.updated_at
+    ),
+    e AS (
+      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
+      SELECT id, 'IN_PROGRESS', status, updated_at, 'lease expired' FROM u
+    ),
+    requeued AS (SELECT id, priority FROM u WHERE status = 'PENDING'),
+    o AS (${insertTaskMessages('requeued', 0)})
+    SELECT id, status FROM u`);
+  return res.rows;
+}

@@ -1,0 +1,154 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { db } from '#lib/db/client';
+import { returnUnpublishedToNew } from '#lib/db/outbox';
+import { insertQueuedTasks } from '#lib/db/tasks';
+import { queue } from '#lib/queue/client';
+import { toSqsEvent } from '#lib/queue/events';
+import { runMaintenance } from '#lib/tasks/dispatcher';
+import { untilAbandoned } from '#lib/tasks/processor';
+import { createTask, getTask, getTaskEvents } from '#lib/tasks/service';
+import { handler as processor } from '../../functions/processor';
+import { useTestApp } from '../helpers/app';
+import { fakeContext } from '../helpers/lambda';
+
+const app = useTestApp({ LEASE_MS: '1500', CANCEL_CHECK_MS: '100' });
+
+const run = (id: string) =>
+  processor(
+    toSqsEvent('tasks', [{ id: `m-${id}`, body: JSON.stringify({ task_id: id }), priority: 5, receiveCount: 1 }]),
+    fakeContext('processor'),
+  );
+const moves = async (id: string) => (await getTaskEvents(id)).items.map((e) => `${e.from_status}->${e.to_status}:${e.reason}`);
+const emulate = (duration_ms: number) => ({
+  type: 'emulate',
+  title: 'lease',
+  priority: 'MEDIUM' as const,
+  payload: { duration_ms, failure_rate: 0 },
+});
+
+describe('leases by heartbeat', () => {
+  it('keeps a live run that lasts several leases: maintenance never takes it', async () => {
+    const { task } = await createTask(emulate(4_000));
+    await queue().purge('tasks');
+    const running = run(task.id);
+    for (let i = 0; i < 12; i++) {
+      await sleep(300);
+      await runMaintenance();
+    }
+    expect(await running).toEqual({ batchItemFailures: [] });
+    expect(await getTask(task.id)).toMatchObject({ status: 'COMPLETED', attempts: 1 });
+    expect((await moves(task.id)).filter((m) => m.endsWith(':started'))).toHaveLength(1);
+  });
+
+  it('records the outcome of a run whose lease lapsed while it could not be heard, and takes the task back', async () => {
+    const { task } = await createTask(emulate(1_500));
+    await queue().purge('tasks');
+    const running = run(task.id);
+    await sleep(300);
+    // The run was not heard of for a minute (its heartbeats lost, as while the database was away): maintenance
+    // queues the task again.
+    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 minute' WHERE id = ${task.id}`);
+    await runMaintenance();
+    expect((await getTask(task.id)).status).toMatch(/PENDING|IN_PROGRESS/);
+    expect(await running).toEqual({ batchItemFailures: [] });
+    // The message maintenance queued finds the task done and runs nothing.
+    await run(task.id);
+    expect(await getTask(task.id)).toMatchObject({ status: 'COMPLETED', attempts: 1, error: null });
+    const history = await moves(task.id);
+    expect(history.filter((m) => m.endsWith(':started'))).toHaveLength(1);
+    expect(history).toContain('IN_PROGRESS->PENDING:lease expired');
+    expect(history.at(-1)).toMatch(/->COMPLETED:completed$/);
+  });
+
+  it('requeues a run that stopped renewing within a lease, whatever its timeout', async () => {
+    const { task } = await createTask(emulate(60_000));
+    await queue().purge('tasks');
+    // A worker claimed it and died at once: no heartbeat after the claim.
+    await app.db.db.execute(
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now(), heartbeat_at = now() WHERE id = ${task.id}`,
+    );
+    await runMaintenance();
+    expect((await getTask(task.id)).status).toBe('IN_PROGRESS');
+    await sleep(1_700);
+    await runMaintenance();
+    expect(await getTask(task.id)).toMatchObject({ status: 'PENDING', error: 'lease expired: the worker running this attempt was lost' });
+    expect(await queue().depth('tasks')).toBe(1);
+  });
+});
+
+describe('a task type that ignores its signal', () => {
+  it('is abandoned a grace period after the signal fires, with the signal reason', async () => {
+    const controller = new AbortController();
+    const stubborn = new Promise((resolve) => setTimeout(() => resolve('too late'), 5_000));
+    const started = Date.now();
+    setTimeout(() => controller.abort(new Error('timeout')), 100);
+    await expect(untilAbandoned(stubborn, controller.signal, 200)).rejects.toThrow('timeout');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(280);
+    expect(Date.now() - started).toBeLessThan(1_000);
+  });
+
+  it('is not cut short when it settles by itself', async () => {
+    const controller = new AbortController();
+    await expect(untilAbandoned(Promise.resolve(42), controller.signal, 10)).resolves.toBe(42);
+  });
+});
+
+describe('the move back to NEW after a failed publish', () => {
+  const insert = async () => {
+    const id = crypto.randomUUID();
+    const rows = await insertQueuedTasks(
+      db(),
+      [
+        {
+          id,
+          type: 'emulate',
+          title: 'race',
+          description: null,
+          priority: 'LOW',
+          payload: {},
+          max_attempts: 1,
+          timeout_ms: null,
+          idempotency_key: null,
+          request_hash: null,
+        },
+      ],
+      0,
+    );
+    const row = rows.get(id);
+    return { taskId: id, outboxId: row?.outbox_id as number };
+  };
+
+  for (const [outcome, expected] of [
+    ['COMMIT', 'PENDING'],
+    ['ROLLBACK', 'NEW'],
+  ] as const) {
+    it(`waits for a dispatcher holding the row; after its ${outcome} the task is ${expected}`, async () => {
+      const item = await insert();
+      const dispatcher = await app.db.pool.connect();
+      try {
+        await dispatcher.query('BEGIN');
+        await dispatcher.query('SELECT id FROM outbox WHERE id = $1 FOR UPDATE SKIP LOCKED', [item.outboxId]);
+        await dispatcher.query('DELETE FROM outbox WHERE id = $1', [item.outboxId]);
+        const fallback = returnUnpublishedToNew(db(), [item], 'queue unreachable');
+        await sleep(300);
+        await dispatcher.query(outcome);
+        const moved = await fallback;
+        expect(moved.map((r) => r.id)).toEqual(expected === 'NEW' ? [item.taskId] : []);
+      } finally {
+        dispatcher.release();
+      }
+      expect((await getTask(item.taskId)).status).toBe(expected);
+      const left = await app.db.db.execute(sql`SELECT 1 FROM outbox WHERE id = ${item.outboxId}`);
+      expect(left.rows).toHaveLength(expected === 'NEW' ? 1 : 0);
+    });
+  }
+
+  it('leaves the task PENDING when the dispatcher already published and deleted the row', async () => {
+    const item = await insert();
+    expect(await runMaintenance()).toBeGreaterThanOrEqual(1);
+    expect(await returnUnpublishedToNew(db(), [item], 'queue unreachable')).toEqual([]);
+    expect((await getTask(item.taskId)).status).toBe('PENDING');
+  });
+});
