@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '#lib/db/migrate';
 import { type EmbeddedServer, startEmbeddedPostgres } from '../../scripts/embedded-postgres';
-import { type Audit, auditUntilSettled, report, type Sent, startLoad } from '../helpers/faults';
+import { type Audit, auditUntilSettled, report, type Sent, startLoad, startRateLoad } from '../helpers/faults';
 import { freePort, killTree, request, useService } from '../helpers/service';
 import { requireRabbitMq, startTcpProxy, type TcpProxy } from '../helpers/services';
 
@@ -15,6 +15,7 @@ const acceptedIds = (sent: Sent[]) => sent.filter((s) => s.status === 201 && s.i
 
 function expectNothingLost(a: Audit) {
   expect(a.missing).toBe(0);
+  expect(a.stranded).toEqual([]);
   expect(a.stuck).toEqual([]);
   expect(a.terminal).toBe(a.accepted);
   expect(a.duplicates).toEqual([]);
@@ -61,6 +62,46 @@ describe.runIf(rabbit)('RabbitMQ goes away while tasks are created and processed
   });
 });
 
+describe.runIf(rabbit)('RabbitMQ stops for 6 s under 50 creates/s, with the default publish timeout', () => {
+  let proxy: TcpProxy;
+  beforeAll(async () => {
+    proxy = await startTcpProxy(process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+  });
+  afterAll(async () => proxy?.close());
+  const svc = useService({
+    bridge: true,
+    env: () => ({
+      QUEUE_DRIVER: 'rabbitmq',
+      RABBITMQ_URL: proxy.url,
+      QUEUE_NAMESPACE: `stop_${process.pid}`,
+      RABBITMQ_QUEUE_EXPIRES_MS: '600000',
+      // The dispatcher looks often, so that it publishes rows whose creates are still failing.
+      OUTBOX_INTERVAL_MS: '500',
+    }),
+  });
+
+  // Creates whose publish fails (their connection still waiting to reconnect) after the broker is back, while the
+  // dispatcher (a connection of its own) publishes the same rows: the timing that left tasks in NEW with no outbox row.
+  it('strands nothing and runs each task once', async () => {
+    const load = startRateLoad(svc.baseUrl, { title: 'through a stop', payload: QUICK }, 50);
+    await sleep(1_500);
+    await proxy.pause();
+    await sleep(6_000);
+    await proxy.resume();
+    const back = Date.now();
+    await sleep(1_500);
+    await load.stop();
+    const a = await auditUntilSettled(svc.databaseUrl, acceptedIds(load.sent), back, 60_000);
+    report('rabbitmq stop of 6 s at 50 creates/s', load.sent, a);
+    expect(load.sent.filter((s) => s.status !== 201)).toEqual([]);
+    expect(load.sent.filter((s) => s.taskStatus === 'NEW').length).toBeGreaterThan(0);
+    expectNothingLost(a);
+    expect(a.ranTwice).toEqual([]);
+    // A run of 700 ms may pass its 1 s timeout on a loaded machine; no other failure is expected.
+    expect(Object.keys(a.errors).filter((e) => e !== 'timeout')).toEqual([]);
+  });
+});
+
 describe.each(rabbit ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as const))('workers die (%s)', (driver) => {
   const svc = useService({
     bridge: true,
@@ -69,7 +110,6 @@ describe.each(rabbit ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as co
       QUEUE_NAMESPACE: `kill_${driver}_${process.pid}`,
       RABBITMQ_QUEUE_EXPIRES_MS: '600000',
       OUTBOX_INTERVAL_MS: '500',
-      LEASE_FACTOR: '1',
       WORKER_CONCURRENCY: '4',
       WORKER_BATCH_SIZE: '5',
     },
@@ -111,17 +151,19 @@ describe.each(rabbit ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as co
     expect(a.runs).toBe(a.accepted);
   });
 
-  it('serverless-offline (the running functions) is killed; lost tasks run again after their lease', async () => {
-    const load = startLoad(svc.baseUrl, slow, 2, 10);
+  it('serverless-offline (the running functions) is killed; lost tasks run again within 30 s, whatever their timeout', async () => {
+    // The type's default timeout (14 minutes): only the heartbeat can tell that these runs are lost.
+    const load = startLoad(svc.baseUrl, { title: 'default timeout', payload: { duration_ms: 1_500, failure_rate: 0 } }, 2, 10);
     await sleep(2_500);
     const running = (await request(svc.baseUrl, 'GET', '/api/v1/tasks?status=IN_PROGRESS')).body.total as number;
     await killTree(svc.offline);
     const killed = Date.now();
     await load.stop();
     await svc.startOffline();
+    const backMs = Date.now() - killed;
     const a = await auditUntilSettled(svc.databaseUrl, acceptedIds(load.sent), killed, 60_000);
     report(
-      `functions SIGKILL (${driver}), ${running} running at the kill`,
+      `functions SIGKILL (${driver}), ${running} running at the kill, serverless-offline back after ${backMs} ms`,
       load.sent.filter((s) => s.status !== 0),
       a,
     );
@@ -129,6 +171,10 @@ describe.each(rabbit ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as co
     expectNothingLost(a);
     expect(a.completed).toBe(a.accepted);
     expect(a.runs).toBeGreaterThan(a.accepted);
+    // Within 30 s of the kill, or at once if serverless-offline (which also runs the maintenance) took longer to
+    // start again than the lease.
+    expect(a.longestRestartMs).toBeGreaterThan(0);
+    expect(a.longestRestartMs).toBeLessThan(Math.max(30_000, backMs + 5_000));
   });
 });
 
@@ -178,5 +224,26 @@ describe('PostgreSQL restarts under load', () => {
     expect(load.sent.filter((s) => s.status === 503).length).toBeGreaterThan(0);
     expect(after.status).toBe(201);
     expectNothingLost(a);
+  });
+
+  // Runs that end while the database is away cannot record their outcome until it is back; their lease must not
+  // lapse meanwhile, or their tasks run twice.
+  it('runs no task twice when the database stops for 5 s while 1 s-timeout tasks run', async () => {
+    const body = { title: 'short timeout', timeout_ms: 1_000, payload: { duration_ms: 700, failure_rate: 0 } };
+    const load = startRateLoad(svc.baseUrl, body, 20);
+    await sleep(2_000);
+    await pgServer.stop();
+    await sleep(5_000);
+    pgServer = await startEmbeddedPostgres({ port, persistent: true, dir: path.join(dir, 'data'), database: 'tasks' });
+    const back = Date.now();
+    await sleep(2_000);
+    await load.stop();
+    const a = await auditUntilSettled(svc.databaseUrl, acceptedIds(load.sent), back, 60_000);
+    report('postgresql stop of 5 s with 1 s-timeout tasks', load.sent, a);
+    expect(load.sent.filter((s) => s.status !== 201 && s.status !== 503)).toEqual([]);
+    expectNothingLost(a);
+    expect(a.ranTwice).toEqual([]);
+    // A run of 700 ms may pass its 1 s timeout on a loaded machine; no other failure is expected.
+    expect(Object.keys(a.errors).filter((e) => e !== 'timeout')).toEqual([]);
   });
 });
