@@ -11,6 +11,7 @@ const envSchema = z.object({
     .default('postgres://postgres:postgres@127.0.0.1:54329/tasks'),
   DATABASE_POOL_MAX: int(1, 100).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  DATABASE_POOL_WAIT_MS: int(100, 60_000).default(10_000),
   QUEUE_DRIVER: z.enum(['postgres', 'rabbitmq', 'sqs']).default('postgres'),
   QUEUE_NAMESPACE: z
     .string()
