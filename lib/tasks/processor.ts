@@ -6,6 +6,7 @@ import { whileDatabaseIsAway } from '#lib/db/retry';
 import { type ClaimedTask, claimTasks, type Finish, finishTasks, isRunCurrent, setProgress, transition } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
+import { formatBytes } from '#lib/tasks/limits';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
 import { publishAfterCommit } from '#lib/tasks/service';
 import type { TaskStatus } from '#lib/tasks/status';
@@ -150,6 +151,10 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   try {
     const payload = type.payload.parse(claimed.payload);
     const result = await type.run(payload, { signal: controller.signal, progress: progress.report });
+    // A result too large to store and answer (GET /api/v1/tasks/{id}) fails the run instead.
+    const bytes = Buffer.byteLength(JSON.stringify(result ?? null));
+    const limit = config().TASK_RESULT_MAX_BYTES;
+    if (bytes > limit) throw new Error(`result too large: ${bytes} bytes; the limit is ${formatBytes(limit)}`);
     outcome = { ok: true, result: result ?? null };
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;

@@ -1,14 +1,17 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { toSqsEvent } from '#lib/queue/events';
 import { createTask, getTask } from '#lib/tasks/service';
+import { handler as processor } from '../../functions/processor';
 import { handler as create } from '../../functions/tasks-create';
 import { handler as get } from '../../functions/tasks-get';
 import { handler as list } from '../../functions/tasks-list';
 import { useTestApp } from '../helpers/app';
 import { fakeContext, httpEvent, invoke } from '../helpers/lambda';
 
-const app = useTestApp();
+// A small result limit, so that a real task type's result can cross it.
+const app = useTestApp({ TASK_RESULT_MAX_BYTES: '128' });
 
 /** The list answer as sent: its size in bytes and its parsed body. */
 async function listRaw(query: Record<string, string>) {
@@ -109,5 +112,32 @@ describe('list items leave out large payloads and results', () => {
     const byTitle = new Map(page.body.items.map((t: { title: string }) => [t.title, t]));
     expect(byTitle.get('at the limit')).toMatchObject({ payload: { text: 'a'.repeat(8192 - 12) }, payload_omitted: false });
     expect(byTitle.get('over the limit')).toMatchObject({ payload: null, payload_omitted: true });
+  });
+});
+
+describe('a task type result over TASK_RESULT_MAX_BYTES', () => {
+  it('fails the run with the sizes instead of storing the result', async () => {
+    // As JSON, a sha256 result is 106 bytes and a sha512 result 170: the limit here is 128.
+    const fits = await createTask({ type: 'checksum', title: 'sha256', priority: 'LOW', payload: { text: 'abc', algorithm: 'sha256' } });
+    const tooLarge = await createTask({
+      type: 'checksum',
+      title: 'sha512',
+      priority: 'LOW',
+      payload: { text: 'abc', algorithm: 'sha512' },
+    });
+    const bodies = [fits, tooLarge].map((t) => ({
+      id: t.task.id,
+      body: JSON.stringify({ task_id: t.task.id }),
+      priority: 5,
+      receiveCount: 1,
+    }));
+    expect(await processor(toSqsEvent('tasks', bodies), fakeContext('processor'))).toEqual({ batchItemFailures: [] });
+
+    expect(await getTask(fits.task.id)).toMatchObject({ status: 'COMPLETED', result: { algorithm: 'sha256', rounds: 1 } });
+    expect(await getTask(tooLarge.task.id)).toMatchObject({
+      status: 'FAILED',
+      result: null,
+      error: 'result too large: 170 bytes; the limit is 128 bytes',
+    });
   });
 });

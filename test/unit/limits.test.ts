@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseConfig } from '#lib/config';
 import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 import { TaskListSchema } from '#lib/tasks/schemas';
 import { toTaskListItem } from '#lib/tasks/service';
@@ -36,7 +37,8 @@ describe('size limits', () => {
     expect(bytes).toBeLessThan(5_500_000);
   });
 
-  it('limits read as people say them', () => {
+  it('results are limited to 1 MiB unless configured, and limits read as people say them', () => {
+    expect(parseConfig({}).TASK_RESULT_MAX_BYTES).toBe(1024 * 1024);
     expect(formatBytes(1024 * 1024)).toBe('1 MiB');
     expect(formatBytes(8 * 1024)).toBe('8 KiB');
     expect(formatBytes(1536)).toBe('1536 bytes');
