@@ -11,6 +11,7 @@ const envSchema = z.object({
     .default('postgres://postgres:postgres@127.0.0.1:54329/tasks'),
   DATABASE_POOL_MAX: int(1, 100).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
+  DATABASE_POOL_WAIT_MS: int(100, 60_000).default(10_000),
   QUEUE_DRIVER: z.enum(['postgres', 'rabbitmq', 'sqs']).default('postgres'),
   QUEUE_NAMESPACE: z
     .string()
@@ -30,6 +31,7 @@ const envSchema = z.object({
   SQS_WAIT_TIME_SECONDS: int(0, 20).default(20),
   QUEUE_PUBLISH_TIMEOUT_MS: int(100, 60_000).default(2_000),
   DEFAULT_MAX_ATTEMPTS: int(1, 10).default(1),
+  TASK_RESULT_MAX_BYTES: int(64, 2 * 1024 * 1024).default(1024 * 1024),
   EMULATE_MIN_MS: int(0, 600_000).default(5_000),
   EMULATE_MAX_MS: int(0, 600_000).default(10_000),
   EMULATE_FAILURE_RATE: z.coerce.number().min(0).max(1).default(0.2),

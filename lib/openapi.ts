@@ -32,7 +32,11 @@ const E409 = { 409: problem("The task's status does not allow the operation") };
 const E413 = { 413: problem('The body is over 256 KiB') };
 const E415 = { 415: problem('The body is not JSON (content type)') };
 const E422 = { 422: problem('The request parses but is not valid; `errors` lists the failing fields') };
-const E503 = { 503: problem('The database is unreachable') };
+const E503 = {
+  503: problem(
+    'The database is unreachable (Retry-After: 5), or the service is busy: every database connection stayed taken (Retry-After: 1)',
+  ),
+};
 
 const idOf = (schema: z.ZodType, fallback: string): string => (z.globalRegistry.get(schema)?.id as string | undefined) ?? fallback;
 

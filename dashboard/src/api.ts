@@ -1,4 +1,4 @@
-import type { BulkActionResult, Stats, Task, TaskEvent, TaskTypeList } from './types';
+import type { BulkActionResult, Stats, Task, TaskEvent, TaskListItem, TaskTypeList } from './types';
 
 const KEY_STORAGE = 'task-service.api-key';
 
@@ -66,7 +66,8 @@ export interface TaskFilters {
 }
 
 export interface TaskPage {
-  items: Task[];
+  /** Without large payloads and results (`payload_omitted`, `result_omitted`): `get` has the whole task. */
+  items: TaskListItem[];
   total: number;
   limit: number;
   offset: number;

@@ -4,7 +4,7 @@ import type { z } from 'zod';
 import type { TaskEventSchema } from '../../lib/tasks/schemas';
 import { FROM, TASK_PRIORITIES, TASK_STATUSES, type TaskStatus, TERMINAL_STATUSES } from '../../lib/tasks/status';
 
-export type { BulkActionResult, Stats, Task, TaskTypeList } from '../../lib/tasks/schemas';
+export type { BulkActionResult, Stats, Task, TaskListItem, TaskTypeList } from '../../lib/tasks/schemas';
 export type { TaskPriority, TaskStatus } from '../../lib/tasks/status';
 export type TaskEvent = z.output<typeof TaskEventSchema>;
 

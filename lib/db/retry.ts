@@ -16,25 +16,68 @@ const CONNECTION_CODES = new Set([
   '08006',
 ]);
 
-/** Whether an error (or one of its causes) says the database could not be reached. */
-export function isConnectionError(err: unknown): boolean {
+/** What a pool held when a request gave up waiting for one of its connections. */
+export interface PoolState {
+  /** Connections of the pool, open or opening. */
+  total: number;
+  /** Connections open (the others are still opening). */
+  connected: number;
+  idle: number;
+  /** Other requests still waiting for a connection. */
+  waiting: number;
+}
+
+/**
+ * A request waited as long as the pool lets it for a connection while the pool's connections were open and running
+ * other statements: the database answers, this process has more work at once than connections. Not an outage.
+ */
+export class DatabaseBusyError extends Error {
+  override name = 'DatabaseBusyError';
+
+  constructor(
+    readonly pool: PoolState,
+    options?: { cause?: unknown },
+  ) {
+    super(`every connection of the pool is busy (${pool.connected} open, ${pool.waiting} other requests waiting)`, options);
+  }
+}
+
+/** Whether an error (or one of its causes) says that every connection of the pool was busy: the database does answer. */
+export function isDatabaseBusy(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code, message } = e as { code?: string; message?: string };
-    if (code && CONNECTION_CODES.has(code)) return true;
-    if (message && /Connection terminated|timeout exceeded when trying to connect|connect ECONNREFUSED/.test(message)) return true;
+    if (e instanceof DatabaseBusyError) return true;
   }
   return false;
 }
 
-/** Runs `fn`, trying again while the database is unreachable, for at most `timeoutMs`; other errors are thrown at once. */
+/** Whether an error (or one of its causes) says the database could not be reached; a busy pool is not that. */
+export function isConnectionError(err: unknown): boolean {
+  for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    // Its cause is pg-pool's "timeout exceeded when trying to connect", which also ends a wait for a server that does not answer.
+    if (e instanceof DatabaseBusyError) return false;
+    const { code, message } = e as { code?: string; message?: string };
+    if (code && CONNECTION_CODES.has(code)) return true;
+    // "timeout expired": a client that gave up opening its connection (see BoundedClient in client.ts).
+    if (message && /Connection terminated|timeout exceeded when trying to connect|^timeout expired$|connect ECONNREFUSED/.test(message))
+      return true;
+  }
+  return false;
+}
+
+/**
+ * Runs `fn`, trying again while the database is unreachable (with growing pauses) or the pool is busy (at once: the
+ * wait for a connection was the pause), for at most `timeoutMs`; other errors are thrown at once.
+ */
 export async function whileDatabaseIsAway<T>(fn: () => Promise<T>, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  for (let wait = 100; ; wait = Math.min(wait * 2, 2_000)) {
+  for (let wait = 100; ; ) {
     try {
       return await fn();
     } catch (err) {
+      if (isDatabaseBusy(err) && Date.now() < deadline) continue;
       if (!isConnectionError(err) || Date.now() + wait > deadline) throw err;
       await sleep(wait);
+      wait = Math.min(wait * 2, 2_000);
     }
   }
 }

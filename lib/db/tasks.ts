@@ -1,8 +1,9 @@
-import { and, asc, count, desc, eq, gte, ilike, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, count, desc, eq, getTableColumns, gte, ilike, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
 import { insertTaskMessages } from '#lib/db/outbox';
 import { type TaskEventRow, type TaskRow, taskEvents, tasks } from '#lib/db/schema';
+import { LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 import type { ListTasksQuery } from '#lib/tasks/schemas';
 import { FROM, type TaskStatus } from '#lib/tasks/status';
 
@@ -100,8 +101,19 @@ function escapeLike(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** One page of tasks matching the filters, newest first, with the total count. */
-export async function listTasks(ex: Executor, q: ListTasksQuery): Promise<{ items: TaskRow[]; total: number }> {
+/** A task as a list carries it: its payload and result are null when left out for their size, and flags say so. */
+export type TaskListRow = Omit<TaskRow, 'payload'> & {
+  payload: TaskRow['payload'] | null;
+  payload_omitted: boolean;
+  result_omitted: boolean;
+};
+
+/** A jsonb column as JSON text when it is at most LIST_VALUE_MAX_BYTES long, else NULL: a large value never leaves the database. */
+const small = (column: typeof tasks.payload | typeof tasks.result) =>
+  sql<string | null>`CASE WHEN octet_length(${column}::text) <= ${LIST_VALUE_MAX_BYTES} THEN ${column}::text END`;
+
+/** One page of tasks matching the filters, newest first, with the total count; large payloads and results are left out. */
+export async function listTasks(ex: Executor, q: ListTasksQuery): Promise<{ items: TaskListRow[]; total: number }> {
   const where: SQL[] = [];
   if (q.status) where.push(inArray(tasks.status, q.status));
   if (q.priority) where.push(eq(tasks.priority, q.priority));
@@ -113,10 +125,38 @@ export async function listTasks(ex: Executor, q: ListTasksQuery): Promise<{ item
     where.push(or(ilike(tasks.title, pattern), ilike(tasks.description, pattern)) as SQL);
   }
   const filter = where.length ? and(...where) : undefined;
-  const [items, [totalRow]] = await Promise.all([
-    ex.select().from(tasks).where(filter).orderBy(desc(tasks.created_at), desc(tasks.id)).limit(q.limit).offset(q.offset),
+  // The page's ids first, then their rows: the size test reads each value whole, so it runs on the page's rows only,
+  // not on every row that the sort or the offset goes through.
+  const page = ex
+    .select({ id: tasks.id })
+    .from(tasks)
+    .where(filter)
+    .orderBy(desc(tasks.created_at), desc(tasks.id))
+    .limit(q.limit)
+    .offset(q.offset)
+    .as('page');
+  const { payload: _payload, result: _result, ...columns } = getTableColumns(tasks);
+  const [rows, [totalRow]] = await Promise.all([
+    ex
+      .select({
+        ...columns,
+        payload_json: small(tasks.payload),
+        result_json: small(tasks.result),
+        has_result: sql<boolean>`${tasks.result} IS NOT NULL`,
+      })
+      .from(tasks)
+      .innerJoin(page, eq(tasks.id, page.id))
+      .orderBy(desc(tasks.created_at), desc(tasks.id)),
     ex.select({ n: count() }).from(tasks).where(filter),
   ]);
+  const items = rows.map(({ payload_json, result_json, has_result, ...row }) => ({
+    ...row,
+    payload: payload_json === null ? null : (JSON.parse(payload_json) as TaskRow['payload']),
+    payload_omitted: payload_json === null,
+    result: result_json === null ? null : (JSON.parse(result_json) as unknown),
+    // A result that is JSON null is stored (not SQL NULL) and small: it is not left out.
+    result_omitted: has_result && result_json === null,
+  }));
   return { items, total: totalRow?.n ?? 0 };
 }
 

@@ -70,8 +70,12 @@ export class ValidationError extends HttpError {
 }
 
 export class ServiceUnavailableError extends HttpError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** Sent as the Retry-After header. */
+  readonly retryAfterSeconds: number;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(503, 'Service Unavailable', message, options);
     this.name = 'ServiceUnavailableError';
+    this.retryAfterSeconds = options?.retryAfterSeconds ?? 5;
   }
 }

@@ -1,5 +1,5 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { isConnectionError } from '#lib/db/retry';
+import { isConnectionError, isDatabaseBusy } from '#lib/db/retry';
 import { HttpError, ServiceUnavailableError, ValidationError } from '#lib/http/errors';
 import { logger } from '#lib/logger';
 
@@ -15,12 +15,23 @@ export function problemResponse(err: HttpError, instance: string | undefined, re
   };
   if (err instanceof ValidationError) body.errors = err.errors;
   const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'x-request-id': requestId };
-  if (err.status === 503) headers['retry-after'] = '5';
+  if (err.status === 503) headers['retry-after'] = String(err instanceof ServiceUnavailableError ? err.retryAfterSeconds : 5);
   return { statusCode: err.status, headers, body: JSON.stringify(body) };
 }
 
-/** The response for an error nobody expected: 503 when the database is down, else a 500 without details. */
+/**
+ * The response for an error nobody expected: 503 when every database connection is busy (try again in a second) or
+ * the database is down (in a few seconds), else a 500 without details.
+ */
 export function unexpectedErrorResponse(err: unknown, instance: string | undefined, requestId: string): APIGatewayProxyStructuredResultV2 {
+  if (isDatabaseBusy(err)) {
+    logger.warn('every database connection is busy', { error: err as Error });
+    return problemResponse(
+      new ServiceUnavailableError('The service is busy; try again shortly', { retryAfterSeconds: 1 }),
+      instance,
+      requestId,
+    );
+  }
   if (isConnectionError(err)) {
     logger.error('database unreachable', { error: err as Error });
     return problemResponse(new ServiceUnavailableError('The database is unreachable; try again shortly'), instance, requestId);

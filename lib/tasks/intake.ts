@@ -1,4 +1,4 @@
-import { isConnectionError } from '#lib/db/retry';
+import { isConnectionError, isDatabaseBusy } from '#lib/db/retry';
 import { HttpError, ValidationError } from '#lib/http/errors';
 import { checkJsonValue, zodIssuesToFieldErrors } from '#lib/http/input';
 import { logger } from '#lib/logger';
@@ -44,8 +44,8 @@ export async function processIntakeMessage(body: string, receiveCount = 1): Prom
     if (err instanceof ValidationError) return reject(body, err.message, err.errors);
     if (err instanceof HttpError && err.status < 500 && err.status !== 409) return reject(body, err.message);
     if (isDataException(err)) return reject(body, 'the database cannot store a value of this message');
-    // An unreachable database is waited out; any other repeated failure ends in the dead-letter queue.
-    if (receiveCount >= MAX_INTAKE_RECEIVES && !isConnectionError(err))
+    // An unreachable database or a busy pool is waited out; any other repeated failure ends in the dead-letter queue.
+    if (receiveCount >= MAX_INTAKE_RECEIVES && !isConnectionError(err) && !isDatabaseBusy(err))
       return reject(body, `failed ${receiveCount} times: ${(err as Error).message}`.slice(0, 1_000));
     throw err;
   }

@@ -7,6 +7,7 @@ import { whileDatabaseIsAway } from '#lib/db/retry';
 import { type ClaimedTask, claimTasks, type Finish, finishTasks, setProgress, transition } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
+import { formatBytes } from '#lib/tasks/limits';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
 import type { TaskStatus } from '#lib/tasks/status';
@@ -195,6 +196,10 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   try {
     const payload = type.payload.parse(claimed.payload);
     const result = await untilAbandoned(type.run(payload, { signal: controller.signal, progress: progress.report }), controller.signal);
+    // A result too large to store and answer (GET /api/v1/tasks/{id}) fails the run instead.
+    const bytes = Buffer.byteLength(JSON.stringify(result ?? null));
+    const limit = config().TASK_RESULT_MAX_BYTES;
+    if (bytes > limit) throw new Error(`result too large: ${bytes} bytes; the limit is ${formatBytes(limit)}`);
     outcome = { ok: true, result: result ?? null };
   } catch (err) {
     const reason = controller.signal.aborted ? controller.signal.reason : err;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 import { TASK_PRIORITIES, TASK_STATUSES } from '#lib/tasks/status';
 
 /** Rejects NUL characters, which PostgreSQL text cannot store. */
@@ -118,9 +119,22 @@ export const TaskSchema = z
   .meta({ id: 'Task' });
 export type Task = z.output<typeof TaskSchema>;
 
+const omitted = (what: string) =>
+  z.boolean().meta({
+    description: `The ${what} is larger than ${formatBytes(LIST_VALUE_MAX_BYTES)} as JSON and left out here (null); GET /api/v1/tasks/{id} has it`,
+  });
+
+export const TaskListItemSchema = TaskSchema.extend({
+  payload: PayloadSchema.nullable().meta({ description: 'Input of the task type; null when payload_omitted' }),
+  payload_omitted: omitted('payload'),
+  result: z.unknown().nullable().meta({ description: 'Set on COMPLETED; null when result_omitted' }),
+  result_omitted: omitted('result'),
+}).meta({ id: 'TaskListItem', description: 'A task as a list shows it: a large payload or result is left out' });
+export type TaskListItem = z.output<typeof TaskListItemSchema>;
+
 export const TaskListSchema = z
   .object({
-    items: z.array(TaskSchema),
+    items: z.array(TaskListItemSchema),
     total: z.number().int(),
     limit: z.number().int(),
     offset: z.number().int(),

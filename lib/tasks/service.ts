@@ -13,13 +13,14 @@ import {
   listTasks,
   type NewTask,
   releaseExpiredIdempotencyKey,
+  type TaskListRow,
   transition,
   updateWaitingTask,
 } from '#lib/db/tasks';
 import { ConflictError, NotFoundError, ValidationError } from '#lib/http/errors';
 import { zodIssuesToFieldErrors } from '#lib/http/input';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
-import type { CreateTaskInput, ListTasksQuery, Task, UpdateTaskInput } from '#lib/tasks/schemas';
+import type { CreateTaskInput, ListTasksQuery, Task, TaskListItem, UpdateTaskInput } from '#lib/tasks/schemas';
 import { FROM, type TaskStatus } from '#lib/tasks/status';
 import { findTaskType, TASK_TYPE_NAMES, type TaskType } from '#lib/tasks/types/index';
 
@@ -48,6 +49,16 @@ export function toTask(row: TaskRow): Task {
     updated_at: iso(row.updated_at) as string,
     started_at: iso(row.started_at),
     finished_at: iso(row.finished_at),
+  };
+}
+
+/** The API shape of a task in a list: a large payload or result is null, and `payload_omitted` or `result_omitted` says so. */
+export function toTaskListItem(row: TaskListRow): TaskListItem {
+  return {
+    ...toTask({ ...row, payload: row.payload ?? {} }),
+    payload: row.payload as Record<string, unknown> | null,
+    payload_omitted: row.payload_omitted,
+    result_omitted: row.result_omitted,
   };
 }
 
@@ -150,10 +161,10 @@ export async function getTaskStatus(id: string): Promise<{ task_id: string; stat
   return { task_id: id, status };
 }
 
-/** A page of tasks matching the query, newest first. */
+/** A page of tasks matching the query, newest first; large payloads and results are left out of its items. */
 export async function searchTasks(q: ListTasksQuery) {
   const { items, total } = await listTasks(db(), q);
-  return { items: items.map(toTask), total, limit: q.limit, offset: q.offset };
+  return { items: items.map(toTaskListItem), total, limit: q.limit, offset: q.offset };
 }
 
 /** The status history of a task, oldest first. */

@@ -4,7 +4,7 @@ import { StatusBadge } from '../components/badges';
 import { Modal } from '../components/modal';
 import { plural, shortId, statusLabel } from '../format';
 import { linkProps } from '../router';
-import { type BulkActionResult, canCancel, canRetry, type Task } from '../types';
+import { type BulkActionResult, canCancel, canRetry, type TaskListItem } from '../types';
 
 type Item = BulkActionResult['items'][number];
 type Phase = { step: 'confirm' } | { step: 'running'; done: number } | { step: 'results'; items: Item[]; error?: string };
@@ -16,7 +16,7 @@ const WORDS = {
 } as const;
 
 /** Cancels or retries many tasks through POST /api/v1/tasks/bulk (100 per request), then shows what happened to each. */
-export function BulkDialog(props: { action: 'cancel' | 'retry'; tasks: Task[]; onClose: (done: boolean) => void }) {
+export function BulkDialog(props: { action: 'cancel' | 'retry'; tasks: TaskListItem[]; onClose: (done: boolean) => void }) {
   const words = WORDS[props.action];
   const [phase, setPhase] = useState<Phase>({ step: 'confirm' });
   const [show, setShow] = useState<'all' | 'refused'>('all');

@@ -6,7 +6,7 @@ import { toast } from '../components/toasts';
 import { ago, dateTime, findUuid, plural, shortId, statusLabel } from '../format';
 import { useDebounced, useNow, usePolling } from '../hooks';
 import { linkProps, navigate, useLocation } from '../router';
-import { canCancel, canRetry, PRIORITIES, STATUSES, type Stats, type Task, type TaskStatus } from '../types';
+import { canCancel, canRetry, PRIORITIES, STATUSES, type Stats, type TaskListItem, type TaskStatus } from '../types';
 import { BulkDialog } from './bulk';
 import { CreateTaskDialog } from './create-task';
 
@@ -160,7 +160,7 @@ function TaskTable(props: {
   const { state, set } = props;
   const [searchText, setSearchText] = useState(state.search);
   const [creating, setCreating] = useState(false);
-  const [selected, setSelected] = useState<Map<string, Task>>(new Map());
+  const [selected, setSelected] = useState<Map<string, TaskListItem>>(new Map());
   const [bulk, setBulk] = useState<'cancel' | 'retry' | null>(null);
   const [busy, setBusy] = useState<string | null>(null);
   const now = useNow();
@@ -186,7 +186,7 @@ function TaskTable(props: {
     return m;
   }, [selected, items]);
   const allOnPage = items.length > 0 && items.every((t) => selected.has(t.id));
-  const toggle = (t: Task) => {
+  const toggle = (t: TaskListItem) => {
     const m = new Map(selected);
     if (m.has(t.id)) m.delete(t.id);
     else m.set(t.id, t);
@@ -218,7 +218,7 @@ function TaskTable(props: {
     }
   };
 
-  const act = async (t: Task, action: 'cancel' | 'retry') => {
+  const act = async (t: TaskListItem, action: 'cancel' | 'retry') => {
     setBusy(t.id);
     try {
       const after = action === 'cancel' ? await api.cancel(t.id) : await api.retry(t.id);
