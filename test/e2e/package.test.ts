@@ -84,6 +84,13 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
     );
   });
 
+  it("leaves out the benchmark's no-op function and its /bench/ping route (local stage only)", () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
+    expect(routes.filter((r) => r.includes('/bench/'))).toEqual([]);
+    expect(routes.length).toBeGreaterThan(10);
+    expect(Object.keys(resources).filter((k) => /^Ping/i.test(k))).toEqual([]);
+  });
+
   it('ships the Swagger UI files and the built dashboard in their functions', async () => {
     const list = async (zip: string) => (await run('unzip', ['-l', path.join(out, zip)])).stdout;
     expect(await list('docs.zip')).toMatch(/node_modules\/swagger-ui-dist\/swagger-ui-bundle\.js/);
