@@ -1,0 +1,84 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { describe, expect, it } from 'vitest';
+import { waitUntil } from '#lib/time';
+import { request, useService } from '../helpers/service';
+
+/** The addresses a TCP port is listening on on this machine, from /proc/net/tcp and /proc/net/tcp6. */
+function listeningAddresses(port: number): string[] {
+  const found: string[] = [];
+  for (const file of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      continue;
+    }
+    for (const line of text.split('\n').slice(1)) {
+      const [, local, , state] = line.trim().split(/\s+/);
+      if (state !== '0A' || !local) continue; // 0A: LISTEN
+      const [hex, portHex] = local.split(':') as [string, string];
+      if (Number.parseInt(portHex, 16) !== port) continue;
+      // The kernel prints each 32-bit word of the address in host (little-endian) byte order.
+      const bytes = (hex.match(/.{8}/g) ?? []).flatMap((word) => (word.match(/../g) ?? []).reverse().map((b) => Number.parseInt(b, 16)));
+      if (bytes.length === 4) found.push(bytes.join('.'));
+      else if (bytes.every((b) => b === 0)) found.push('::');
+      else if (bytes.slice(0, 15).every((b) => b === 0) && bytes[15] === 1) found.push('::1');
+      else if (bytes.slice(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff)
+        found.push(`::ffff:${bytes.slice(12).join('.')}`);
+      else found.push(bytes.map((b) => b.toString(16).padStart(2, '0')).join(''));
+    }
+  }
+  return found;
+}
+
+/** Whether a TCP connection to host:port is accepted. */
+function connects(host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host, port, timeout: 3_000 });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
+  });
+}
+
+const portOf = (url: string) => Number(new URL(url).port);
+
+describe('serverless-offline with HTTP_HOST=0.0.0.0', () => {
+  const svc = useService({ env: { HTTP_HOST: '0.0.0.0' }, bridge: true });
+
+  it('binds the HTTP port on every interface and the Lambda invoke port on loopback only', async () => {
+    expect(listeningAddresses(portOf(svc.baseUrl))).toEqual(expect.arrayContaining([expect.stringMatching(/^(0\.0\.0\.0|::)$/)]));
+    expect(listeningAddresses(portOf(svc.lambdaUrl))).toEqual(['127.0.0.1']);
+    // And from an address of this machine that is not loopback, where there is one.
+    const outside = Object.values(os.networkInterfaces())
+      .flat()
+      .find((a) => a && a.family === 'IPv4' && !a.internal)?.address;
+    if (outside) {
+      expect(await connects(outside, portOf(svc.baseUrl))).toBe(true);
+      expect(await connects(outside, portOf(svc.lambdaUrl))).toBe(false);
+    }
+  });
+
+  it('still runs tasks through the bridge, which invokes the functions on the loopback Lambda port', async () => {
+    const created = await request(svc.baseUrl, 'POST', '/api/v1/tasks', { title: 'bridged', payload: { duration_ms: 0, failure_rate: 0 } });
+    expect(created.status).toBe(201);
+    await waitUntil(
+      'the task completes',
+      async () => (await request(svc.baseUrl, 'GET', `/api/v1/tasks/${created.body.id}/status`)).body.status === 'COMPLETED',
+      30_000,
+      100,
+    );
+  });
+
+  it("serves the benchmark's no-op route on the local stage", async () => {
+    expect((await request(svc.baseUrl, 'POST', '/bench/ping', {})).status).toBe(200);
+  });
+});
