@@ -8,6 +8,9 @@
 //   authentication and answers errors with their stack traces) to one `host`. serverless.yml gives it 127.0.0.1, and
 //   this plugin moves the HTTP server alone to HTTP_HOST (`custom.localHttp.host`): the invoke port stays on loopback
 //   whatever HTTP_HOST says, and the queue bridge reaches it there.
+// - serverless-offline answers every request that has an Origin header with that origin in
+//   Access-Control-Allow-Origin, whatever `provider.httpApi.cors` allows. This plugin takes its CORS headers back
+//   from answers to origins that the configuration does not allow (all of them by default), as API Gateway does.
 class LocalOfflinePlugin {
   constructor(serverless, _options, utils) {
     this.serverless = serverless;
@@ -18,7 +21,7 @@ class LocalOfflinePlugin {
     };
   }
 
-  /** Moves serverless-offline's HTTP server to HTTP_HOST, leaving its Lambda invoke server on loopback. */
+  /** Applies the CORS rule above to serverless-offline's HTTP server, then moves it to HTTP_HOST. */
   async guardHttpServer() {
     const { service } = this.serverless;
     const offline = this.serverless.pluginManager.plugins.find((p) => p.constructor.name === 'ServerlessOffline');
@@ -26,6 +29,20 @@ class LocalOfflinePlugin {
     if (!server?.listener) {
       throw new Error('scripts/offline-plugin.js: serverless-offline did not start its HTTP server as expected');
     }
+
+    const cors = service.provider.httpApi?.cors;
+    const origins = cors === true ? ['*'] : (cors?.allowedOrigins ?? []);
+    const allowed = (origin) => origins.includes('*') || origins.includes(origin);
+    // Registered after serverless-offline's own onPreResponse extension, so it runs after it.
+    server.ext('onPreResponse', (request, h) => {
+      const origin = request.headers.origin;
+      if (origin === undefined || allowed(origin)) return h.continue;
+      const response = request.response.isBoom ? request.response.output : request.response;
+      for (const name of Object.keys(response.headers)) {
+        if (name.toLowerCase().startsWith('access-control-')) delete response.headers[name];
+      }
+      return h.continue;
+    });
 
     const host = service.custom?.localHttp?.host;
     if (!host || host === server.settings.host) return;

@@ -49,9 +49,19 @@ function connects(host: string, port: number): Promise<boolean> {
   });
 }
 
+/** The CORS headers of an answer. */
+const corsHeaders = (headers: Headers) => Object.fromEntries([...headers].filter(([name]) => name.startsWith('access-control-')));
+
+/** A CORS preflight as a browser sends it before a cross-origin DELETE with an API key. */
+const preflight = (baseUrl: string, path: string, origin: string) =>
+  fetch(`${baseUrl}${path}`, {
+    method: 'OPTIONS',
+    headers: { origin, 'access-control-request-method': 'DELETE', 'access-control-request-headers': 'x-api-key' },
+  });
+
 const portOf = (url: string) => Number(new URL(url).port);
 
-describe('serverless-offline with HTTP_HOST=0.0.0.0', () => {
+describe('serverless-offline with HTTP_HOST=0.0.0.0 and no CORS_ORIGINS', () => {
   const svc = useService({ env: { HTTP_HOST: '0.0.0.0' }, bridge: true });
 
   it('binds the HTTP port on every interface and the Lambda invoke port on loopback only', async () => {
@@ -78,7 +88,53 @@ describe('serverless-offline with HTTP_HOST=0.0.0.0', () => {
     );
   });
 
+  it('answers no origin with CORS headers, on a preflight or on an answer', async () => {
+    const { body: task } = await request(svc.baseUrl, 'POST', '/api/v1/tasks', { title: 'not for other sites' });
+    for (const origin of ['https://evil.example', 'null']) {
+      for (const path of ['/api/v1/tasks', `/api/v1/tasks/${task.id}`]) {
+        const pre = await preflight(svc.baseUrl, path, origin);
+        await pre.arrayBuffer();
+        expect(corsHeaders(pre.headers), `OPTIONS ${path} from ${origin}`).toEqual({});
+      }
+      const list = await fetch(`${svc.baseUrl}/api/v1/tasks`, { headers: { origin } });
+      await list.arrayBuffer();
+      expect(list.status).toBe(200);
+      expect(corsHeaders(list.headers), `GET from ${origin}`).toEqual({});
+    }
+    const cancel = await fetch(`${svc.baseUrl}/api/v1/tasks/${task.id}`, { method: 'DELETE', headers: { origin: 'https://evil.example' } });
+    await cancel.arrayBuffer();
+    expect(corsHeaders(cancel.headers)).toEqual({});
+  });
+
   it("serves the benchmark's no-op route on the local stage", async () => {
     expect((await request(svc.baseUrl, 'POST', '/bench/ping', {})).status).toBe(200);
+  });
+});
+
+describe('serverless-offline with CORS_ORIGINS=https://app.example', () => {
+  const svc = useService({ env: { CORS_ORIGINS: 'https://app.example' } });
+
+  it('allows that origin, on a preflight and on an answer', async () => {
+    const pre = await preflight(svc.baseUrl, '/api/v1/tasks/00000000-0000-4000-8000-000000000000', 'https://app.example');
+    await pre.arrayBuffer();
+    expect(pre.status).toBeLessThan(300);
+    const allowed = corsHeaders(pre.headers);
+    expect(allowed['access-control-allow-origin']).toBe('https://app.example');
+    expect(allowed['access-control-allow-methods']).toMatch(/DELETE/i);
+    expect(allowed['access-control-allow-headers']).toMatch(/x-api-key/i);
+    const list = await fetch(`${svc.baseUrl}/api/v1/tasks`, { headers: { origin: 'https://app.example' } });
+    await list.arrayBuffer();
+    expect(list.headers.get('access-control-allow-origin')).toBe('https://app.example');
+  });
+
+  it('still answers other origins without CORS headers', async () => {
+    for (const origin of ['https://evil.example', 'null', 'https://app.example.evil.example']) {
+      const pre = await preflight(svc.baseUrl, '/api/v1/tasks', origin);
+      await pre.arrayBuffer();
+      expect(corsHeaders(pre.headers), `OPTIONS from ${origin}`).toEqual({});
+      const list = await fetch(`${svc.baseUrl}/api/v1/tasks`, { headers: { origin } });
+      await list.arrayBuffer();
+      expect(corsHeaders(list.headers), `GET from ${origin}`).toEqual({});
+    }
   });
 });
