@@ -1,3 +1,5 @@
+const { isUtf8 } = require('node:buffer');
+
 // A Serverless Framework plugin for local runs, listed between serverless-esbuild and serverless-offline. It changes
 // nothing in serverless-offline's files; it uses serverless-offline's hooks, its HTTP server (a hapi server, which
 // serverless-offline hands out through `internals()`) and that server's public API:
@@ -11,6 +13,10 @@
 // - serverless-offline answers every request that has an Origin header with that origin in
 //   Access-Control-Allow-Origin, whatever `provider.httpApi.cors` allows. This plugin takes its CORS headers back
 //   from answers to origins that the configuration does not allow (all of them by default), as API Gateway does.
+// - serverless-offline decodes every body as UTF-8 before the handler sees it, replacing bytes that are not UTF-8
+//   with U+FFFD, so the handler cannot refuse them. For such a body this plugin makes serverless-offline take the
+//   request as binary: the handler then gets the bytes as they came, base64-encoded (`isBase64Encoded`), and
+//   lib/http/input.ts answers 400.
 class LocalOfflinePlugin {
   constructor(serverless, _options, utils) {
     this.serverless = serverless;
@@ -21,7 +27,7 @@ class LocalOfflinePlugin {
     };
   }
 
-  /** Applies the CORS rule above to serverless-offline's HTTP server, then moves it to HTTP_HOST. */
+  /** Applies the CORS and body rules above to serverless-offline's HTTP server, then moves it to HTTP_HOST. */
   async guardHttpServer() {
     const { service } = this.serverless;
     const offline = this.serverless.pluginManager.plugins.find((p) => p.constructor.name === 'ServerlessOffline');
@@ -40,6 +46,16 @@ class LocalOfflinePlugin {
       const response = request.response.isBoom ? request.response.output : request.response;
       for (const name of Object.keys(response.headers)) {
         if (name.toLowerCase().startsWith('access-control-')) delete response.headers[name];
+      }
+      return h.continue;
+    });
+
+    server.ext('onPreHandler', (request, h) => {
+      // With `parse: false` (every route with a body) the payload is the Buffer as received.
+      if (Buffer.isBuffer(request.payload) && request.payload.length > 0 && !isUtf8(request.payload)) {
+        // serverless-offline's only test for a binary body is this content type (`detectEncoding`). The event keeps
+        // the headers as sent (it reads the raw ones), so the handler still sees the client's content type.
+        request.headers['content-type'] = 'application/octet-stream';
       }
       return h.continue;
     });

@@ -106,6 +106,19 @@ describe('serverless-offline with HTTP_HOST=0.0.0.0 and no CORS_ORIGINS', () => 
     expect(corsHeaders(cancel.headers)).toEqual({});
   });
 
+  it('answers a body that is not valid UTF-8 with a 400 instead of storing U+FFFD', async () => {
+    // {"title":"<C3 28>"}: 0xC3 starts a two-byte sequence that 0x28 cannot continue.
+    const body = Buffer.concat([Buffer.from('{"title":"'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]);
+    const res = await fetch(`${svc.baseUrl}/api/v1/tasks`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    expect(res.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await res.json()) as { detail: string }).detail).toBe('The request body is not valid UTF-8');
+    // Valid UTF-8 beyond ASCII still arrives as sent.
+    const fine = await request(svc.baseUrl, 'POST', '/api/v1/tasks', { title: 'Größe 日本 😀' });
+    expect(fine.status).toBe(201);
+    expect(fine.body.title).toBe('Größe 日本 😀');
+  });
+
   it("serves the benchmark's no-op route on the local stage", async () => {
     expect((await request(svc.baseUrl, 'POST', '/bench/ping', {})).status).toBe(200);
   });
