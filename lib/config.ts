@@ -2,6 +2,27 @@ import { z } from 'zod';
 
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** A comma-separated list, blanks dropped. */
+const commaList = z
+  .string()
+  .default('')
+  .transform((v) =>
+    v
+      .split(',')
+      .map((k) => k.trim())
+      .filter(Boolean),
+  );
+
+/** Whether a string is a web origin as browsers send it: http(s), host and port, nothing after. */
+const isOrigin = (s: string) => {
+  try {
+    const url = new URL(s);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === s;
+  } catch {
+    return false;
+  }
+};
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   STAGE: z.string().min(1).default('local'),
@@ -42,16 +63,9 @@ const envSchema = z.object({
   WORKER_BATCH_SIZE: int(1, 10).default(10),
   OUTBOX_INTERVAL_MS: int(100, 3_600_000).default(3_000),
   LAMBDA_ENDPOINT: z.string().url().default('http://127.0.0.1:3002'),
-  API_KEYS: z
-    .string()
-    .default('')
-    .transform((v) =>
-      v
-        .split(',')
-        .map((k) => k.trim())
-        .filter(Boolean),
-    )
-    .pipe(z.array(z.string().min(16, 'each key must be at least 16 characters'))),
+  API_KEYS: commaList.pipe(z.array(z.string().min(16, 'each key must be at least 16 characters'))),
+  /** Origins whose web pages may call the API (CORS); serverless.yml passes them to the gateway (scripts/cors.js). */
+  CORS_ORIGINS: commaList.pipe(z.array(z.string().refine(isOrigin, 'each must be an origin such as https://app.example'))),
   /** A run not heard of for this long is taken for lost; live runs renew their lease every third of it. */
   LEASE_MS: int(1_000, 600_000).default(15_000),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),

@@ -114,12 +114,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
     throw new ValidationError([{ path: 'timeout_ms', message: `must be at most ${typeTimeout} (the default timeout of '${input.type}')` }]);
   }
   const key = idempotencyKey ?? null;
-  const requestHash = key
-    ? createHash('sha256')
-        .update(canonicalJson({ ...input, payload }))
-        .digest('hex')
-    : null;
-  const values = {
+  const stored = {
     type: input.type,
     title: input.title,
     description: input.description ?? null,
@@ -127,9 +122,10 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
     payload,
     max_attempts: input.max_attempts ?? config().DEFAULT_MAX_ATTEMPTS,
     timeout_ms: input.timeout_ms ?? null,
-    idempotency_key: key,
-    request_hash: requestHash,
   };
+  // Over what is stored, defaults resolved: a repeat that spells out a default (`"priority": "MEDIUM"`) is the same request.
+  const requestHash = key ? createHash('sha256').update(canonicalJson(stored)).digest('hex') : null;
+  const values = { ...stored, idempotency_key: key, request_hash: requestHash };
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await insertQueued({ ...values, id: randomUUID() });
     if (row) return { task: toTask(await publishAfterCommit(row)), created: true };

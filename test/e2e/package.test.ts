@@ -25,6 +25,7 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
       AWS_SECRET_ACCESS_KEY: '',
       AWS_PROFILE: 'none-configured',
       DATABASE_URL: '',
+      CORS_ORIGINS: '',
     };
     await run(path.resolve('node_modules/.bin/serverless'), ['package', '--stage', 'ci', '--package', out], { env, timeout: 240_000 });
     resources = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
@@ -82,6 +83,19 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
         '$default',
       ]),
     );
+  });
+
+  it('configures no CORS on the HTTP API without CORS_ORIGINS (no web page of another origin may call it)', () => {
+    const apis = ofType('AWS::ApiGatewayV2::Api');
+    expect(apis).toHaveLength(1);
+    expect(apis[0]?.[1].Properties.CorsConfiguration).toBeUndefined();
+  });
+
+  it("leaves out the benchmark's no-op function and its /bench/ping route (local stage only)", () => {
+    const routes = ofType('AWS::ApiGatewayV2::Route').map(([, r]) => r.Properties.RouteKey as string);
+    expect(routes.filter((r) => r.includes('/bench/'))).toEqual([]);
+    expect(routes.length).toBeGreaterThan(10);
+    expect(Object.keys(resources).filter((k) => /^Ping/i.test(k))).toEqual([]);
   });
 
   it('ships the Swagger UI files and the built dashboard in their functions', async () => {

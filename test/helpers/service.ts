@@ -50,7 +50,8 @@ export function useService(options: ServiceOptions = {}): RunningService {
       DATABASE_URL: svc.databaseUrl,
       HTTP_PORT: String(httpPort),
       LAMBDA_PORT: String(lambdaPort),
-      HTTP_HOST: '127.0.0.1',
+      // The tests reach the service on 127.0.0.1 either way; some check what a wider host changes.
+      HTTP_HOST: extraEnv.HTTP_HOST ?? '127.0.0.1',
     };
     svc.baseUrl = `http://127.0.0.1:${httpPort}`;
     svc.lambdaUrl = `http://127.0.0.1:${lambdaPort}`;

@@ -112,6 +112,19 @@ describe('tasks API on PostgreSQL', () => {
     expect(Number(n.rows[0]?.n)).toBe(1);
   });
 
+  it('takes a repeat that spells out the defaults for the same Idempotency-Key request (200, the first task)', async () => {
+    const key = `defaults-${Date.now()}`;
+    const first = await post({ title: 'defaults' }, { 'idempotency-key': key });
+    const explicit = { title: 'defaults', type: 'emulate', priority: 'MEDIUM', description: null, payload: {}, max_attempts: 1 };
+    const again = await post(explicit, { 'idempotency-key': key });
+    expect(first.statusCode).toBe(201);
+    expect(again.statusCode).toBe(200);
+    expect(again.body).toEqual(first.body);
+    // A value that is stored differently is still another request.
+    const other = await post({ ...explicit, max_attempts: 2 }, { 'idempotency-key': key });
+    expect(other.statusCode).toBe(422);
+  });
+
   it('parallel creates with one Idempotency-Key make one task', async () => {
     const key = `race-${Date.now()}`;
     const results = await Promise.all(Array.from({ length: 10 }, () => post({ title: 'race' }, { 'idempotency-key': key })));

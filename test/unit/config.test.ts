@@ -26,6 +26,17 @@ describe('config', () => {
     expect(() => parseConfig({ EMULATE_MIN_MS: '9000', EMULATE_MAX_MS: '10' })).toThrow(/EMULATE_MIN_MS/);
   });
 
+  it('reads CORS_ORIGINS as a list of origins, none by default, and refuses anything else', () => {
+    expect(parseConfig({}).CORS_ORIGINS).toEqual([]);
+    expect(parseConfig({ CORS_ORIGINS: 'https://app.example, http://localhost:5173,' }).CORS_ORIGINS).toEqual([
+      'https://app.example',
+      'http://localhost:5173',
+    ]);
+    for (const bad of ['*', 'null', 'app.example', 'https://app.example/', 'https://app.example/path', 'ftp://app.example']) {
+      expect(() => parseConfig({ CORS_ORIGINS: bad }), bad).toThrow(/CORS_ORIGINS/);
+    }
+  });
+
   it('tells a Lambda container from serverless-offline and from a plain process', () => {
     expect(onLambda(parseConfig({ AWS_LAMBDA_FUNCTION_NAME: 'tasksCreate' }))).toBe(true);
     expect(onLambda(parseConfig({ AWS_LAMBDA_FUNCTION_NAME: 'tasksCreate', IS_OFFLINE: 'true' }))).toBe(false);
