@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { cancelTask } from '#lib/tasks/commands';
 import { TaskIdParamsSchema } from '#lib/tasks/schemas';
-import { cancelTask } from '#lib/tasks/service';
 
 export const handler = httpHandler({ params: TaskIdParamsSchema }, async ({ params }) => ok(await cancelTask(params.id)));

@@ -1,7 +1,7 @@
 import { httpHandler } from '#lib/http/handler';
 import { idempotencyKeyOf } from '#lib/http/input';
+import { createTask } from '#lib/tasks/commands';
 import { CreateTaskSchema } from '#lib/tasks/schemas';
-import { createTask } from '#lib/tasks/service';
 
 export const handler = httpHandler({ body: CreateTaskSchema }, async ({ body, headers }) => {
   const { task, created } = await createTask(body, idempotencyKeyOf(headers));

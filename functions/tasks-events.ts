@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { getTaskEvents } from '#lib/tasks/queries';
 import { TaskIdParamsSchema } from '#lib/tasks/schemas';
-import { getTaskEvents } from '#lib/tasks/service';
 
 export const handler = httpHandler({ params: TaskIdParamsSchema }, async ({ params }) => ok(await getTaskEvents(params.id)));

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { searchTasks } from '#lib/tasks/queries';
 import { ListTasksQuerySchema } from '#lib/tasks/schemas';
-import { searchTasks } from '#lib/tasks/service';
 
 export const handler = httpHandler({ query: ListTasksQuerySchema }, async ({ query }) => ok(await searchTasks(query)));

@@ -1,7 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
+import { fromOf, moved, recordEvents, status } from '#lib/db/events';
 import { insertTaskMessages } from '#lib/db/outbox';
+import { MOVES } from '#lib/model';
+
+/** The status of a task whose run is going on. */
+const RUNNING = status(MOVES.claim.to);
 
 // Leases by heartbeat. A claimed run holds its task while it renews `heartbeat_at` every few seconds; once a run
 // has not been heard of for a lease, its worker is taken for lost and the task is queued again. A run's identity
@@ -31,7 +36,7 @@ export async function currentRuns(ex: Executor, runs: readonly Run[]): Promise<b
   if (!runs.length) return [];
   const res = await ex.execute<{ n: string }>(sql`
     SELECT r.n FROM ${runsTable(runs)} JOIN tasks t ON t.id = r.id AND t.started_at = r.started_at
-    WHERE t.status = 'IN_PROGRESS'`);
+    WHERE t.status = ${RUNNING}`);
   return byPosition(runs, res.rows);
 }
 
@@ -45,19 +50,16 @@ export async function renewLeases(ex: Executor, runs: readonly Run[]): Promise<b
   const res = await ex.execute<{ n: string }>(sql`
     WITH prev AS (
       SELECT t.id, t.status, r.n FROM tasks t JOIN ${runsTable(runs)} ON t.id = r.id AND t.started_at = r.started_at
-      WHERE t.status IN ('IN_PROGRESS', 'PENDING') ORDER BY t.id FOR UPDATE OF t
+      WHERE (t.status = ${RUNNING} OR t.status = ANY(${fromOf(MOVES.resume)})) ORDER BY t.id FOR UPDATE OF t
     ),
     u AS (
-      UPDATE tasks t SET heartbeat_at = now(), status = 'IN_PROGRESS',
-        updated_at = CASE WHEN prev.status = 'PENDING' THEN now() ELSE t.updated_at END,
-        error = CASE WHEN prev.status = 'PENDING' THEN NULL ELSE t.error END
+      UPDATE tasks t SET heartbeat_at = now(), status = ${RUNNING},
+        updated_at = CASE WHEN prev.status = ${RUNNING} THEN t.updated_at ELSE now() END,
+        error = CASE WHEN prev.status = ${RUNNING} THEN t.error ELSE NULL END
       FROM prev WHERE t.id = prev.id
       RETURNING t.id, t.updated_at, prev.status AS prev_status, prev.n
     ),
-    e AS (
-      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, 'PENDING', 'IN_PROGRESS', updated_at, 'lease renewed: the run was alive' FROM u WHERE prev_status = 'PENDING'
-    )
+    e AS (${recordEvents('u', moved(MOVES.resume, 'lease renewed: the run was alive', sql`prev_status <> ${RUNNING}`))})
     SELECT n FROM u`);
   return byPosition(runs, res.rows);
 }
@@ -72,27 +74,24 @@ export async function renewLeases(ex: Executor, runs: readonly Run[]): Promise<b
 export async function requeueExpiredLeases(ex: Executor, leaseMs: number, maxLost = 3): Promise<Array<{ id: string; status: string }>> {
   const res = await ex.execute<{ id: string; status: string }>(sql`
     WITH lost AS (
-      SELECT id, attempts, max_attempts FROM tasks
-      WHERE status = 'IN_PROGRESS'
+      SELECT id, status, attempts, max_attempts FROM tasks
+      WHERE status = ANY(${fromOf(MOVES.requeue)})
         AND heartbeat_at < now() - make_interval(secs => ${leaseMs}::float8 / 1000.0)
         AND pg_postmaster_start_time() < now() - make_interval(secs => ${leaseMs}::float8 / 1000.0)
       ORDER BY id FOR UPDATE SKIP LOCKED
     ),
     u AS (
       UPDATE tasks t SET
-        status = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN 'FAILED'::task_status ELSE 'PENDING'::task_status END,
+        status = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN ${status(MOVES.fail.to)} ELSE ${status(MOVES.requeue.to)} END,
         error = 'lease expired: the worker running this attempt was lost',
         progress = NULL,
         finished_at = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN now() END,
         updated_at = now()
       FROM lost WHERE t.id = lost.id
-      RETURNING t.id, t.status, t.priority, t.updated_at
+      RETURNING t.id, t.status, t.priority, t.updated_at, lost.status AS prev_status
     ),
-    e AS (
-      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, 'IN_PROGRESS', status, updated_at, 'lease expired' FROM u
-    ),
-    requeued AS (SELECT id, priority FROM u WHERE status = 'PENDING'),
+    e AS (${recordEvents('u', { from: sql`prev_status`, to: sql`status`, reason: 'lease expired' })}),
+    requeued AS (SELECT id, priority FROM u WHERE status = ${status(MOVES.requeue.to)}),
     o AS (${insertTaskMessages('requeued', 0)})
     SELECT id, status FROM u`);
   return res.rows;

@@ -1,8 +1,9 @@
 import { type SQL, sql } from 'drizzle-orm';
 import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
+import { fromOf, moved, recordEvents, status } from '#lib/db/events';
 import type { TaskRow } from '#lib/db/schema';
-import { QUEUE_PRIORITY } from '#lib/tasks/status';
+import { MOVES, QUEUE_PRIORITY } from '#lib/model';
 
 // The transactional outbox, in SQL. A change that needs a message writes an outbox row in the same statement
 // or transaction; the writer then publishes the message itself and deletes the row (lib/tasks/outbox.ts), and
@@ -52,15 +53,14 @@ export async function markTasksQueued(ex: Executor, taskIds: string[]): Promise<
   if (!taskIds.length) return;
   await ex.execute(sql`
     WITH prev AS (
-      SELECT id FROM tasks WHERE id = ANY(${uuids(taskIds)}) AND status = 'NEW' ORDER BY id FOR UPDATE
+      SELECT id, status FROM tasks WHERE id = ANY(${uuids(taskIds)}) AND status = ANY(${fromOf(MOVES.queue)}) ORDER BY id FOR UPDATE
     ),
     u AS (
-      UPDATE tasks t SET status = 'PENDING', updated_at = now()
-      FROM prev WHERE t.id = prev.id AND t.status = 'NEW'
-      RETURNING t.id, t.updated_at
+      UPDATE tasks t SET status = ${status(MOVES.queue.to)}, updated_at = now()
+      FROM prev WHERE t.id = prev.id
+      RETURNING t.id, t.updated_at, prev.status AS prev_status
     )
-    INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-    SELECT id, 'NEW', 'PENDING', updated_at, 'queued' FROM u`);
+    ${recordEvents('u', moved(MOVES.queue, 'queued'))}`);
 }
 
 /**
@@ -83,18 +83,15 @@ export async function returnUnpublishedToNew(
       )}) ORDER BY id FOR UPDATE
     ),
     prev AS (
-      SELECT t.id FROM tasks t WHERE t.id IN (SELECT task_id FROM o) AND t.id = ANY(${uuids(items.map((i) => i.taskId))})
-        AND t.status = 'PENDING' ORDER BY t.id FOR UPDATE
+      SELECT t.id, t.status FROM tasks t WHERE t.id IN (SELECT task_id FROM o) AND t.id = ANY(${uuids(items.map((i) => i.taskId))})
+        AND t.status = ANY(${fromOf(MOVES.unqueue)}) ORDER BY t.id FOR UPDATE
     ),
     u AS (
-      UPDATE tasks t SET status = 'NEW', updated_at = now()
-      FROM prev WHERE t.id = prev.id AND t.status = 'PENDING'
-      RETURNING t.*
+      UPDATE tasks t SET status = ${status(MOVES.unqueue.to)}, updated_at = now()
+      FROM prev WHERE t.id = prev.id
+      RETURNING t.*, prev.status AS prev_status
     ),
-    e AS (
-      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, 'PENDING', 'NEW', updated_at, ${reason} FROM u
-    )
+    e AS (${recordEvents('u', moved(MOVES.unqueue, reason))})
     SELECT * FROM u`);
   return res.rows as TaskRow[];
 }

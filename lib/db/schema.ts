@@ -14,7 +14,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 // Relative: drizzle-kit loads this file without the package's import map.
-import { TASK_PRIORITIES, TASK_STATUSES } from '../tasks/status';
+import { TASK_PRIORITIES, TASK_STATUSES } from '../model';
 
 export const taskStatus = pgEnum('task_status', TASK_STATUSES);
 export const taskPriority = pgEnum('task_priority', TASK_PRIORITIES);

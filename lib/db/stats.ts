@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '#lib/db/client';
-import type { TaskStatus } from '#lib/tasks/status';
+import type { TaskStatus } from '#lib/model';
 
 export interface StatusTypeCount {
   status: TaskStatus;

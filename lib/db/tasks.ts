@@ -1,11 +1,12 @@
 import { and, asc, count, desc, eq, getTableColumns, gte, ilike, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
+import { fromOf, moved, recordEvents, status } from '#lib/db/events';
 import { insertTaskMessages } from '#lib/db/outbox';
 import { type TaskEventRow, type TaskRow, taskEvents, tasks } from '#lib/db/schema';
+import { EDITABLE, MOVES, type TaskStatus } from '#lib/model';
 import { LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 import type { ListTasksQuery } from '#lib/tasks/schemas';
-import { FROM, type TaskStatus } from '#lib/tasks/status';
 
 export interface NewTask {
   type: string;
@@ -44,7 +45,7 @@ export async function insertQueuedTasks(
   const result = await ex.execute(sql`
     WITH t AS (
       INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash)
-      SELECT id, type, title, description, priority, payload, 'PENDING', max_attempts, timeout_ms, idempotency_key, request_hash
+      SELECT id, type, title, description, priority, payload, ${status(MOVES.queue.to)}, max_attempts, timeout_ms, idempotency_key, request_hash
       FROM unnest(${column((task) => task.id, 'uuid')}, ${column((task) => task.type, 'text')}, ${column((task) => task.title, 'text')},
         ${column((task) => task.description, 'text')}, ${column((task) => task.priority, 'task_priority')},
         ${column((task) => JSON.stringify(task.payload), 'jsonb')}, ${column((task) => task.max_attempts, 'integer')},
@@ -54,12 +55,7 @@ export async function insertQueuedTasks(
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ),
-    e AS (
-      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, NULL::task_status, 'NEW'::task_status, created_at, 'created' FROM t
-      UNION ALL
-      SELECT id, 'NEW'::task_status, 'PENDING'::task_status, created_at, 'queued' FROM t
-    ),
+    e AS (${recordEvents('t', { from: sql`NULL::task_status`, to: status('NEW'), reason: 'created' }, moved(MOVES.queue, 'queued', undefined, status('NEW')))}),
     o AS (${insertTaskMessages('t', availableInMs)} RETURNING id, (body->>'task_id')::uuid AS task_id)
     SELECT t.*, o.id AS outbox_id FROM t JOIN o ON o.task_id = t.id`);
   for (const row of result.rows) {
@@ -167,8 +163,7 @@ export async function listTaskEvents(ex: Executor, id: string): Promise<TaskEven
 
 export interface Transition {
   id: string;
-  from: readonly TaskStatus[];
-  to: TaskStatus;
+  move: (typeof MOVES)[keyof typeof MOVES];
   reason: string;
   /** Further columns to set, as raw SQL assignments (`result = ...`). */
   set?: SQL;
@@ -179,30 +174,24 @@ export interface Transition {
 }
 
 /**
- * Moves a task from one of `from` to `to` in one conditional statement, recording the event (and an outbox row).
- * Returns the updated task, or undefined when the task was not in one of `from` (or does not exist).
+ * Makes a move of the state machine in one conditional statement, recording the event (and an outbox row).
+ * Returns the updated task, or undefined when the task was not in a status the move starts from (or does not exist).
  */
 export async function transition(ex: Executor, t: Transition): Promise<Returned | undefined> {
   const extra = t.set ? sql`, ${t.set}` : sql``;
   const runGuard = t.run ? sql`AND started_at = ${t.run}::timestamptz` : sql``;
-  const from = sql.join(
-    t.from.map((s) => sql`${s}::task_status`),
-    sql`, `,
-  );
+  const from = fromOf(t.move);
   const outbox = t.enqueue ? sql`${insertTaskMessages('u', t.enqueue.availableInMs)} RETURNING id` : sql`SELECT NULL::bigint AS id`;
   const result = await ex.execute(sql`
     WITH prev AS (
-      SELECT id, status FROM tasks WHERE id = ${t.id} AND status IN (${from}) ${runGuard} FOR UPDATE
+      SELECT id, status FROM tasks WHERE id = ${t.id} AND status = ANY(${from}) ${runGuard} FOR UPDATE
     ),
     u AS (
-      UPDATE tasks t SET status = ${t.to}, updated_at = now() ${extra}
-      FROM prev WHERE t.id = prev.id AND t.status IN (${from})
+      UPDATE tasks t SET status = ${status(t.move.to)}, updated_at = now() ${extra}
+      FROM prev WHERE t.id = prev.id AND t.status = ANY(${from})
       RETURNING t.*, prev.status AS prev_status
     ),
-    e AS (
-      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, prev_status, status, updated_at, ${t.reason} FROM u
-    ),
+    e AS (${recordEvents('u', moved(t.move, t.reason))}),
     o AS (${outbox})
     SELECT u.*, (SELECT id FROM o LIMIT 1) AS outbox_id FROM u`);
   return toReturned(result.rows[0]);
@@ -230,21 +219,19 @@ export async function claimTasks(
   // Rows are locked in id order (as the dispatcher does), so that two statements locking overlapping tasks cannot deadlock.
   const result = await ex.execute(sql`
     WITH prev AS (
-      SELECT id, status FROM tasks WHERE id = ANY(${uuids(ids)}) AND status IN ('NEW', 'PENDING') ORDER BY id FOR UPDATE
+      SELECT id, status FROM tasks WHERE id = ANY(${uuids(ids)})
+        AND (status = ANY(${fromOf(MOVES.claim)}) OR status = ANY(${fromOf(MOVES.queue)})) ORDER BY id FOR UPDATE
     ),
     u AS (
-      UPDATE tasks t SET status = 'IN_PROGRESS', updated_at = now(), started_at = now(), heartbeat_at = now(),
+      UPDATE tasks t SET status = ${status(MOVES.claim.to)}, updated_at = now(), started_at = now(), heartbeat_at = now(),
         attempts = t.attempts + 1, progress = 0, error = NULL, finished_at = NULL
-      FROM prev WHERE t.id = prev.id AND prev.status = 'PENDING'
-      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.started_at, t.updated_at
+      FROM prev WHERE t.id = prev.id AND prev.status = ANY(${fromOf(MOVES.claim)})
+      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.started_at, t.updated_at, prev.status AS prev_status
     ),
-    e AS (
-      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, 'PENDING', 'IN_PROGRESS', updated_at, 'started' FROM u
-    )
+    e AS (${recordEvents('u', moved(MOVES.claim, 'started'))})
     SELECT id, type, payload, attempts, max_attempts, timeout_ms, started_at, NULL::task_status AS status FROM u
     UNION ALL
-    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev WHERE status = 'NEW'
+    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev WHERE NOT (status = ANY(${fromOf(MOVES.claim)}))
     UNION ALL
     SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
     WHERE t.id = ANY(${uuids(ids)}) AND NOT EXISTS (SELECT 1 FROM prev WHERE prev.id = t.id)`);
@@ -288,21 +275,24 @@ export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Pr
         AS v(id, to_status, result, error, started_at)
     ),
     prev AS (
-      SELECT t.id, t.status FROM tasks t WHERE t.id = ANY(${uuids(ids)}) AND t.status IN ('IN_PROGRESS', 'PENDING')
+      SELECT t.id, t.status FROM tasks t WHERE t.id = ANY(${uuids(ids)})
+        AND (t.status = ANY(${fromOf(MOVES.complete)}) OR t.status = ANY(${fromOf(MOVES.resume)}))
       ORDER BY t.id FOR UPDATE
     ),
     u AS (
       UPDATE tasks t SET status = v.to_status, updated_at = now(), finished_at = now(), heartbeat_at = NULL,
-        result = CASE WHEN v.to_status = 'COMPLETED' THEN v.result ELSE t.result END,
-        progress = CASE WHEN v.to_status = 'COMPLETED' THEN 100 ELSE t.progress END,
-        error = CASE WHEN v.to_status = 'COMPLETED' THEN NULL ELSE v.error END
+        result = CASE WHEN v.to_status = ${status(MOVES.complete.to)} THEN v.result ELSE t.result END,
+        progress = CASE WHEN v.to_status = ${status(MOVES.complete.to)} THEN 100 ELSE t.progress END,
+        error = CASE WHEN v.to_status = ${status(MOVES.complete.to)} THEN NULL ELSE v.error END
       FROM v, prev WHERE t.id = v.id AND t.id = prev.id AND t.started_at = v.started_at
       RETURNING t.id, t.status, t.updated_at, prev.status AS prev_status
     ),
-    e AS (
-      INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-      SELECT id, prev_status, status, updated_at, CASE status WHEN 'COMPLETED' THEN 'completed' ELSE 'failed' END FROM u
-    )
+    -- A run whose lease lapsed first takes its task back (the resume move), then finishes it.
+    e AS (${recordEvents('u', moved(MOVES.resume, 'lease renewed: the run was alive', sql`prev_status = ANY(${fromOf(MOVES.resume)})`), {
+      from: status('IN_PROGRESS'),
+      to: sql`status`,
+      reason: sql`CASE WHEN status = ${status(MOVES.complete.to)} THEN 'completed' ELSE 'failed' END`,
+    })})
     SELECT id FROM u`);
   return new Set(result.rows.map((r) => r.id));
 }
@@ -319,7 +309,7 @@ export async function updateWaitingTask(
     const [row] = await tx
       .update(tasks)
       .set({ ...fields, updated_at: sql`now()` })
-      .where(and(eq(tasks.id, id), inArray(tasks.status, FROM.update)))
+      .where(and(eq(tasks.id, id), inArray(tasks.status, EDITABLE)))
       .returning();
     if (!row) return undefined;
     let outbox_id: number | null = null;

@@ -1,8 +1,5 @@
-/** One failing field of a request, as reported in a 422 problem. */
-export interface FieldError {
-  path: string;
-  message: string;
-}
+// Errors that only HTTP has (a body that is not JSON, a missing API key...). The domain's own errors
+// (lib/tasks/errors.ts) are mapped to answers in lib/http/problem.ts.
 
 /** An error that maps to an HTTP status; below 500 its message is shown to the client. */
 export class HttpError extends Error {
@@ -31,20 +28,6 @@ export class UnauthorizedError extends HttpError {
   }
 }
 
-export class NotFoundError extends HttpError {
-  constructor(message = 'Task not found') {
-    super(404, 'Not Found', message);
-    this.name = 'NotFoundError';
-  }
-}
-
-export class ConflictError extends HttpError {
-  constructor(message: string) {
-    super(409, 'Conflict', message);
-    this.name = 'ConflictError';
-  }
-}
-
 export class PayloadTooLargeError extends HttpError {
   constructor(message: string) {
     super(413, 'Content Too Large', message);
@@ -56,16 +39,6 @@ export class UnsupportedMediaTypeError extends HttpError {
   constructor(message: string) {
     super(415, 'Unsupported Media Type', message);
     this.name = 'UnsupportedMediaTypeError';
-  }
-}
-
-export class ValidationError extends HttpError {
-  constructor(
-    readonly errors: FieldError[],
-    message = 'The request is not valid',
-  ) {
-    super(422, 'Unprocessable Content', message);
-    this.name = 'ValidationError';
   }
 }
 

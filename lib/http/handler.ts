@@ -4,10 +4,10 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { requireApiKey } from '#lib/http/auth';
-import { HttpError, ValidationError } from '#lib/http/errors';
-import { parseJsonBody, zodIssuesToFieldErrors } from '#lib/http/input';
-import { problemResponse, unexpectedErrorResponse } from '#lib/http/problem';
+import { parseJsonBody } from '#lib/http/input';
+import { errorResponse } from '#lib/http/problem';
 import { logger } from '#lib/logger';
+import { InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -44,7 +44,7 @@ type Route<S extends InputSpec> = (req: HttpRequest<S>) => Promise<HttpAnswer>;
 function parsePart(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return undefined;
   const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) throw new ValidationError(zodIssuesToFieldErrors(parsed.error.issues), `Invalid ${where}`);
+  if (!parsed.success) throw new InvalidInputError(zodIssuesToFieldErrors(parsed.error.issues), `Invalid ${where}`);
   return parsed.data;
 }
 
@@ -81,14 +81,7 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
       onError: (request) => {
         const ev = request.event as HttpEvent;
         const requestId = ev.requestContext?.requestId ?? 'local';
-        const err = request.error;
-        if (err instanceof HttpError) {
-          if (err.status >= 500) logger.error(err.message, { error: err.cause ?? err });
-          else logger.info('request rejected', { status: err.status, detail: err.message });
-          request.response = problemResponse(err, ev.rawPath, requestId);
-        } else {
-          request.response = unexpectedErrorResponse(err, ev.rawPath, requestId);
-        }
+        request.response = errorResponse(request.error, ev.rawPath, requestId);
       },
     });
 }

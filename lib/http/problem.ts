@@ -1,10 +1,33 @@
 import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { isConnectionError, isDatabaseBusy } from '#lib/db/retry';
-import { HttpError, ServiceUnavailableError, ValidationError } from '#lib/http/errors';
+import { HttpError, ServiceUnavailableError } from '#lib/http/errors';
 import { logger } from '#lib/logger';
+import type { BulkOutcome } from '#lib/tasks/bulk';
+import { ConflictError, InvalidInputError, NotFoundError } from '#lib/tasks/errors';
+import type { BulkActionInput, BulkActionResult } from '#lib/tasks/schemas';
 
-/** An RFC 9457 problem response for an error meant for the client. */
-export function problemResponse(err: HttpError, instance: string | undefined, requestId: string): APIGatewayProxyStructuredResultV2 {
+// The one place where errors become HTTP answers: the domain's errors by class, HTTP's own as they are, a busy or
+// unreachable database as a 503, anything else as a 500 that says nothing of its cause.
+
+/** The HTTP error a known error stands for (undefined for an error nobody expected). */
+export function httpErrorOf(err: unknown): HttpError | undefined {
+  if (err instanceof HttpError) return err;
+  if (err instanceof InvalidInputError) return new HttpError(422, 'Unprocessable Content', err.message);
+  if (err instanceof NotFoundError) return new HttpError(404, 'Not Found', err.message);
+  if (err instanceof ConflictError) return new HttpError(409, 'Conflict', err.message);
+  if (isDatabaseBusy(err))
+    return new ServiceUnavailableError('The service is busy; try again shortly', { cause: err, retryAfterSeconds: 1 });
+  if (isConnectionError(err)) return new ServiceUnavailableError('The database is unreachable; try again shortly', { cause: err });
+  return undefined;
+}
+
+/** An RFC 9457 problem response for an error meant for the client (a 422 lists the failing fields). */
+export function problemResponse(
+  err: HttpError,
+  instance: string | undefined,
+  requestId: string,
+  cause?: unknown,
+): APIGatewayProxyStructuredResultV2 {
   const body: Record<string, unknown> = {
     type: 'about:blank',
     title: err.title,
@@ -13,29 +36,34 @@ export function problemResponse(err: HttpError, instance: string | undefined, re
     instance,
     request_id: requestId,
   };
-  if (err instanceof ValidationError) body.errors = err.errors;
+  if (cause instanceof InvalidInputError) body.errors = cause.errors;
   const headers: Record<string, string> = { 'content-type': 'application/problem+json', 'x-request-id': requestId };
   if (err.status === 503) headers['retry-after'] = String(err instanceof ServiceUnavailableError ? err.retryAfterSeconds : 5);
   return { statusCode: err.status, headers, body: JSON.stringify(body) };
 }
 
-/**
- * The response for an error nobody expected: 503 when every database connection is busy (try again in a second) or
- * the database is down (in a few seconds), else a 500 without details.
- */
-export function unexpectedErrorResponse(err: unknown, instance: string | undefined, requestId: string): APIGatewayProxyStructuredResultV2 {
-  if (isDatabaseBusy(err)) {
-    logger.warn('every database connection is busy', { error: err as Error });
-    return problemResponse(
-      new ServiceUnavailableError('The service is busy; try again shortly', { retryAfterSeconds: 1 }),
-      instance,
-      requestId,
-    );
+/** The answer to any error a request ended with, logged as it deserves (a 500 without details for the unexpected). */
+export function errorResponse(err: unknown, instance: string | undefined, requestId: string): APIGatewayProxyStructuredResultV2 {
+  const known = httpErrorOf(err);
+  if (!known) {
+    logger.error('unexpected error', { error: err as Error });
+    return problemResponse(new HttpError(500, 'Internal Server Error', 'An unexpected error occurred'), instance, requestId);
   }
-  if (isConnectionError(err)) {
-    logger.error('database unreachable', { error: err as Error });
-    return problemResponse(new ServiceUnavailableError('The database is unreachable; try again shortly'), instance, requestId);
-  }
-  logger.error('unexpected error', { error: err as Error });
-  return problemResponse(new HttpError(500, 'Internal Server Error', 'An unexpected error occurred'), instance, requestId);
+  if (isDatabaseBusy(err)) logger.warn('every database connection is busy', { error: err as Error });
+  else if (known.status >= 500) logger.error(known.message, { error: (known.cause ?? err) as Error });
+  else logger.info('request rejected', { status: known.status, detail: known.message });
+  return problemResponse(known, instance, requestId, err);
+}
+
+/** The answer to a bulk action: each task's outcome with the status its single-task route would have answered. */
+export function bulkActionResult(action: BulkActionInput['action'], outcomes: BulkOutcome[]): BulkActionResult {
+  const items = outcomes.map(({ id, task, error }) => {
+    if (task) return { id, status: 200, task, error: null };
+    const known = httpErrorOf(error);
+    if (known && known.status < 500) return { id, status: known.status, task: null, error: known.message };
+    logger.error('bulk action failed on one task', { action, task_id: id, error: error as Error });
+    return { id, status: 500, task: null, error: 'The action failed unexpectedly; try again' };
+  });
+  const succeeded = items.filter((r) => r.status === 200).length;
+  return { action, succeeded, failed: items.length - succeeded, items };
 }

@@ -1,18 +1,17 @@
 import { isConnectionError, isDatabaseBusy } from '#lib/db/retry';
-import { HttpError, ValidationError } from '#lib/http/errors';
-import { checkJsonValue, zodIssuesToFieldErrors } from '#lib/http/input';
 import { logger } from '#lib/logger';
-import { queue } from '#lib/queue/client';
+import { createTask } from '#lib/tasks/commands';
+import { deadLetter } from '#lib/tasks/dead-letters';
+import { ConflictError, DomainError, type FieldError, InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
+import { checkJsonValue } from '#lib/tasks/json';
 import { IntakeMessageSchema } from '#lib/tasks/schemas';
-import { createTask } from '#lib/tasks/service';
 
 /** Deliveries of one intake message before it is dead-lettered with its last error (the SQS redrive count). */
 export const MAX_INTAKE_RECEIVES = 5;
 
-/** Sends an intake message that can never be valid to `task_intake.dlq`, with the reason. */
-async function reject(body: string, reason: string, errors?: unknown): Promise<'done'> {
-  await queue().publish('task_intake.dlq', [{ body: JSON.stringify({ reason, errors, message: body, at: new Date().toISOString() }) }]);
-  logger.warn('intake message sent to task_intake.dlq', { reason, errors });
+/** Dead-letters an intake message that can never be valid, with the reason. */
+async function reject(body: string, reason: string, errors?: FieldError[]): Promise<'done'> {
+  await deadLetter('task_intake', body, reason, errors);
   return 'done';
 }
 
@@ -30,7 +29,7 @@ export async function processIntakeMessage(body: string, receiveCount = 1): Prom
     json = JSON.parse(body);
     checkJsonValue(json);
   } catch (err) {
-    if (err instanceof ValidationError) return reject(body, 'the message is not a valid task', err.errors);
+    if (err instanceof InvalidInputError) return reject(body, 'the message is not a valid task', err.errors);
     return reject(body, 'the message is not valid JSON');
   }
   const parsed = IntakeMessageSchema.safeParse(json);
@@ -41,8 +40,9 @@ export async function processIntakeMessage(body: string, receiveCount = 1): Prom
     logger.info(created ? 'task created from intake' : 'intake repeat of an existing task', { task_id: task.id });
     return 'done';
   } catch (err) {
-    if (err instanceof ValidationError) return reject(body, err.message, err.errors);
-    if (err instanceof HttpError && err.status < 500 && err.status !== 409) return reject(body, err.message);
+    if (err instanceof InvalidInputError) return reject(body, err.message, err.errors);
+    // A conflict (a concurrent request with the same key) passes; any other refusal of the domain is final.
+    if (err instanceof DomainError && !(err instanceof ConflictError)) return reject(body, err.message);
     if (isDataException(err)) return reject(body, 'the database cannot store a value of this message');
     // An unreachable database or a busy pool is waited out; any other repeated failure ends in the dead-letter queue.
     if (receiveCount >= MAX_INTAKE_RECEIVES && !isConnectionError(err) && !isDatabaseBusy(err))

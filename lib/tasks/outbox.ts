@@ -1,12 +1,12 @@
-import { batched } from '#lib/batch';
 import { config, onLambda } from '#lib/config';
 import { db } from '#lib/db/client';
 import { deleteOutboxRows, lockAvailableOutboxRows, markTasksQueued, returnUnpublishedToNew } from '#lib/db/outbox';
 import type { TaskRow } from '#lib/db/schema';
+import { batched } from '#lib/group-commit';
 import { logger } from '#lib/logger';
+import { QUEUE_PRIORITY } from '#lib/model';
 import { queue } from '#lib/queue/client';
 import type { AnyQueueName } from '#lib/queue/types';
-import { QUEUE_PRIORITY } from '#lib/tasks/status';
 
 // Publishing through the outbox (its SQL and rules: lib/db/outbox.ts). The writer of an outbox row publishes its
 // message right after the commit and deletes the row; the dispatcher publishes the rows that are left once they

@@ -1,16 +1,16 @@
 import { sql } from 'drizzle-orm';
-import { batched } from '#lib/batch';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
 import { currentRuns, type Run, renewLeases } from '#lib/db/leases';
 import { whileDatabaseIsAway } from '#lib/db/retry';
 import { type ClaimedTask, claimTasks, type Finish, finishTasks, setProgress, transition } from '#lib/db/tasks';
+import { batched } from '#lib/group-commit';
 import { logger } from '#lib/logger';
-import { queue } from '#lib/queue/client';
+import { MOVES, type TaskStatus } from '#lib/model';
+import { deadLetter } from '#lib/tasks/dead-letters';
 import { formatBytes } from '#lib/tasks/limits';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
-import type { TaskStatus } from '#lib/tasks/status';
 import { findTaskType } from '#lib/tasks/types/index';
 
 /** What became of one queue message: handled (ack it) or to be delivered again later. */
@@ -159,18 +159,13 @@ function runLog(keys: { task_id: string; attempt: number }) {
   };
 }
 
-async function deadLetter(body: string, reason: string): Promise<void> {
-  await queue().publish('tasks.dlq', [{ body: JSON.stringify({ reason, message: body, at: new Date().toISOString() }) }]);
-  logger.error('message sent to tasks.dlq', { reason });
-}
-
 /** Runs one `tasks` message: claims the task, runs its type with a signal and progress, records the outcome. */
 export async function processTaskMessage(body: string): Promise<MessageOutcome> {
   let taskId: string;
   try {
     taskId = TaskMessageSchema.parse(JSON.parse(body)).task_id;
   } catch {
-    await deadLetter(body, 'not a valid tasks message: expected {"task_id": "<uuid>"}');
+    await deadLetter('tasks', body, 'not a valid tasks message: expected {"task_id": "<uuid>"}');
     return 'done';
   }
   const { task: claimed, status } = await claim(taskId);
@@ -221,8 +216,7 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
     const requeued = await whileDatabaseIsAway(() =>
       transition(db(), {
         id: taskId,
-        from: ['IN_PROGRESS'],
-        to: 'PENDING',
+        move: MOVES.requeue,
         reason: `attempt ${claimed.attempts} failed; retry in ${delayMs} ms`,
         set: sql`error = ${error}, progress = NULL`,
         enqueue: { availableInMs: selfPublishMs(delayMs) },
@@ -237,7 +231,7 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   log.warn(failed ? 'task failed' : 'task failed after it was cancelled', { ms, error });
   // The final failure leaves a dead letter for people to look at; the task itself already says FAILED.
   if (failed) {
-    await deadLetter(body, `task ${taskId} failed after ${claimed.attempts} attempt(s): ${error}`).catch((err) =>
+    await deadLetter('tasks', body, `task ${taskId} failed after ${claimed.attempts} attempt(s): ${error}`).catch((err) =>
       log.error('dead letter not written', { error: err as Error }),
     );
   }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
+import { TASK_PRIORITIES, TASK_STATUSES } from '#lib/model';
 import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
-import { TASK_PRIORITIES, TASK_STATUSES } from '#lib/tasks/status';
 
 /** Rejects NUL characters, which PostgreSQL text cannot store. */
 const noNul = (s: string) => !s.includes('\u0000');

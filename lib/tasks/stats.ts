@@ -1,10 +1,10 @@
 import { db } from '#lib/db/client';
 import { countPerMinute, countTasksByStatusAndType } from '#lib/db/stats';
 import { logger } from '#lib/logger';
+import { TASK_STATUSES, type TaskStatus } from '#lib/model';
 import { queue } from '#lib/queue/client';
 import type { AnyQueueName } from '#lib/queue/types';
 import type { Stats } from '#lib/tasks/schemas';
-import { TASK_STATUSES, type TaskStatus } from '#lib/tasks/status';
 import { TASK_TYPE_NAMES } from '#lib/tasks/types/index';
 import { withTimeout } from '#lib/time';
 

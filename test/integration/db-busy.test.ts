@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createDb } from '#lib/db/client';
 import { isConnectionError, isDatabaseBusy, whileDatabaseIsAway } from '#lib/db/retry';
-import { unexpectedErrorResponse } from '#lib/http/problem';
+import { errorResponse } from '#lib/http/problem';
 import { useTestApp } from '../helpers/app';
 
 const app = useTestApp();
@@ -64,7 +64,7 @@ describe('a request that waited its whole time for a connection', () => {
         expect(isConnectionError(err)).toBe(true);
         expect(isDatabaseBusy(err)).toBe(false);
       }
-      const answer = unexpectedErrorResponse(waiting, '/api/v1/tasks', 'r1');
+      const answer = errorResponse(waiting, '/api/v1/tasks', 'r1');
       expect(answer).toMatchObject({ statusCode: 503, headers: { 'retry-after': '5' } });
       expect(JSON.parse(answer.body as string).detail).toBe('The database is unreachable; try again shortly');
     } finally {

@@ -1,17 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { resetConfig } from '#lib/config';
 import { db } from '#lib/db/client';
 import { returnUnpublishedToNew } from '#lib/db/outbox';
 import { insertQueuedTasks } from '#lib/db/tasks';
 import { queue } from '#lib/queue/client';
 import { toSqsEvent } from '#lib/queue/events';
+import { createTask } from '#lib/tasks/commands';
 import { runMaintenance } from '#lib/tasks/dispatcher';
 import { untilAbandoned } from '#lib/tasks/processor';
-import { createTask, getTask, getTaskEvents } from '#lib/tasks/service';
+import { getTask, getTaskEvents } from '#lib/tasks/queries';
 import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
 import { fakeContext } from '../helpers/lambda';
+import { expectOnlyAllowedMoves } from '../helpers/moves';
 
 const app = useTestApp({ LEASE_MS: '1500', CANCEL_CHECK_MS: '100' });
 
@@ -43,13 +46,16 @@ describe('leases by heartbeat', () => {
   });
 
   it('records the outcome of a run whose lease lapsed while it could not be heard, and takes the task back', async () => {
+    // A long lease, so that the run renews nothing by itself while the test plays its lapse.
+    process.env.LEASE_MS = '60000';
+    resetConfig();
     const { task } = await createTask(emulate(1_500));
     await queue().purge('tasks');
     const running = run(task.id);
     await sleep(300);
-    // The run was not heard of for a minute (its heartbeats lost, as while the database was away): maintenance
+    // The run was not heard of for an hour (its heartbeats lost, as while the database was away): maintenance
     // queues the task again.
-    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 minute' WHERE id = ${task.id}`);
+    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
     await runMaintenance();
     expect((await getTask(task.id)).status).toMatch(/PENDING|IN_PROGRESS/);
     expect(await running).toEqual({ batchItemFailures: [] });
@@ -60,6 +66,8 @@ describe('leases by heartbeat', () => {
     expect(history.filter((m) => m.endsWith(':started'))).toHaveLength(1);
     expect(history).toContain('IN_PROGRESS->PENDING:lease expired');
     expect(history.at(-1)).toMatch(/->COMPLETED:completed$/);
+    process.env.LEASE_MS = '1500';
+    resetConfig();
   });
 
   it('requeues a run that stopped renewing within a lease, whatever its timeout', async () => {
@@ -150,5 +158,11 @@ describe('the move back to NEW after a failed publish', () => {
     expect(await runMaintenance()).toBeGreaterThanOrEqual(1);
     expect(await returnUnpublishedToNew(db(), [item], 'queue unreachable')).toEqual([]);
     expect((await getTask(item.taskId)).status).toBe('PENDING');
+  });
+});
+
+describe('the history', () => {
+  it('holds only moves of the state machine', async () => {
+    await expectOnlyAllowedMoves(app.db);
   });
 });

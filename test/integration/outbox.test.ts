@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { resetConfig } from '#lib/config';
 import { closeQueue, queue } from '#lib/queue/client';
 import { runMaintenance } from '#lib/tasks/dispatcher';
-import { getTaskEvents } from '#lib/tasks/service';
+import { getTaskEvents } from '#lib/tasks/queries';
 import { handler as cancel } from '../../functions/tasks-cancel';
 import { handler as create } from '../../functions/tasks-create';
 import { handler as retry } from '../../functions/tasks-retry';

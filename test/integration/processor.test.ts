@@ -3,11 +3,13 @@ import { describe, expect, it } from 'vitest';
 import { queue } from '#lib/queue/client';
 import { toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
 import type { AnyQueueName, ReceivedMessage } from '#lib/queue/types';
-import { cancelTask, createTask, getTask, getTaskEvents, retryTask } from '#lib/tasks/service';
+import { cancelTask, createTask, retryTask } from '#lib/tasks/commands';
+import { getTask, getTaskEvents } from '#lib/tasks/queries';
 import { handler as intake } from '../../functions/intake';
 import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
 import { fakeContext } from '../helpers/lambda';
+import { expectOnlyAllowedMoves } from '../helpers/moves';
 
 const app = useTestApp({ RETRY_BASE_MS: '10', RETRY_MAX_MS: '20', CANCEL_CHECK_MS: '100' });
 
@@ -199,5 +201,11 @@ describe('runs of one task', () => {
     const task = await newTask({ duration_ms: 0, failure_rate: 0 });
     await runTasks(forTask(task.id.toUpperCase()));
     expect((await getTask(task.id)).status).toBe('COMPLETED');
+  });
+});
+
+describe('the history', () => {
+  it('holds only moves of the state machine', async () => {
+    await expectOnlyAllowedMoves(app.db);
   });
 });

@@ -3,8 +3,9 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { queue } from '#lib/queue/client';
 import { toSqsEvent } from '#lib/queue/events';
+import { createTask } from '#lib/tasks/commands';
 import { runMaintenance } from '#lib/tasks/dispatcher';
-import { createTask, getTask, getTaskEvents } from '#lib/tasks/service';
+import { getTask, getTaskEvents } from '#lib/tasks/queries';
 import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
 import { createTestDatabase } from '../helpers/db';
@@ -38,7 +39,7 @@ describe('timeouts', () => {
     await expect(
       createTask({ type: 'checksum', title: 'x', priority: 'MEDIUM', payload: { text: 'a' }, timeout_ms: 120_000 }),
     ).rejects.toMatchObject({
-      status: 422,
+      name: 'InvalidInputError',
       errors: [{ path: 'timeout_ms', message: "must be at most 60000 (the default timeout of 'checksum')" }],
     });
   });

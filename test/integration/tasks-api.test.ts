@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { transition } from '#lib/db/tasks';
+import { MOVES } from '#lib/model';
 import { runMaintenance } from '#lib/tasks/dispatcher';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { handler as health } from '../../functions/health';
@@ -14,6 +15,7 @@ import { handler as status } from '../../functions/tasks-status';
 import { handler as update } from '../../functions/tasks-update';
 import { useTestApp } from '../helpers/app';
 import { httpEvent, invoke } from '../helpers/lambda';
+import { expectOnlyAllowedMoves } from '../helpers/moves';
 
 const app = useTestApp();
 
@@ -202,8 +204,7 @@ describe('tasks API on PostgreSQL', () => {
       await byId(cancel, 'DELETE', id);
       const requeued = await transition(app.db.db, {
         id,
-        from: ['CANCELLED'],
-        to: 'PENDING',
+        move: MOVES.retry,
         reason: 'test',
         enqueue: { availableInMs: selfPublishMs(60_000) },
       });
@@ -361,5 +362,11 @@ describe('health', () => {
   it('reports the database and the queue', async () => {
     const res = await invoke(health, httpEvent({ method: 'GET', path: '/health' }));
     expect(res).toMatchObject({ statusCode: 200, body: { status: 'ok', checks: { database: 'ok', queue: 'ok' } } });
+  });
+});
+
+describe('the history', () => {
+  it('holds only moves of the state machine', async () => {
+    await expectOnlyAllowedMoves(app.db);
   });
 });

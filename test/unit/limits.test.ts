@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#lib/config';
 import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
+import { toTaskListItem } from '#lib/tasks/mapping';
 import { TaskListSchema } from '#lib/tasks/schemas';
-import { toTaskListItem } from '#lib/tasks/service';
 
 describe('size limits', () => {
   it('a page of 100 of the largest list items fits in a Lambda response (6 MB), even in 3-byte characters', () => {

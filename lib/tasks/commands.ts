@@ -1,71 +1,34 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { batched } from '#lib/batch';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
-import type { TaskEventRow, TaskRow } from '#lib/db/schema';
 import {
   findTask,
   findTaskByIdempotencyKey,
   findTaskStatus,
   insertQueuedTasks,
-  listTaskEvents,
-  listTasks,
   type NewTask,
   releaseExpiredIdempotencyKey,
-  type TaskListRow,
   transition,
   updateWaitingTask,
 } from '#lib/db/tasks';
-import { ConflictError, NotFoundError, ValidationError } from '#lib/http/errors';
-import { zodIssuesToFieldErrors } from '#lib/http/input';
+import { batched } from '#lib/group-commit';
+import { EDITABLE, MOVES, type TaskStatus } from '#lib/model';
+import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
+import { toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
-import type { CreateTaskInput, ListTasksQuery, Task, TaskListItem, UpdateTaskInput } from '#lib/tasks/schemas';
-import { FROM, type TaskStatus } from '#lib/tasks/status';
+import type { CreateTaskInput, Task, UpdateTaskInput } from '#lib/tasks/schemas';
 import { findTaskType, TASK_TYPE_NAMES, type TaskType } from '#lib/tasks/types/index';
+
+// Changing tasks: create, edit, cancel, retry. Every status change is a move of the state machine (lib/model.ts).
 
 /** How long an idempotency key is honoured. */
 export const IDEMPOTENCY_HOURS = 24;
 
-const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
-
-/** The API shape of a stored task. */
-export function toTask(row: TaskRow): Task {
-  return {
-    id: row.id,
-    type: row.type,
-    title: row.title,
-    description: row.description,
-    priority: row.priority,
-    payload: row.payload as Record<string, unknown>,
-    status: row.status,
-    result: row.result ?? null,
-    error: row.error,
-    attempts: row.attempts,
-    max_attempts: row.max_attempts,
-    timeout_ms: row.timeout_ms,
-    progress: row.progress,
-    created_at: iso(row.created_at) as string,
-    updated_at: iso(row.updated_at) as string,
-    started_at: iso(row.started_at),
-    finished_at: iso(row.finished_at),
-  };
-}
-
-/** The API shape of a task in a list: a large payload or result is null, and `payload_omitted` or `result_omitted` says so. */
-export function toTaskListItem(row: TaskListRow): TaskListItem {
-  return {
-    ...toTask({ ...row, payload: row.payload ?? {} }),
-    payload: row.payload as Record<string, unknown> | null,
-    payload_omitted: row.payload_omitted,
-    result_omitted: row.result_omitted,
-  };
-}
-
 function taskTypeOrThrow(typeName: string): TaskType {
   const type = findTaskType(typeName);
   if (!type) {
-    throw new ValidationError(
+    throw new InvalidInputError(
       [{ path: 'type', message: `unknown task type '${typeName.slice(0, 100)}'; known types: ${TASK_TYPE_NAMES.join(', ')}` }],
       'Unknown task type',
     );
@@ -82,7 +45,7 @@ export function validatePayload(typeName: string, payload: unknown): Record<stri
       ...e,
       path: e.path === '(root)' ? 'payload' : `payload.${e.path}`,
     }));
-    throw new ValidationError(errors, `Invalid payload for task type '${typeName}'`);
+    throw new InvalidInputError(errors, `Invalid payload for task type '${typeName}'`);
   }
   return parsed.data as Record<string, unknown>;
 }
@@ -111,7 +74,9 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
   const payload = validatePayload(input.type, input.payload);
   const typeTimeout = taskTypeOrThrow(input.type).timeoutMs;
   if (input.timeout_ms !== undefined && input.timeout_ms > typeTimeout) {
-    throw new ValidationError([{ path: 'timeout_ms', message: `must be at most ${typeTimeout} (the default timeout of '${input.type}')` }]);
+    throw new InvalidInputError([
+      { path: 'timeout_ms', message: `must be at most ${typeTimeout} (the default timeout of '${input.type}')` },
+    ]);
   }
   const key = idempotencyKey ?? null;
   const stored = {
@@ -133,7 +98,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
     if (!existing) continue;
     if (await releaseExpiredIdempotencyKey(db(), existing.idempotency_key as string, IDEMPOTENCY_HOURS)) continue;
     if (existing.request_hash !== requestHash) {
-      throw new ValidationError(
+      throw new InvalidInputError(
         [{ path: 'Idempotency-Key', message: 'this key was already used with a different request body' }],
         'Idempotency key reused with a different body',
       );
@@ -141,40 +106,6 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
     return { task: toTask(existing), created: false };
   }
   throw new ConflictError('The idempotency key is being used by a concurrent request; try again');
-}
-
-/** The task with this id; NotFoundError when there is none. */
-export async function getTask(id: string): Promise<Task> {
-  const row = await findTask(db(), id);
-  if (!row) throw new NotFoundError();
-  return toTask(row);
-}
-
-/** The status of a task; NotFoundError when there is none. */
-export async function getTaskStatus(id: string): Promise<{ task_id: string; status: TaskStatus }> {
-  const status = await findTaskStatus(db(), id);
-  if (!status) throw new NotFoundError();
-  return { task_id: id, status };
-}
-
-/** A page of tasks matching the query, newest first; large payloads and results are left out of its items. */
-export async function searchTasks(q: ListTasksQuery) {
-  const { items, total } = await listTasks(db(), q);
-  return { items: items.map(toTaskListItem), total, limit: q.limit, offset: q.offset };
-}
-
-/** The status history of a task, oldest first. */
-export async function getTaskEvents(id: string) {
-  const [exists, events] = await Promise.all([findTaskStatus(db(), id), listTaskEvents(db(), id)]);
-  if (!exists) throw new NotFoundError();
-  return {
-    items: events.map((e: TaskEventRow) => ({
-      from_status: e.from_status,
-      to_status: e.to_status,
-      at: iso(e.at) as string,
-      reason: e.reason,
-    })),
-  };
 }
 
 async function conflictOrMissing(id: string, action: string, allowed: readonly TaskStatus[]): Promise<never> {
@@ -187,12 +118,11 @@ async function conflictOrMissing(id: string, action: string, allowed: readonly T
 export async function cancelTask(id: string): Promise<Task> {
   const row = await transition(db(), {
     id,
-    from: FROM.cancel,
-    to: 'CANCELLED',
+    move: MOVES.cancel,
     reason: 'cancelled by request',
     set: sql`finished_at = now()`,
   });
-  if (!row) return conflictOrMissing(id, 'cancel', FROM.cancel);
+  if (!row) return conflictOrMissing(id, 'cancel', MOVES.cancel.from);
   return toTask(row);
 }
 
@@ -200,13 +130,12 @@ export async function cancelTask(id: string): Promise<Task> {
 export async function retryTask(id: string): Promise<Task> {
   const row = await transition(db(), {
     id,
-    from: FROM.retry,
-    to: 'PENDING',
+    move: MOVES.retry,
     reason: 'retry requested',
     set: sql`error = NULL, result = NULL, progress = NULL, attempts = 0, started_at = NULL, finished_at = NULL`,
     enqueue: { availableInMs: selfPublishMs() },
   });
-  if (!row) return conflictOrMissing(id, 'retry', FROM.retry);
+  if (!row) return conflictOrMissing(id, 'retry', MOVES.retry.from);
   return toTask(await publishAfterCommit(row));
 }
 
@@ -218,6 +147,6 @@ export async function updateTask(id: string, input: UpdateTaskInput): Promise<Ta
   if (input.payload !== undefined) fields.payload = validatePayload(current.type, input.payload);
   const requeue = input.priority !== undefined && input.priority !== current.priority && current.status === 'PENDING';
   const row = await updateWaitingTask(db(), id, fields, requeue ? { availableInMs: selfPublishMs() } : undefined);
-  if (!row) return conflictOrMissing(id, 'update', FROM.update);
+  if (!row) return conflictOrMissing(id, 'update', EDITABLE);
   return toTask(await publishAfterCommit(row));
 }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { batched } from '#lib/batch';
+import { batched } from '#lib/group-commit';
 
 describe('batched (group commit)', () => {
   it('serves the calls of one turn together, and gathers the calls made while a batch runs into the next', async () => {

@@ -1,0 +1,35 @@
+import { db } from '#lib/db/client';
+import { findTask, findTaskStatus, listTaskEvents, listTasks } from '#lib/db/tasks';
+import type { TaskStatus } from '#lib/model';
+import { NotFoundError } from '#lib/tasks/errors';
+import { toTask, toTaskEvent, toTaskListItem } from '#lib/tasks/mapping';
+import type { ListTasksQuery, Task } from '#lib/tasks/schemas';
+
+// Reading tasks: nothing here changes anything or publishes a message (the read-only functions bundle only this).
+
+/** The task with this id; NotFoundError when there is none. */
+export async function getTask(id: string): Promise<Task> {
+  const row = await findTask(db(), id);
+  if (!row) throw new NotFoundError();
+  return toTask(row);
+}
+
+/** The status of a task; NotFoundError when there is none. */
+export async function getTaskStatus(id: string): Promise<{ task_id: string; status: TaskStatus }> {
+  const status = await findTaskStatus(db(), id);
+  if (!status) throw new NotFoundError();
+  return { task_id: id, status };
+}
+
+/** A page of tasks matching the query, newest first; large payloads and results are left out of its items. */
+export async function searchTasks(q: ListTasksQuery) {
+  const { items, total } = await listTasks(db(), q);
+  return { items: items.map(toTaskListItem), total, limit: q.limit, offset: q.offset };
+}
+
+/** The status history of a task, oldest first. */
+export async function getTaskEvents(id: string) {
+  const [exists, events] = await Promise.all([findTaskStatus(db(), id), listTaskEvents(db(), id)]);
+  if (!exists) throw new NotFoundError();
+  return { items: events.map(toTaskEvent) };
+}
