@@ -16,8 +16,8 @@ import { migrateDatabase } from '#lib/db/migrate';
 import { createQueue } from '#lib/queue/index';
 import type { Queue } from '#lib/queue/types';
 import { waitUntil, withTimeout } from '#lib/time';
-import { createDatabase, dropDatabase } from '../scripts/pg-admin';
-import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '../scripts/process-tree';
+import { createDatabase, dropDatabase } from '#local/pg-admin';
+import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '#local/process-tree';
 import { usageSampler } from './procs';
 
 // `npm run bench [-- --quick] [-- --cpu-prof] [-- --only=api,pipeline,latency,pgboss,bullmq,sql]`:

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '#lib/db/migrate';
-import { type EmbeddedServer, startEmbeddedPostgres } from '../../scripts/embedded-postgres';
+import { type EmbeddedServer, startEmbeddedPostgres } from '#local/embedded-postgres';
 import { type Audit, auditUntilSettled, report, type Sent, startLoad, startRateLoad } from '../helpers/faults';
 import { freePort, killTree, request, useService } from '../helpers/service';
 import { requireRabbitMq, startTcpProxy, type TcpProxy } from '../helpers/services';

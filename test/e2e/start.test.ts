@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '#lib/time';
-import { captureOutput, freePort, killTree, waitForHttp } from '../../scripts/process-tree';
+import { captureOutput, freePort, killTree, waitForHttp } from '#local/process-tree';
 import { request } from '../helpers/service';
 import { isReachable } from '../helpers/services';
 

@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
-import { captureOutput, freePort, killTree, startBridgeProcess, startOffline, stopTree, waitForHttp } from '../../scripts/process-tree';
+import { captureOutput, freePort, killTree, startBridgeProcess, startOffline, stopTree, waitForHttp } from '#local/process-tree';
 
 export { freePort, killTree };
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { createRequestHandler } from 'local-aws-sqs';
 import { config } from '#lib/config';
-import { redact } from '../../scripts/pg-admin';
+import { redact } from '#local/pg-admin';
 
 const DEFAULT_PORTS: Record<string, number> = { 'amqp:': 5672, 'amqps:': 5671, 'postgres:': 5432, 'postgresql:': 5432 };
 

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
+import { startEmbeddedPostgres } from '#local/embedded-postgres';
 import { freePort } from '../helpers/service';
 
 // What `npm start` does with nothing installed: a server whose data lives in a folder of the project
