@@ -6,6 +6,8 @@ export { freePort, killTree };
 
 import { createTestDatabase } from './db';
 
+// serverless-offline (and, if asked, the queue bridge) for one test file, over a database of its own.
+
 export interface ServiceOptions {
   /** Extra environment; a function is called when the service starts (after earlier beforeAll hooks). */
   env?: Record<string, string> | (() => Record<string, string>);
