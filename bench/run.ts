@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,13 +11,16 @@ import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { resetConfig } from '#lib/config';
+import { config, resetConfig } from '#lib/config';
+import { createDb, type Db } from '#lib/db/client';
 import { migrateDatabase } from '#lib/db/migrate';
+import { deleteOutboxRows } from '#lib/db/outbox';
+import { insertQueuedTasks } from '#lib/db/tasks';
 import { createQueue } from '#lib/queue/index';
 import type { Queue } from '#lib/queue/types';
 import { waitUntil, withTimeout } from '#lib/time';
-import { createDatabase, dropDatabase } from '../scripts/pg-admin';
-import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '../scripts/process-tree';
+import { createDatabase, dropDatabase } from '#local/pg-admin';
+import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '#local/process-tree';
 import { usageSampler } from './procs';
 
 // `npm run bench [-- --quick] [-- --cpu-prof] [-- --only=api,pipeline,latency,pgboss,bullmq,sql]`:
@@ -127,6 +130,8 @@ function version(pkg: string): string {
 // The database of the run.
 
 let pool: pg.Pool;
+/** The service's own database handle, for its task insert. */
+let tasksDb: Db;
 let databaseUrl: string;
 
 async function createBenchDatabase(): Promise<void> {
@@ -140,6 +145,9 @@ async function createBenchDatabase(): Promise<void> {
   pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
   pool.on('error', () => {});
   cleanups.push(() => pool.end());
+  const handle = createDb(databaseUrl, 2, 30_000);
+  tasksDb = handle.db;
+  cleanups.push(() => handle.pool.end());
 }
 
 async function resetTables(): Promise<void> {
@@ -147,24 +155,34 @@ async function resetTables(): Promise<void> {
   await pool.query('VACUUM ANALYZE tasks, task_events, outbox, queue_messages');
 }
 
-/** Inserts `n` PENDING tasks with their events (as `POST /api/v1/tasks` leaves them) and returns their ids. */
+/**
+ * Inserts `n` PENDING tasks with their events and returns their ids, as `POST /api/v1/tasks` leaves them: the
+ * service's own insert (which also writes each task's outbox row), then the outbox rows deleted, as the service
+ * deletes them once it has published. The caller publishes the messages.
+ */
 async function insertPendingTasks(n: number): Promise<string[]> {
-  const { rows } = await pool.query<{ id: string }>(
-    `WITH t AS (
-       INSERT INTO tasks (type, title, priority, payload, status)
-       SELECT 'emulate', 'bench', 'MEDIUM', $2::jsonb, 'PENDING' FROM generate_series(1, $1)
-       RETURNING id, created_at
-     ),
-     e AS (
-       INSERT INTO task_events (task_id, from_status, to_status, at, reason)
-       SELECT id, NULL::task_status, 'NEW'::task_status, created_at, 'created' FROM t
-       UNION ALL
-       SELECT id, 'NEW'::task_status, 'PENDING'::task_status, created_at, 'queued' FROM t
-     )
-     SELECT id FROM t`,
-    [n, JSON.stringify(PAYLOAD)],
-  );
-  return rows.map((r) => r.id);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 1_000) {
+    const list = Array.from({ length: Math.min(1_000, n - i) }, () => ({
+      id: randomUUID(),
+      type: 'emulate',
+      title: 'bench',
+      description: null,
+      priority: 'MEDIUM' as const,
+      payload: PAYLOAD,
+      max_attempts: config().DEFAULT_MAX_ATTEMPTS,
+      timeout_ms: null,
+      idempotency_key: null,
+      request_hash: null,
+    }));
+    const inserted = await insertQueuedTasks(tasksDb, list, 0);
+    await deleteOutboxRows(
+      tasksDb,
+      [...inserted.values()].map((t) => t.outbox_id as number),
+    );
+    ids.push(...inserted.keys());
+  }
+  return ids;
 }
 
 /** The first claim and the last completion among the tasks, in epoch milliseconds. */

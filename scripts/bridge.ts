@@ -1,5 +1,5 @@
-import { bridgeOptionsFromConfig, startBridge } from '#lib/bridge';
 import { closeQueue } from '#lib/queue/client';
+import { bridgeOptionsFromConfig, startBridge } from '#local/bridge';
 
 // The queue bridge on its own, for a serverless-offline started separately: `npm run bridge`.
 async function main() {

@@ -1,12 +1,12 @@
 import path from 'node:path';
-import { type Bridge, bridgeOptionsFromConfig, startBridge } from '#lib/bridge';
 import { config, resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
 import { closeQueue } from '#lib/queue/client';
 import { settleWithin } from '#lib/time';
-import { buildDashboardIfStale } from './build-dashboard';
-import { type EmbeddedServer, startEmbeddedPostgres } from './embedded-postgres';
-import { forwardOutput, startOffline, stopTree, waitForHttp } from './process-tree';
+import { type Bridge, bridgeOptionsFromConfig, startBridge } from '#local/bridge';
+import { buildDashboardIfStale } from '#local/dashboard-build';
+import { type EmbeddedServer, startEmbeddedPostgres } from '#local/embedded-postgres';
+import { forwardOutput, startOffline, stopTree, waitForHttp } from '#local/process-tree';
 
 // `npm start`: the database (embedded unless DATABASE_URL is set), migrations, serverless-offline and the
 // queue bridge. Ctrl-C stops everything it started.

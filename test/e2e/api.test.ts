@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { request, useService } from '../helpers/service';
+import { request, useService } from '../helpers/offline';
 
 const svc = useService();
 const call = (method: string, path: string, body?: unknown, headers?: Record<string, string>) =>

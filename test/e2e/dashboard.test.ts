@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchChromium, requireChromium, screenshot } from '../helpers/browser';
-import { request, useService } from '../helpers/service';
+import { request, useService } from '../helpers/offline';
 
 type Task = { id: string; title: string; status: string };
 

@@ -4,10 +4,10 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { migrateDatabase } from '#lib/db/migrate';
-import { type EmbeddedServer, startEmbeddedPostgres } from '../../scripts/embedded-postgres';
+import { type EmbeddedServer, startEmbeddedPostgres } from '#local/embedded-postgres';
+import { requireRabbitMq, startTcpProxy, type TcpProxy } from '../helpers/external-services';
 import { type Audit, auditUntilSettled, report, type Sent, startLoad, startRateLoad } from '../helpers/faults';
-import { freePort, killTree, request, useService } from '../helpers/service';
-import { requireRabbitMq, startTcpProxy, type TcpProxy } from '../helpers/services';
+import { freePort, killTree, request, useService } from '../helpers/offline';
 
 // Tests that break things: every task accepted with 201 must reach a terminal status, and none may complete twice.
 const QUICK = { duration_ms: 50, failure_rate: 0 };

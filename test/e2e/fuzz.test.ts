@@ -4,7 +4,7 @@ import addFormats from 'ajv-formats';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { useService } from '../helpers/service';
+import { useService } from '../helpers/offline';
 
 // A schema-driven fuzz test: requests generated from openapi.yaml (valid values, values at and past every
 // bound, hostile strings), sent to the running service; no answer may be a 500, and every answer must match

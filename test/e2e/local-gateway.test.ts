@@ -3,7 +3,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { describe, expect, it } from 'vitest';
 import { waitUntil } from '#lib/time';
-import { request, useService } from '../helpers/service';
+import { request, useService } from '../helpers/offline';
 
 /** The addresses a TCP port is listening on on this machine, from /proc/net/tcp and /proc/net/tcp6. */
 function listeningAddresses(port: number): string[] {

@@ -3,8 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue } from '#lib/queue/index';
 import { SqsQueue } from '#lib/queue/sqs';
-import { request, useService } from '../helpers/service';
-import { type LocalSqs, requireRabbitMq, startLocalSqs } from '../helpers/services';
+import { type LocalSqs, requireRabbitMq, startLocalSqs } from '../helpers/external-services';
+import { request, useService } from '../helpers/offline';
 
 type Task = { id: string; status: string; progress: number | null; [k: string]: unknown };
 

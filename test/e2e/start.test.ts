@@ -4,9 +4,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '#lib/time';
-import { captureOutput, freePort, killTree, waitForHttp } from '../../scripts/process-tree';
-import { request } from '../helpers/service';
-import { isReachable } from '../helpers/services';
+import { captureOutput, freePort, killTree, waitForHttp } from '#local/process-tree';
+import { isReachable } from '../helpers/external-services';
+import { request } from '../helpers/offline';
 
 // `npm start` with nothing set (embedded PostgreSQL, embedded queue), then a SIGTERM to its own process only, as a
 // process manager sends it: everything it started must stop with it (a Ctrl-C reaches the whole terminal group).

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import { inject } from 'vitest';
 import { createDb, type Db } from '#lib/db/client';
-import { createDatabase, dropDatabase } from '../../scripts/pg-admin';
+import { createDatabase, dropDatabase } from '#local/pg-admin';
 
 export interface TestDatabase {
   url: string;

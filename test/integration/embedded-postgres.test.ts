@@ -3,8 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
-import { freePort } from '../helpers/service';
+import { startEmbeddedPostgres } from '#local/embedded-postgres';
+import { freePort } from '../helpers/offline';
 
 // What `npm start` does with nothing installed: a server whose data lives in a folder of the project
 // (`.data/postgres`), created on the first start, in folders that do not exist yet, and kept between runs.

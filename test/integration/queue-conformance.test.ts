@@ -9,7 +9,7 @@ import { SqsQueue } from '#lib/queue/sqs';
 import type { BatchHandler, BatchOutcome, Consumer, Queue, ReceivedMessage } from '#lib/queue/types';
 import { waitUntil } from '#lib/time';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
-import { type LocalSqs, requireRabbitMq, startLocalSqs, startTcpProxy } from '../helpers/services';
+import { type LocalSqs, requireRabbitMq, startLocalSqs, startTcpProxy } from '../helpers/external-services';
 
 const rabbitMq = await requireRabbitMq();
 

@@ -1,8 +1,8 @@
 import type { TestProject } from 'vitest/node';
 import { migrateDatabase } from '#lib/db/migrate';
-import { buildDashboardIfStale } from '../../scripts/build-dashboard';
-import { startEmbeddedPostgres } from '../../scripts/embedded-postgres';
-import { createDatabase, dropDatabase } from '../../scripts/pg-admin';
+import { buildDashboardIfStale } from '#local/dashboard-build';
+import { startEmbeddedPostgres } from '#local/embedded-postgres';
+import { createDatabase, dropDatabase } from '#local/pg-admin';
 
 declare module 'vitest' {
   export interface ProvidedContext {

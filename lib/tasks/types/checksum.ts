@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { z } from 'zod';
-import { defineTaskType } from '#lib/tasks/types/types';
+import { defineTaskType } from '#lib/tasks/types/define';
 
 export const checksumPayload = z
   .strictObject({

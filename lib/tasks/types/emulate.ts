@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
 import { config } from '#lib/config';
-import { defineTaskType } from '#lib/tasks/types/types';
+import { defineTaskType } from '#lib/tasks/types/define';
 
 // Runs must end well inside the processor function's 15-minute limit (serverless.yml).
 const ms = z.number().int().min(0).max(600_000);

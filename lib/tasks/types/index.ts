@@ -1,8 +1,8 @@
 import { checksum } from '#lib/tasks/types/checksum';
+import type { TaskType } from '#lib/tasks/types/define';
 import { emulate } from '#lib/tasks/types/emulate';
-import type { TaskType } from '#lib/tasks/types/types';
 
-export type { TaskContext, TaskType } from '#lib/tasks/types/types';
+export type { TaskContext, TaskType } from '#lib/tasks/types/define';
 
 /** Every task type the service runs, by name. Add a type by writing its module and listing it here. */
 export const TASK_TYPES: Readonly<Record<string, TaskType>> = Object.freeze({

@@ -1,10 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll } from 'vitest';
-import { captureOutput, freePort, killTree, startBridgeProcess, startOffline, stopTree, waitForHttp } from '../../scripts/process-tree';
+import { captureOutput, freePort, killTree, startBridgeProcess, startOffline, stopTree, waitForHttp } from '#local/process-tree';
 
 export { freePort, killTree };
 
 import { createTestDatabase } from './db';
+
+// serverless-offline (and, if asked, the queue bridge) for one test file, over a database of its own.
 
 export interface ServiceOptions {
   /** Extra environment; a function is called when the service starts (after earlier beforeAll hooks). */

@@ -33,7 +33,7 @@ class LocalOfflinePlugin {
     const offline = this.serverless.pluginManager.plugins.find((p) => p.constructor.name === 'ServerlessOffline');
     const server = offline?.internals?.().getApiGatewayServer?.();
     if (!server?.listener) {
-      throw new Error('scripts/offline-plugin.js: serverless-offline did not start its HTTP server as expected');
+      throw new Error('local/offline-plugin.js: serverless-offline did not start its HTTP server as expected');
     }
 
     const cors = service.provider.httpApi?.cors;

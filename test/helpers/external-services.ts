@@ -3,7 +3,10 @@ import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { createRequestHandler } from 'local-aws-sqs';
 import { config } from '#lib/config';
-import { redact } from '../../scripts/pg-admin';
+import { redact } from '#local/pg-admin';
+
+// The services outside this project that tests talk to: whether RabbitMQ (or any server) is reachable, an in-process
+// SQS, and a TCP proxy to cut a service's clients off.
 
 const DEFAULT_PORTS: Record<string, number> = { 'amqp:': 5672, 'amqps:': 5671, 'postgres:': 5432, 'postgresql:': 5432 };
 

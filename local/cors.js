@@ -1,7 +1,7 @@
 // `provider.httpApi.cors` of serverless.yml, from CORS_ORIGINS: the origins (`https://app.example`) whose web pages
 // may call the API, comma-separated. None by default, since the dashboard is served from the API's own origin; then
 // there is no CORS at all: API Gateway adds no Access-Control-* header, and neither does serverless-offline (which
-// would reflect any origin: scripts/offline-plugin.js takes its headers back). lib/config.ts validates the variable.
+// would reflect any origin: local/offline-plugin.js takes its headers back). lib/config.ts validates the variable.
 
 /** The HTTP API's CORS configuration for the configured origins, or false when there are none. */
 module.exports = async ({ resolveVariable }) => {
