@@ -15,7 +15,7 @@ const SOURCES = [
   'dashboard/index.html',
   'dashboard/vite.config.ts',
   'lib/tasks/schemas.ts',
-  'lib/tasks/status.ts',
+  'lib/model.ts',
 ];
 
 function newest(p: string): number {
