@@ -4,9 +4,7 @@ import type { Executor } from '#lib/db/client';
 import { fromOf, moved, recordEvents, status } from '#lib/db/events';
 import { insertTaskMessages } from '#lib/db/outbox';
 import { type TaskEventRow, type TaskRow, taskEvents, tasks } from '#lib/db/schema';
-import { EDITABLE, MOVES, type TaskStatus } from '#lib/model';
-import { LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
-import type { ListTasksQuery } from '#lib/tasks/schemas';
+import { EDITABLE, MOVES, type TaskPriority, type TaskStatus } from '#lib/model';
 
 export interface NewTask {
   type: string;
@@ -104,12 +102,28 @@ export type TaskListRow = Omit<TaskRow, 'payload'> & {
   result_omitted: boolean;
 };
 
-/** A jsonb column as JSON text when it is at most LIST_VALUE_MAX_BYTES long, else NULL: a large value never leaves the database. */
-const small = (column: typeof tasks.payload | typeof tasks.result) =>
-  sql<string | null>`CASE WHEN octet_length(${column}::text) <= ${LIST_VALUE_MAX_BYTES} THEN ${column}::text END`;
+/** A jsonb column as JSON text when it is at most `maxBytes` long, else NULL: a large value never leaves the database. */
+const small = (column: typeof tasks.payload | typeof tasks.result, maxBytes: number) =>
+  sql<string | null>`CASE WHEN octet_length(${column}::text) <= ${maxBytes} THEN ${column}::text END`;
+
+/** The filters and page of a task list (all filters combined with AND). */
+export interface TaskQuery {
+  status?: TaskStatus[];
+  priority?: TaskPriority;
+  type?: string;
+  /** ISO times: from inclusive, to exclusive. */
+  created_from?: string;
+  created_to?: string;
+  /** A case-insensitive substring of the title or the description. */
+  search?: string;
+  limit: number;
+  offset: number;
+  /** Payloads and results longer than this (as JSON) are left out of the items. */
+  maxValueBytes: number;
+}
 
 /** One page of tasks matching the filters, newest first, with the total count; large payloads and results are left out. */
-export async function listTasks(ex: Executor, q: ListTasksQuery): Promise<{ items: TaskListRow[]; total: number }> {
+export async function listTasks(ex: Executor, q: TaskQuery): Promise<{ items: TaskListRow[]; total: number }> {
   const where: SQL[] = [];
   if (q.status) where.push(inArray(tasks.status, q.status));
   if (q.priority) where.push(eq(tasks.priority, q.priority));
@@ -136,8 +150,8 @@ export async function listTasks(ex: Executor, q: ListTasksQuery): Promise<{ item
     ex
       .select({
         ...columns,
-        payload_json: small(tasks.payload),
-        result_json: small(tasks.result),
+        payload_json: small(tasks.payload, q.maxValueBytes),
+        result_json: small(tasks.result, q.maxValueBytes),
         has_result: sql<boolean>`${tasks.result} IS NOT NULL`,
       })
       .from(tasks)

@@ -2,6 +2,7 @@ import { db } from '#lib/db/client';
 import { findTask, findTaskStatus, listTaskEvents, listTasks } from '#lib/db/tasks';
 import type { TaskStatus } from '#lib/model';
 import { NotFoundError } from '#lib/tasks/errors';
+import { LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 import { toTask, toTaskEvent, toTaskListItem } from '#lib/tasks/mapping';
 import type { ListTasksQuery, Task } from '#lib/tasks/schemas';
 
@@ -23,7 +24,7 @@ export async function getTaskStatus(id: string): Promise<{ task_id: string; stat
 
 /** A page of tasks matching the query, newest first; large payloads and results are left out of its items. */
 export async function searchTasks(q: ListTasksQuery) {
-  const { items, total } = await listTasks(db(), q);
+  const { items, total } = await listTasks(db(), { ...q, maxValueBytes: LIST_VALUE_MAX_BYTES });
   return { items: items.map(toTaskListItem), total, limit: q.limit, offset: q.offset };
 }
 
