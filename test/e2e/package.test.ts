@@ -104,9 +104,10 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
     expect(await list('dashboard.zip')).toMatch(/dashboard\/dist\/index\.html/);
   });
 
-  it('schedules the dispatcher and gives the functions the queue URLs', () => {
-    const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties.ScheduleExpression);
-    expect(rules).toEqual(['rate(1 minute)']);
+  it('schedules the dispatcher (enabled, repeating the maintenance every 10 s) and gives the functions the queue URLs', () => {
+    const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
+    expect(rules.map((r) => [r.ScheduleExpression, r.State])).toEqual([['rate(1 minute)', 'ENABLED']]);
+    expect(JSON.parse(rules[0]?.Targets[0].Input)).toEqual({ repeat_for_ms: 50000, every_ms: 10000 });
     const env = resources.ProcessorLambdaFunction?.Properties.Environment.Variables;
     expect(env).toMatchObject({
       QUEUE_DRIVER: 'sqs',

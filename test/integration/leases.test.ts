@@ -11,6 +11,7 @@ import { createTask } from '#lib/tasks/commands';
 import { runMaintenance } from '#lib/tasks/dispatcher';
 import { untilAbandoned } from '#lib/tasks/processor';
 import { getTask, getTaskEvents } from '#lib/tasks/queries';
+import { handler as dispatcher } from '../../functions/dispatcher';
 import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
 import { fakeContext } from '../helpers/lambda';
@@ -83,6 +84,21 @@ describe('leases by heartbeat', () => {
     await runMaintenance();
     expect(await getTask(task.id)).toMatchObject({ status: 'PENDING', error: 'lease expired: the worker running this attempt was lost' });
     expect(await queue().depth('tasks')).toBe(1);
+  });
+});
+
+describe('the scheduled maintenance', () => {
+  it('repeats within one invocation, so that a run lost between two schedules is found within seconds', async () => {
+    const { task } = await createTask(emulate(60_000));
+    await queue().purge('tasks');
+    await app.db.db.execute(
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now(), heartbeat_at = now() WHERE id = ${task.id}`,
+    );
+    const started = Date.now();
+    await dispatcher({ repeat_for_ms: 3_000, every_ms: 1_000 }, fakeContext('dispatcher'));
+    // Rounds at 0, 1 and 2 s: the lease (1.5 s) lapsed during the invocation, and its last round found it.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expect(await getTask(task.id)).toMatchObject({ status: 'PENDING' });
   });
 });
 
