@@ -1,11 +1,12 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { requireApiKey } from '#lib/http/auth';
+import { jsonBody } from '#lib/http/body';
 import { HttpError, ValidationError } from '#lib/http/errors';
-import { parseJsonBody, zodIssuesToFieldErrors } from '#lib/http/input';
+import { zodIssuesToFieldErrors } from '#lib/http/input';
 import { problemResponse, unexpectedErrorResponse } from '#lib/http/problem';
 import { logger } from '#lib/logger';
 
@@ -40,6 +41,26 @@ export interface HttpAnswer {
 }
 
 type Route<S extends InputSpec> = (req: HttpRequest<S>) => Promise<HttpAnswer>;
+type Middleware = MiddlewareObj<HttpEvent, HttpResult>;
+
+const requestIdOf = (event: HttpEvent): string => event.requestContext?.requestId ?? 'local';
+
+/** Adds the request's id and route to every log line of the invocation (injectLambdaContext resets them). */
+const logKeys = (): Middleware => ({
+  before: ({ event }) => {
+    logger.appendKeys({ request_id: event.requestContext?.requestId, route: event.routeKey });
+  },
+});
+
+/** 401 unless the request carries one of API_KEYS (when set). */
+const apiKey = (): Middleware => ({
+  before: ({ event }) => {
+    requireApiKey(event.headers?.['x-api-key']);
+  },
+});
+
+/** The validated input of each request, from the validation middleware to the route. */
+const validated = new WeakMap<HttpEvent, { body: unknown; query: unknown; params: unknown }>();
 
 function parsePart(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return undefined;
@@ -48,20 +69,43 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, where: string)
   return parsed.data;
 }
 
-/** Wraps a route in the service's middy stack: header normalisation, JSON body, zod validation, logging, problem+json errors. */
-export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
-  const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
-    const requestId = event.requestContext?.requestId ?? 'local';
-    if (!spec.public) requireApiKey(event.headers?.['x-api-key']);
-    const rawBody = spec.body ? parseJsonBody(event) : undefined;
-    const req = {
-      body: parsePart(spec.body, rawBody, 'body'),
+/** The body, query and path parameters against the route's zod schemas (422 naming the failing fields). */
+const validation = (spec: InputSpec): Middleware => ({
+  before: ({ event }) => {
+    validated.set(event, {
+      body: parsePart(spec.body, spec.body ? (event.body as unknown) : undefined, 'body'),
       query: parsePart(spec.query, event.queryStringParameters, 'query parameters'),
       params: parsePart(spec.params, event.pathParameters, 'path parameters'),
-      headers: event.headers ?? {},
-      requestId,
-      event,
-    } as HttpRequest<S>;
+    });
+  },
+});
+
+/** Any error as problem+json: HttpErrors with their status, anything else 503 or 500 (problem.ts). */
+const problemErrors = (): Middleware => ({
+  onError: (request) => {
+    const ev = request.event;
+    const requestId = requestIdOf(ev);
+    const err = request.error;
+    if (err instanceof HttpError) {
+      if (err.status >= 500) logger.error(err.message, { error: err.cause ?? err });
+      else logger.info('request rejected', { status: err.status, detail: err.message });
+      request.response = problemResponse(err, ev.rawPath, requestId);
+    } else {
+      request.response = unexpectedErrorResponse(err, ev.rawPath, requestId);
+    }
+  },
+});
+
+/**
+ * Wraps a route in the service's middy stack, in middy's order: header normalisation, the logger's context, the API
+ * key, the JSON body (its checks, @middy/http-json-body-parser, the checks of its values), zod validation, and the
+ * problem+json error handler last (its onError runs first).
+ */
+export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
+  const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
+    const requestId = requestIdOf(event);
+    const input = validated.get(event);
+    const req = { ...input, headers: event.headers ?? {}, requestId, event } as HttpRequest<S>;
     const answer = await route(req);
     return {
       statusCode: answer.statusCode,
@@ -70,27 +114,13 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
     };
   };
 
-  return middy(core)
+  const stack = middy<HttpEvent, HttpResult>(core)
     .use(httpHeaderNormalizer())
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use({
-      before: (request) => {
-        const ev = request.event as HttpEvent;
-        logger.appendKeys({ request_id: ev.requestContext?.requestId, route: ev.routeKey });
-      },
-      onError: (request) => {
-        const ev = request.event as HttpEvent;
-        const requestId = ev.requestContext?.requestId ?? 'local';
-        const err = request.error;
-        if (err instanceof HttpError) {
-          if (err.status >= 500) logger.error(err.message, { error: err.cause ?? err });
-          else logger.info('request rejected', { status: err.status, detail: err.message });
-          request.response = problemResponse(err, ev.rawPath, requestId);
-        } else {
-          request.response = unexpectedErrorResponse(err, ev.rawPath, requestId);
-        }
-      },
-    });
+    .use(logKeys());
+  if (!spec.public) stack.use(apiKey());
+  if (spec.body) stack.use(jsonBody());
+  return stack.use(validation(spec)).use(problemErrors());
 }
 
 /** Handy shortcut for a 200 JSON answer. */
