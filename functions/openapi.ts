@@ -1,4 +1,4 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { openApiDocument } from '#lib/openapi';
+import { openApiDocument } from '#lib/http/openapi';
 
 export const handler = httpHandler({ public: true }, async () => ok(openApiDocument()));
