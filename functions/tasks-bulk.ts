@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 import { bulkAction } from '#lib/tasks/bulk';
-import { BulkActionSchema } from '#lib/tasks/schemas';
 
-export const handler = httpHandler({ body: BulkActionSchema }, async ({ body }) => ok(await bulkAction(body)));
+export const handler = httpHandler(ROUTES.bulkAction, async ({ body }) => ok(await bulkAction(body)));

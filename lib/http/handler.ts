@@ -8,26 +8,29 @@ import { jsonBody } from '#lib/http/body';
 import { HttpError, ValidationError } from '#lib/http/errors';
 import { zodIssuesToFieldErrors } from '#lib/http/input';
 import { problemResponse, unexpectedErrorResponse } from '#lib/http/problem';
+import type { RouteRequest, RouteSpec } from '#lib/http/routes';
 import { logger } from '#lib/logger';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
-type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+/** A route of the manifest (lib/http/routes.ts): the stack takes its input schemas and whether it is public. */
+type InputSpec = Pick<RouteSpec, 'function' | 'public' | 'request'>;
 
-interface InputSpec {
-  /** Open without an API key even when API_KEYS is set (health and documentation). */
-  public?: boolean;
-  body?: z.ZodType;
-  query?: z.ZodType;
-  params?: z.ZodType;
-}
+/** The output type of the route's schema for one part of the request, undefined when it has none. */
+type Part<S, K extends keyof RouteRequest> = S extends { request: infer R }
+  ? R extends { [P in K]: infer Z }
+    ? Z extends z.ZodType
+      ? z.output<Z>
+      : undefined
+    : undefined
+  : undefined;
 
 /** The validated input a route handler receives. */
 export interface HttpRequest<S extends InputSpec> {
-  body: Out<S['body']>;
-  query: Out<S['query']>;
-  params: Out<S['params']>;
+  body: Part<S, 'body'>;
+  query: Part<S, 'query'>;
+  params: Part<S, 'params'>;
   headers: Record<string, string | undefined>;
   requestId: string;
   event: HttpEvent;
@@ -70,12 +73,12 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, where: string)
 }
 
 /** The body, query and path parameters against the route's zod schemas (422 naming the failing fields). */
-const validation = (spec: InputSpec): Middleware => ({
+const validation = ({ body, query, params }: RouteRequest = {}): Middleware => ({
   before: ({ event }) => {
     validated.set(event, {
-      body: parsePart(spec.body, spec.body ? (event.body as unknown) : undefined, 'body'),
-      query: parsePart(spec.query, event.queryStringParameters, 'query parameters'),
-      params: parsePart(spec.params, event.pathParameters, 'path parameters'),
+      body: parsePart(body, body ? (event.body as unknown) : undefined, 'body'),
+      query: parsePart(query, event.queryStringParameters, 'query parameters'),
+      params: parsePart(params, event.pathParameters, 'path parameters'),
     });
   },
 });
@@ -97,9 +100,9 @@ const problemErrors = (): Middleware => ({
 });
 
 /**
- * Wraps a route in the service's middy stack, in middy's order: header normalisation, the logger's context, the API
- * key, the JSON body (its checks, @middy/http-json-body-parser, the checks of its values), zod validation, and the
- * problem+json error handler last (its onError runs first).
+ * Wraps the handler of a route of the manifest (`ROUTES.getTask`) in the service's middy stack, in middy's order:
+ * header normalisation, the logger's context, the API key, the JSON body (its checks, @middy/http-json-body-parser,
+ * the checks of its values), zod validation, and the problem+json error handler last (its onError runs first).
  */
 export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
@@ -119,8 +122,8 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logKeys());
   if (!spec.public) stack.use(apiKey());
-  if (spec.body) stack.use(jsonBody());
-  return stack.use(validation(spec)).use(problemErrors());
+  if (spec.request?.body) stack.use(jsonBody());
+  return stack.use(validation(spec.request)).use(problemErrors());
 }
 
 /** Handy shortcut for a 200 JSON answer. */
