@@ -72,7 +72,8 @@ const problem = (description: string): ResponseConfig => ({
   description,
   content: { 'application/problem+json': { schema: ProblemSchema } },
 });
-const json = (schema: z.ZodType, description: string): ResponseConfig => ({ description, content: { 'application/json': { schema } } });
+// Generic, so that the manifest's type keeps each answer's schema (the dashboard's client is typed from it).
+const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { 'application/json': { schema } } });
 
 const E400 = { 400: problem('The body is not JSON') };
 const E404 = { 404: problem('Task not found') };
