@@ -1,7 +1,8 @@
 import { checkHealth } from '#lib/health';
 import { httpHandler } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 
-export const handler = httpHandler({ public: true }, async () => {
+export const handler = httpHandler(ROUTES.health, async () => {
   const health = await checkHealth();
   return { statusCode: health.status === 'ok' ? 200 : 503, body: health };
 });

@@ -1,15 +1,44 @@
 import type { Context } from 'aws-lambda';
 import { HttpError } from '#lib/http/errors';
-import { type HttpEvent, httpHandler } from '#lib/http/handler';
-import { matchTrailingSlash } from '#lib/http/routes';
+import { type HttpEvent, type HttpResult, httpHandler } from '#lib/http/handler';
+import { CATCH_ALL, matchTrailingSlash, type RouteFunction } from '#lib/http/routes';
+
+type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+/** The handler module of each function of the route manifest (the compiler holds the two together). */
+const FUNCTIONS: Record<RouteFunction, () => Promise<{ handler: Handler }>> = {
+  tasksCreate: () => import('./tasks-create'),
+  tasksList: () => import('./tasks-list'),
+  tasksGet: () => import('./tasks-get'),
+  tasksUpdate: () => import('./tasks-update'),
+  tasksCancel: () => import('./tasks-cancel'),
+  tasksStatus: () => import('./tasks-status'),
+  tasksEvents: () => import('./tasks-events'),
+  tasksRetry: () => import('./tasks-retry'),
+  tasksBulk: () => import('./tasks-bulk'),
+  taskTypes: () => import('./task-types'),
+  stats: () => import('./stats'),
+  health: () => import('./health'),
+  openapi: () => import('./openapi'),
+  docs: () => import('./docs'),
+  dashboard: () => import('./dashboard'),
+  ping: () => import('./ping'),
+};
 
 // Public: an unknown route is a 404 with or without an API key.
-const notFound = httpHandler({ public: true }, async ({ event }) => {
+const notFound = httpHandler(CATCH_ALL, async ({ event }) => {
   throw new HttpError(404, 'Not Found', `No route for ${event.requestContext.http.method} ${event.rawPath}`);
 });
 
-/** The catch-all route: hands a trailing-slash path to its route's handler, answers 404 for anything else. */
-export const handler = async (event: HttpEvent, context: Context) => {
-  const match = await matchTrailingSlash(event);
-  return match ? match.handler(match.event, context) : notFound(event, context);
+/**
+ * The catch-all route: API Gateway HTTP APIs match paths exactly, so `/api/v1/tasks/` arrives here and is handed to
+ * the handler of `/api/v1/tasks`; anything else is a 404.
+ */
+export const handler = async (event: HttpEvent, context: Context): Promise<HttpResult> => {
+  const method = event.requestContext.http.method;
+  const match = matchTrailingSlash(method, event.rawPath);
+  if (!match) return notFound(event, context);
+  const { handler: routeHandler } = await FUNCTIONS[match.function]();
+  const pathParameters = match.pathParameters;
+  return routeHandler({ ...event, rawPath: match.path, routeKey: `${method} ${match.path}`, pathParameters }, context);
 };

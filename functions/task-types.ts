@@ -1,4 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 import { listTaskTypes } from '#lib/tasks/catalog';
 
-export const handler = httpHandler({}, async () => ok(listTaskTypes()));
+export const handler = httpHandler(ROUTES.listTaskTypes, async () => ok(listTaskTypes()));

@@ -1,8 +1,6 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import { bulkActionResult } from '#lib/http/problem';
+import { ROUTES } from '#lib/http/routes';
 import { bulkAction } from '#lib/tasks/bulk';
-import { BulkActionSchema } from '#lib/tasks/schemas';
 
-export const handler = httpHandler({ body: BulkActionSchema }, async ({ body }) =>
-  ok(bulkActionResult(body.action, await bulkAction(body))),
-);
+export const handler = httpHandler(ROUTES.bulkAction, async ({ body }) => ok(bulkActionResult(body.action, await bulkAction(body))));

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 import { getTaskEvents } from '#lib/tasks/queries';
-import { TaskIdParamsSchema } from '#lib/tasks/schemas';
 
-export const handler = httpHandler({ params: TaskIdParamsSchema }, async ({ params }) => ok(await getTaskEvents(params.id)));
+export const handler = httpHandler(ROUTES.getTaskEvents, async ({ params }) => ok(await getTaskEvents(params.id)));

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 import { getTask } from '#lib/tasks/queries';
-import { TaskIdParamsSchema } from '#lib/tasks/schemas';
 
-export const handler = httpHandler({ params: TaskIdParamsSchema }, async ({ params }) => ok(await getTask(params.id)));
+export const handler = httpHandler(ROUTES.getTask, async ({ params }) => ok(await getTask(params.id)));

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 import { searchTasks } from '#lib/tasks/queries';
-import { ListTasksQuerySchema } from '#lib/tasks/schemas';
 
-export const handler = httpHandler({ query: ListTasksQuerySchema }, async ({ query }) => ok(await searchTasks(query)));
+export const handler = httpHandler(ROUTES.listTasks, async ({ query }) => ok(await searchTasks(query)));

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 import { retryTask } from '#lib/tasks/commands';
-import { TaskIdParamsSchema } from '#lib/tasks/schemas';
 
-export const handler = httpHandler({ params: TaskIdParamsSchema }, async ({ params }) => ok(await retryTask(params.id)));
+export const handler = httpHandler(ROUTES.retryTask, async ({ params }) => ok(await retryTask(params.id)));

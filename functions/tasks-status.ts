@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 import { getTaskStatus } from '#lib/tasks/queries';
-import { TaskIdParamsSchema } from '#lib/tasks/schemas';
 
-export const handler = httpHandler({ params: TaskIdParamsSchema }, async ({ params }) => ok(await getTaskStatus(params.id)));
+export const handler = httpHandler(ROUTES.getTaskStatus, async ({ params }) => ok(await getTaskStatus(params.id)));

@@ -1,7 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
 import { updateTask } from '#lib/tasks/commands';
-import { TaskIdParamsSchema, UpdateTaskSchema } from '#lib/tasks/schemas';
 
-export const handler = httpHandler({ params: TaskIdParamsSchema, body: UpdateTaskSchema }, async ({ params, body }) =>
-  ok(await updateTask(params.id, body)),
-);
+export const handler = httpHandler(ROUTES.updateTask, async ({ params, body }) => ok(await updateTask(params.id, body)));

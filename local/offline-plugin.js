@@ -16,7 +16,7 @@ const { isUtf8 } = require('node:buffer');
 // - serverless-offline decodes every body as UTF-8 before the handler sees it, replacing bytes that are not UTF-8
 //   with U+FFFD, so the handler cannot refuse them. For such a body this plugin makes serverless-offline take the
 //   request as binary: the handler then gets the bytes as they came, base64-encoded (`isBase64Encoded`), and
-//   lib/http/input.ts answers 400.
+//   lib/http/body.ts answers 400.
 class LocalOfflinePlugin {
   constructor(serverless, _options, utils) {
     this.serverless = serverless;

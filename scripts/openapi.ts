@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { openApiDocument } from '#lib/openapi';
+import { openApiDocument } from '#lib/http/openapi';
 
 // Writes openapi.yaml from the zod schemas; with --check, fails when the committed file differs.
 const file = 'openapi.yaml';

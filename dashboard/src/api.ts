@@ -1,4 +1,23 @@
-import type { BulkActionResult, Stats, Task, TaskEvent, TaskListItem, TaskTypeList } from './types';
+// The routes and shapes of the API come from the service's route manifest and the zod schemas it names: only types
+// are imported from there (nothing of zod is bundled), and the compiler holds each method and path to the manifest.
+import type { z } from 'zod';
+import type { Routes } from '../../lib/http/routes';
+import type { ListTasksQuerySchema, ProblemSchema } from '../../lib/tasks/schemas';
+import type { TaskStatus } from './types';
+
+type RouteName = keyof Routes;
+/** The input of a part of a route's request (params, query, body): what its zod schema accepts. */
+type Input<N extends RouteName, K extends string> = Routes[N] extends { request: { [P in K]: infer S extends z.ZodType } }
+  ? z.input<S>
+  : undefined;
+type JsonSchemaOf<R> = R extends { content: { 'application/json': { schema: infer S extends z.ZodType } } } ? S : never;
+/** What a route answers when it succeeds (its 200, else its 201): the output of the zod schema. */
+type Answer<N extends RouteName> = Routes[N] extends { responses: infer R }
+  ? z.output<R extends { 200: infer A } ? JsonSchemaOf<A> : R extends { 201: infer A } ? JsonSchemaOf<A> : never>
+  : never;
+
+/** A field of a 422 problem. */
+type FieldError = NonNullable<z.output<typeof ProblemSchema>['errors']>[number];
 
 const KEY_STORAGE = 'task-service.api-key';
 
@@ -7,7 +26,7 @@ export class ApiError extends Error {
   constructor(
     readonly status: number,
     message: string,
-    readonly errors: Array<{ path: string; message: string }> = [],
+    readonly errors: FieldError[] = [],
   ) {
     super(message);
   }
@@ -27,7 +46,36 @@ export function onUnauthorized(listener: Listener): () => void {
   return () => unauthorizedListeners.delete(listener);
 }
 
-async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+/** The routes the dashboard calls, as the manifest spells them (a method or path that differs does not compile). */
+const ROUTE_PATHS = {
+  listTasks: ['GET', '/api/v1/tasks'],
+  getTask: ['GET', '/api/v1/tasks/{id}'],
+  getTaskEvents: ['GET', '/api/v1/tasks/{id}/events'],
+  createTask: ['POST', '/api/v1/tasks'],
+  cancelTask: ['DELETE', '/api/v1/tasks/{id}'],
+  retryTask: ['POST', '/api/v1/tasks/{id}/retry'],
+  bulkAction: ['POST', '/api/v1/tasks/bulk'],
+  getStats: ['GET', '/api/v1/stats'],
+  listTaskTypes: ['GET', '/api/v1/task-types'],
+} as const satisfies { [N in RouteName]?: readonly [Routes[N]['method'], Routes[N]['path']] };
+type Called = keyof typeof ROUTE_PATHS;
+
+interface CallInput<N extends Called> {
+  params?: Input<N, 'params'>;
+  /** As the page's address gives the list's filters: the API answers 422 for values it does not take. */
+  query?: URLSearchParams;
+  body?: Input<N, 'body'>;
+}
+
+/** Calls a route of the manifest: path parameters filled in, the body sent as JSON, a problem thrown as ApiError. */
+function call<N extends Called>(name: N, input: CallInput<N> = {}): Promise<Answer<N>> {
+  const [method, template] = ROUTE_PATHS[name];
+  const params = (input.params ?? {}) as Record<string, string>;
+  const path = template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(params[key] ?? ''));
+  return send(method, input.query ? `${path}?${input.query}` : path, input.body);
+}
+
+async function send<T>(method: string, path: string, body?: unknown): Promise<T> {
   const headers: Record<string, string> = { accept: 'application/json' };
   const key = apiKey.get();
   if (key) headers['x-api-key'] = key;
@@ -42,7 +90,7 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const data = text ? safeJson(text) : undefined;
   if (!res.ok) {
     if (res.status === 401) for (const l of unauthorizedListeners) l();
-    const problem = (data ?? {}) as { detail?: string; title?: string; errors?: Array<{ path: string; message: string }> };
+    const problem = (data ?? {}) as Partial<z.output<typeof ProblemSchema>>;
     throw new ApiError(res.status, problem.detail ?? problem.title ?? `HTTP ${res.status}`, problem.errors ?? []);
   }
   return data as T;
@@ -56,53 +104,35 @@ function safeJson(text: string): unknown {
   }
 }
 
-export interface TaskFilters {
-  status?: string[];
-  priority?: string;
-  type?: string;
-  search?: string;
-  created_from?: string;
-  created_to?: string;
-}
+/** The list's filters: the query parameters of GET /api/v1/tasks but paging, the statuses as a list. */
+export type TaskFilters = {
+  [K in Exclude<keyof z.input<typeof ListTasksQuerySchema>, 'limit' | 'offset'>]?: K extends 'status' ? TaskStatus[] : string;
+};
 
-export interface TaskPage {
-  /** Without large payloads and results (`payload_omitted`, `result_omitted`): `get` has the whole task. */
-  items: TaskListItem[];
-  total: number;
-  limit: number;
-  offset: number;
-}
+/** A page of the list; without large payloads and results (`payload_omitted`, `result_omitted`): `get` has the whole task. */
+export type TaskPage = Answer<'listTasks'>;
 
-export interface NewTask {
-  type: string;
-  title: string;
-  description?: string | null;
-  priority: string;
-  payload: Record<string, unknown>;
-  max_attempts?: number;
-  timeout_ms?: number;
-}
-
-const BASE = '/api/v1';
+/** The body of a create: what CreateTaskSchema accepts. */
+export type NewTask = Input<'createTask', 'body'>;
 
 export const api = {
   list(filters: TaskFilters, limit: number, offset: number): Promise<TaskPage> {
-    const q = new URLSearchParams();
-    if (filters.status?.length) q.set('status', filters.status.join(','));
+    const query = new URLSearchParams();
+    if (filters.status?.length) query.set('status', filters.status.join(','));
     for (const k of ['priority', 'type', 'search', 'created_from', 'created_to'] as const) {
       const v = filters[k];
-      if (v) q.set(k, v);
+      if (v) query.set(k, v);
     }
-    q.set('limit', String(limit));
-    q.set('offset', String(offset));
-    return call('GET', `${BASE}/tasks?${q}`);
+    query.set('limit', String(limit));
+    query.set('offset', String(offset));
+    return call('listTasks', { query });
   },
-  get: (id: string): Promise<Task> => call('GET', `${BASE}/tasks/${encodeURIComponent(id)}`),
-  events: (id: string): Promise<{ items: TaskEvent[] }> => call('GET', `${BASE}/tasks/${encodeURIComponent(id)}/events`),
-  create: (task: NewTask): Promise<Task> => call('POST', `${BASE}/tasks`, task),
-  cancel: (id: string): Promise<Task> => call('DELETE', `${BASE}/tasks/${encodeURIComponent(id)}`),
-  retry: (id: string): Promise<Task> => call('POST', `${BASE}/tasks/${encodeURIComponent(id)}/retry`),
-  bulk: (action: 'cancel' | 'retry', ids: string[]): Promise<BulkActionResult> => call('POST', `${BASE}/tasks/bulk`, { action, ids }),
-  stats: (): Promise<Stats> => call('GET', `${BASE}/stats`),
-  taskTypes: (): Promise<TaskTypeList> => call('GET', `${BASE}/task-types`),
+  get: (id: string) => call('getTask', { params: { id } }),
+  events: (id: string) => call('getTaskEvents', { params: { id } }),
+  create: (task: NewTask) => call('createTask', { body: task }),
+  cancel: (id: string) => call('cancelTask', { params: { id } }),
+  retry: (id: string) => call('retryTask', { params: { id } }),
+  bulk: (action: Input<'bulkAction', 'body'>['action'], ids: string[]) => call('bulkAction', { body: { action, ids } }),
+  stats: () => call('getStats'),
+  taskTypes: () => call('listTaskTypes'),
 };

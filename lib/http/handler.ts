@@ -1,32 +1,35 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import middy from '@middy/core';
+import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import type { z } from 'zod';
 import { requireApiKey } from '#lib/http/auth';
-import { parseJsonBody } from '#lib/http/input';
+import { jsonBody } from '#lib/http/body';
 import { errorResponse } from '#lib/http/problem';
+import type { RouteRequest, RouteSpec } from '#lib/http/routes';
 import { logger } from '#lib/logger';
 import { InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
-type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+/** A route of the manifest (lib/http/routes.ts): the stack takes its input schemas and whether it is public. */
+type InputSpec = Pick<RouteSpec, 'function' | 'public' | 'request'>;
 
-interface InputSpec {
-  /** Open without an API key even when API_KEYS is set (health and documentation). */
-  public?: boolean;
-  body?: z.ZodType;
-  query?: z.ZodType;
-  params?: z.ZodType;
-}
+/** The output type of the route's schema for one part of the request, undefined when it has none. */
+type Part<S, K extends keyof RouteRequest> = S extends { request: infer R }
+  ? R extends { [P in K]: infer Z }
+    ? Z extends z.ZodType
+      ? z.output<Z>
+      : undefined
+    : undefined
+  : undefined;
 
 /** The validated input a route handler receives. */
 export interface HttpRequest<S extends InputSpec> {
-  body: Out<S['body']>;
-  query: Out<S['query']>;
-  params: Out<S['params']>;
+  body: Part<S, 'body'>;
+  query: Part<S, 'query'>;
+  params: Part<S, 'params'>;
   headers: Record<string, string | undefined>;
   requestId: string;
   event: HttpEvent;
@@ -40,6 +43,26 @@ export interface HttpAnswer {
 }
 
 type Route<S extends InputSpec> = (req: HttpRequest<S>) => Promise<HttpAnswer>;
+type Middleware = MiddlewareObj<HttpEvent, HttpResult>;
+
+const requestIdOf = (event: HttpEvent): string => event.requestContext?.requestId ?? 'local';
+
+/** Adds the request's id and route to every log line of the invocation (injectLambdaContext resets them). */
+const logKeys = (): Middleware => ({
+  before: ({ event }) => {
+    logger.appendKeys({ request_id: event.requestContext?.requestId, route: event.routeKey });
+  },
+});
+
+/** 401 unless the request carries one of API_KEYS (when set). */
+const apiKey = (): Middleware => ({
+  before: ({ event }) => {
+    requireApiKey(event.headers?.['x-api-key']);
+  },
+});
+
+/** The validated input of each request, from the validation middleware to the route. */
+const validated = new WeakMap<HttpEvent, { body: unknown; query: unknown; params: unknown }>();
 
 function parsePart(schema: z.ZodType | undefined, value: unknown, where: string): unknown {
   if (!schema) return undefined;
@@ -48,20 +71,34 @@ function parsePart(schema: z.ZodType | undefined, value: unknown, where: string)
   return parsed.data;
 }
 
-/** Wraps a route in the service's middy stack: header normalisation, JSON body, zod validation, logging, problem+json errors. */
+/** The body, query and path parameters against the route's zod schemas (422 naming the failing fields). */
+const validation = ({ body, query, params }: RouteRequest = {}): Middleware => ({
+  before: ({ event }) => {
+    validated.set(event, {
+      body: parsePart(body, body ? (event.body as unknown) : undefined, 'body'),
+      query: parsePart(query, event.queryStringParameters, 'query parameters'),
+      params: parsePart(params, event.pathParameters, 'path parameters'),
+    });
+  },
+});
+
+/** Any error as problem+json, mapped in one place (lib/http/problem.ts). */
+const problemErrors = (): Middleware => ({
+  onError: (request) => {
+    request.response = errorResponse(request.error, request.event.rawPath, requestIdOf(request.event));
+  },
+});
+
+/**
+ * Wraps the handler of a route of the manifest (`ROUTES.getTask`) in the service's middy stack, in middy's order:
+ * header normalisation, the logger's context, the API key, the JSON body (its checks, @middy/http-json-body-parser,
+ * the checks of its values), zod validation, and the problem+json error handler last (its onError runs first).
+ */
 export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
-    const requestId = event.requestContext?.requestId ?? 'local';
-    if (!spec.public) requireApiKey(event.headers?.['x-api-key']);
-    const rawBody = spec.body ? parseJsonBody(event) : undefined;
-    const req = {
-      body: parsePart(spec.body, rawBody, 'body'),
-      query: parsePart(spec.query, event.queryStringParameters, 'query parameters'),
-      params: parsePart(spec.params, event.pathParameters, 'path parameters'),
-      headers: event.headers ?? {},
-      requestId,
-      event,
-    } as HttpRequest<S>;
+    const requestId = requestIdOf(event);
+    const input = validated.get(event);
+    const req = { ...input, headers: event.headers ?? {}, requestId, event } as HttpRequest<S>;
     const answer = await route(req);
     return {
       statusCode: answer.statusCode,
@@ -70,20 +107,13 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
     };
   };
 
-  return middy(core)
+  const stack = middy<HttpEvent, HttpResult>(core)
     .use(httpHeaderNormalizer())
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use({
-      before: (request) => {
-        const ev = request.event as HttpEvent;
-        logger.appendKeys({ request_id: ev.requestContext?.requestId, route: ev.routeKey });
-      },
-      onError: (request) => {
-        const ev = request.event as HttpEvent;
-        const requestId = ev.requestContext?.requestId ?? 'local';
-        request.response = errorResponse(request.error, ev.rawPath, requestId);
-      },
-    });
+    .use(logKeys());
+  if (!spec.public) stack.use(apiKey());
+  if (spec.request?.body) stack.use(jsonBody());
+  return stack.use(validation(spec.request)).use(problemErrors());
 }
 
 /** Handy shortcut for a 200 JSON answer. */

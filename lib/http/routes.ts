@@ -1,49 +1,331 @@
-import type { Context } from 'aws-lambda';
-import type { HttpEvent, HttpResult } from '#lib/http/handler';
+import type { ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import { z } from 'zod';
+import {
+  BulkActionResultSchema,
+  BulkActionSchema,
+  CreateTaskSchema,
+  HealthSchema,
+  ListTasksQuerySchema,
+  ProblemSchema,
+  StatsSchema,
+  TaskEventListSchema,
+  TaskIdParamsSchema,
+  TaskListSchema,
+  TaskSchema,
+  TaskStatusResponseSchema,
+  TaskTypeListSchema,
+  UpdateTaskSchema,
+} from '#lib/tasks/schemas';
 
-type Handler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+// The ONE list of the HTTP routes. serverless.yml declares the same routes for API Gateway (a unit test holds the two
+// together), the OpenAPI document is built from the documented ones (lib/http/openapi.ts), each handler takes its
+// input schemas and whether it is public from here (lib/http/handler.ts), the catch-all hands `path/` to the route of
+// `path` (functions/not-found.ts), and the dashboard's client is typed from it (dashboard/src/api.ts).
 
-interface Route {
-  method: string;
-  pattern: RegExp;
-  load: () => Promise<{ handler: Handler }>;
+export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+
+/** What the OpenAPI document knows that the manifest does not spell out: the registered task types. */
+export interface DocContext {
+  taskTypes: ReadonlyArray<{ name: string; description: string }>;
 }
 
-const ID = '(?<id>[^/]+)';
+/** The input of a route, validated by the middy stack in this order: body, query, path parameters. */
+export interface RouteRequest {
+  body?: z.ZodType;
+  query?: z.ZodType;
+  params?: z.ZodType;
+  /** Documented only: headers are checked by the handler (idempotencyKeyOf), whose answers the contract fixes. */
+  headers?: z.ZodObject;
+}
+
+interface RouteBase {
+  method: HttpMethod;
+  /** As API Gateway spells it: `{id}` is one segment, `{path+}` the rest of the path. */
+  path: string;
+  /** The serverless.yml function that answers the route. */
+  function: string;
+  summary: string;
+  /** Open without an API key even when API_KEYS is set; any other route answers 401 without one. */
+  public?: boolean;
+  request?: RouteRequest;
+  /** Answered at this path only: the catch-all does not hand `path/` to it. */
+  exactPath?: boolean;
+  /** Deployed on these stages only (serverless.yml picks the function by stage); on every stage when absent. */
+  stages?: readonly string[];
+}
+
+/** A route of the OpenAPI document: its answers (401 is added to those of routes that are not public). */
+export interface DocumentedRoute extends RouteBase {
+  description?: string | ((context: DocContext) => string);
+  tags: readonly string[];
+  responses: Readonly<Record<number, ResponseConfig>>;
+}
+
+/** A route the OpenAPI document leaves out (the documentation itself, the dashboard, the benchmark's no-op). */
+export interface UndocumentedRoute extends RouteBase {
+  undocumented: true;
+}
+
+export type RouteSpec = DocumentedRoute | UndocumentedRoute;
+
+const problem = (description: string): ResponseConfig => ({
+  description,
+  content: { 'application/problem+json': { schema: ProblemSchema } },
+});
+// Generic, so that the manifest's type keeps each answer's schema (the dashboard's client is typed from it).
+const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { 'application/json': { schema } } });
+
+const E400 = { 400: problem('The body is not JSON') };
+const E404 = { 404: problem('Task not found') };
+const E409 = { 409: problem("The task's status does not allow the operation") };
+const E413 = { 413: problem('The body is over 256 KiB') };
+const E415 = { 415: problem('The body is not JSON (content type)') };
+const E422 = { 422: problem('The request parses but is not valid; `errors` lists the failing fields') };
+/** Added to the answers of every route that is not public. */
+export const API_KEY_RESPONSES = { 401: problem('API_KEYS is set and the x-api-key header is missing or wrong') };
+const E503 = {
+  503: problem(
+    'The database is unreachable (Retry-After: 5), or the service is busy: every database connection stayed taken (Retry-After: 1)',
+  ),
+};
+
+const IdempotencyKeyHeaders = z.object({
+  'idempotency-key': z.string().min(1).max(255).optional().meta({
+    description: 'A repeat with the same key and body within 24 hours returns the first task (200) and creates nothing',
+  }),
+});
+
+const byId = { params: TaskIdParamsSchema };
+
+/** Every HTTP route, by name; the documented ones in the order of the OpenAPI document. */
+export const ROUTES = {
+  createTask: {
+    method: 'POST',
+    path: '/api/v1/tasks',
+    function: 'tasksCreate',
+    summary: 'Create a task',
+    description: ({ taskTypes }: DocContext) =>
+      `Stores the task and queues it. Task types: ${taskTypes.map((t) => `\`${t.name}\` (${t.description})`).join('; ')}.`,
+    tags: ['tasks'],
+    request: { headers: IdempotencyKeyHeaders, body: CreateTaskSchema },
+    responses: {
+      201: {
+        ...json(TaskSchema, 'Created: PENDING when queued, NEW when the queue was unreachable'),
+        headers: { Location: { schema: { type: 'string' }, description: '/api/v1/tasks/{id}' } },
+      },
+      200: json(TaskSchema, 'A repeat of an earlier request with the same Idempotency-Key'),
+      409: problem('Another request with the same Idempotency-Key is being handled; try again'),
+      ...E400,
+      ...E413,
+      ...E415,
+      ...E422,
+      ...E503,
+    },
+  },
+  listTasks: {
+    method: 'GET',
+    path: '/api/v1/tasks',
+    function: 'tasksList',
+    summary: 'List tasks, newest first',
+    tags: ['tasks'],
+    request: { query: ListTasksQuerySchema },
+    responses: { 200: json(TaskListSchema, 'A page of tasks'), ...E422, ...E503 },
+  },
+  getTask: {
+    method: 'GET',
+    path: '/api/v1/tasks/{id}',
+    function: 'tasksGet',
+    summary: 'Get a task',
+    tags: ['tasks'],
+    request: byId,
+    responses: { 200: json(TaskSchema, 'The task'), ...E404, ...E422, ...E503 },
+  },
+  updateTask: {
+    method: 'PATCH',
+    path: '/api/v1/tasks/{id}',
+    function: 'tasksUpdate',
+    summary: 'Change a waiting task',
+    description:
+      'Changes title, description, priority or payload while the task is NEW or PENDING; a new priority takes effect in the queue.',
+    tags: ['tasks'],
+    request: { ...byId, body: UpdateTaskSchema },
+    responses: { 200: json(TaskSchema, 'The changed task'), ...E400, ...E404, ...E409, ...E413, ...E415, ...E422, ...E503 },
+  },
+  cancelTask: {
+    method: 'DELETE',
+    path: '/api/v1/tasks/{id}',
+    function: 'tasksCancel',
+    summary: 'Cancel a task',
+    description: 'Cancels a NEW, PENDING or IN_PROGRESS task; a running task is told to stop.',
+    tags: ['tasks'],
+    request: byId,
+    responses: { 200: json(TaskSchema, 'The cancelled task'), ...E404, ...E409, ...E422, ...E503 },
+  },
+  getTaskStatus: {
+    method: 'GET',
+    path: '/api/v1/tasks/{id}/status',
+    function: 'tasksStatus',
+    summary: 'Get the status of a task',
+    tags: ['tasks'],
+    request: byId,
+    responses: { 200: json(TaskStatusResponseSchema, 'The status'), ...E404, ...E422, ...E503 },
+  },
+  getTaskEvents: {
+    method: 'GET',
+    path: '/api/v1/tasks/{id}/events',
+    function: 'tasksEvents',
+    summary: 'Status history of a task, oldest first',
+    tags: ['tasks'],
+    request: byId,
+    responses: { 200: json(TaskEventListSchema, 'The events'), ...E404, ...E422, ...E503 },
+  },
+  retryTask: {
+    method: 'POST',
+    path: '/api/v1/tasks/{id}/retry',
+    function: 'tasksRetry',
+    summary: 'Run a failed or cancelled task again',
+    tags: ['tasks'],
+    request: byId,
+    responses: { 200: json(TaskSchema, 'The task, PENDING (NEW if the queue is down)'), ...E404, ...E409, ...E422, ...E503 },
+  },
+  bulkAction: {
+    method: 'POST',
+    path: '/api/v1/tasks/bulk',
+    function: 'tasksBulk',
+    summary: 'Cancel or retry many tasks at once',
+    description:
+      'Acts on each task as `DELETE /api/v1/tasks/{id}` or `POST /api/v1/tasks/{id}/retry` would, and answers 200 with one result per task: its status code (200, 404, 409) and the task or the reason it was refused.',
+    tags: ['tasks'],
+    request: { body: BulkActionSchema },
+    responses: { 200: json(BulkActionResultSchema, 'One result per task'), ...E400, ...E413, ...E415, ...E422, ...E503 },
+  },
+  listTaskTypes: {
+    method: 'GET',
+    path: '/api/v1/task-types',
+    function: 'taskTypes',
+    summary: 'Registered task types and the JSON Schema of their payloads',
+    tags: ['tasks'],
+    responses: { 200: json(TaskTypeListSchema, 'The task types') },
+  },
+  getStats: {
+    method: 'GET',
+    path: '/api/v1/stats',
+    function: 'stats',
+    summary: 'Counts by status and type, throughput over the last hour, queue depth',
+    description:
+      'Tasks by status and by type, tasks created and runs completed or failed in each of the last 60 minutes (zeros included), and the messages waiting in the tasks queue and its dead-letter queue (null when the queue does not answer within 1.5 s).',
+    tags: ['service'],
+    responses: { 200: json(StatsSchema, 'The numbers'), ...E503 },
+  },
+  health: {
+    method: 'GET',
+    path: '/health',
+    function: 'health',
+    public: true,
+    summary: 'Health of the service and its dependencies',
+    tags: ['service'],
+    responses: { 200: json(HealthSchema, 'Everything answers'), 503: json(HealthSchema, 'A dependency is failing (named in checks)') },
+  },
+  openapi: {
+    method: 'GET',
+    path: '/openapi.json',
+    function: 'openapi',
+    public: true,
+    exactPath: true,
+    undocumented: true,
+    summary: 'This OpenAPI document',
+  },
+  docs: { method: 'GET', path: '/docs', function: 'docs', public: true, undocumented: true, summary: 'Swagger UI' },
+  docsAsset: {
+    method: 'GET',
+    path: '/docs/{asset}',
+    function: 'docs',
+    public: true,
+    exactPath: true,
+    undocumented: true,
+    summary: "Swagger UI's script and style sheet",
+  },
+  dashboard: { method: 'GET', path: '/dashboard', function: 'dashboard', public: true, undocumented: true, summary: 'The dashboard' },
+  dashboardPath: {
+    method: 'GET',
+    path: '/dashboard/{path+}',
+    function: 'dashboard',
+    public: true,
+    exactPath: true,
+    undocumented: true,
+    summary: "The dashboard's files, and its page for the routes of the page",
+  },
+  benchPing: {
+    method: 'POST',
+    path: '/bench/ping',
+    function: 'ping',
+    public: true,
+    exactPath: true,
+    stages: ['local'],
+    undocumented: true,
+    summary: "The benchmark's no-op: what the HTTP gateway itself costs per request",
+  },
+} as const satisfies Record<string, RouteSpec>;
+
+export type Routes = typeof ROUTES;
+export type RouteName = keyof Routes;
+/** The serverless.yml functions that answer the routes. */
+export type RouteFunction = Routes[RouteName]['function'];
+
+/** The catch-all route (`httpApi: '*'` in serverless.yml): 404, or the route of `path` for `path/`; public. */
+export const CATCH_ALL = { function: 'notFound', public: true } as const;
+
+const escapeRegExp = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `/api/v1/tasks/{id}` as a pattern with a named group per parameter (`{path+}` takes the rest of the path). */
+function pathPattern(path: string): RegExp {
+  const source = path
+    .split(/(\{\w+\+?\})/)
+    .map((part) => {
+      const param = /^\{(\w+)(\+?)\}$/.exec(part);
+      if (!param) return escapeRegExp(part);
+      return param[2] ? `(?<${param[1]}>.+)` : `(?<${param[1]}>[^/]+)`;
+    })
+    .join('');
+  return new RegExp(`^${source}$`);
+}
+
+let patterns: Array<{ name: RouteName; route: RouteSpec; pattern: RegExp; params: number }> | undefined;
 
 /**
- * The HTTP routes of serverless.yml, for the catch-all function: API Gateway HTTP APIs match paths exactly,
- * so `/api/v1/tasks/` arrives there and is handed to the handler of `/api/v1/tasks`.
+ * The route of a request, as API Gateway would pick it: the method and path match, and of several matches the one
+ * with the fewest parameters. Path parameters are the segments as they came (not URL-decoded).
  */
-const ROUTES: Route[] = [
-  { method: 'POST', pattern: /^\/api\/v1\/tasks\/bulk$/, load: () => import('../../functions/tasks-bulk') },
-  { method: 'GET', pattern: /^\/api\/v1\/stats$/, load: () => import('../../functions/stats') },
-  { method: 'GET', pattern: /^\/api\/v1\/task-types$/, load: () => import('../../functions/task-types') },
-  { method: 'POST', pattern: /^\/api\/v1\/tasks$/, load: () => import('../../functions/tasks-create') },
-  { method: 'GET', pattern: /^\/api\/v1\/tasks$/, load: () => import('../../functions/tasks-list') },
-  { method: 'GET', pattern: new RegExp(`^/api/v1/tasks/${ID}$`), load: () => import('../../functions/tasks-get') },
-  { method: 'PATCH', pattern: new RegExp(`^/api/v1/tasks/${ID}$`), load: () => import('../../functions/tasks-update') },
-  { method: 'DELETE', pattern: new RegExp(`^/api/v1/tasks/${ID}$`), load: () => import('../../functions/tasks-cancel') },
-  { method: 'GET', pattern: new RegExp(`^/api/v1/tasks/${ID}/status$`), load: () => import('../../functions/tasks-status') },
-  { method: 'GET', pattern: new RegExp(`^/api/v1/tasks/${ID}/events$`), load: () => import('../../functions/tasks-events') },
-  { method: 'POST', pattern: new RegExp(`^/api/v1/tasks/${ID}/retry$`), load: () => import('../../functions/tasks-retry') },
-  { method: 'GET', pattern: /^\/health$/, load: () => import('../../functions/health') },
-  { method: 'GET', pattern: /^\/docs$/, load: () => import('../../functions/docs') },
-  { method: 'GET', pattern: /^\/dashboard$/, load: () => import('../../functions/dashboard') },
-];
-
-/** The handler and path parameters for a request whose path ends with a slash, if a route matches without it. */
-export async function matchTrailingSlash(event: HttpEvent): Promise<{ handler: Handler; event: HttpEvent } | undefined> {
-  const path = event.rawPath;
-  if (!path.endsWith('/') || path === '/') return undefined;
-  const trimmed = path.replace(/\/+$/, '');
-  const method = event.requestContext.http.method;
-  for (const route of ROUTES) {
-    const m = route.method === method ? route.pattern.exec(trimmed) : null;
-    if (!m) continue;
-    const { handler } = await route.load();
-    const pathParameters = m.groups ? { ...m.groups } : undefined;
-    return { handler, event: { ...event, rawPath: trimmed, routeKey: `${method} ${trimmed}`, pathParameters } };
+export function matchRoute(
+  method: string,
+  path: string,
+): { name: RouteName; route: RouteSpec; pathParameters: Record<string, string> | undefined } | undefined {
+  patterns ??= (Object.entries(ROUTES) as Array<[RouteName, RouteSpec]>).map(([name, route]) => ({
+    name,
+    route,
+    pattern: pathPattern(route.path),
+    params: route.path.split('{').length - 1,
+  }));
+  let best: { name: RouteName; route: RouteSpec; groups: Record<string, string> | undefined; params: number } | undefined;
+  for (const p of patterns) {
+    if (p.route.method !== method) continue;
+    const m = p.pattern.exec(path);
+    if (m && (!best || p.params < best.params)) best = { name: p.name, route: p.route, groups: m.groups, params: p.params };
   }
-  return undefined;
+  return best && { name: best.name, route: best.route, pathParameters: best.groups ? { ...best.groups } : undefined };
+}
+
+/**
+ * For a path that ends with a slash (which API Gateway matches with no route, so the catch-all gets it): the route of
+ * the path without it, unless that route is answered at its exact path only.
+ */
+export function matchTrailingSlash(
+  method: string,
+  rawPath: string,
+): { function: RouteFunction; path: string; pathParameters: Record<string, string> | undefined } | undefined {
+  if (!rawPath.endsWith('/') || rawPath === '/') return undefined;
+  const path = rawPath.replace(/\/+$/, '');
+  const match = matchRoute(method, path);
+  if (!match || match.route.exactPath) return undefined;
+  return { function: match.route.function as RouteFunction, path, pathParameters: match.pathParameters };
 }

@@ -2,7 +2,7 @@ import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type NewTask } from '../api';
 import { Modal } from '../components/modal';
 import { statusLabel } from '../format';
-import { PRIORITIES, type Task, type TaskTypeList } from '../types';
+import { PRIORITIES, type Task, type TaskPriority, type TaskTypeList } from '../types';
 
 type TaskType = TaskTypeList['items'][number];
 
@@ -57,7 +57,7 @@ export function CreateTaskDialog(props: { onClose: () => void; onCreated: (t: Ta
   const [typeName, setTypeName] = useState('');
   const [title, setTitle] = useState('');
   const [description, setDescription] = useState('');
-  const [priority, setPriority] = useState('MEDIUM');
+  const [priority, setPriority] = useState<TaskPriority>('MEDIUM');
   const [maxAttempts, setMaxAttempts] = useState('');
   const [timeoutMs, setTimeoutMs] = useState('');
   const [values, setValues] = useState<Record<string, string | boolean>>({});
