@@ -13,7 +13,7 @@ import pg from 'pg';
 import PgBoss from 'pg-boss';
 import { resetConfig } from '#lib/config';
 import { migrateDatabase } from '#lib/db/migrate';
-import { createQueue } from '#lib/queue/index';
+import { createQueue } from '#lib/queue/factory';
 import type { Queue } from '#lib/queue/types';
 import { waitUntil, withTimeout } from '#lib/time';
 import { createDatabase, dropDatabase } from '../scripts/pg-admin';

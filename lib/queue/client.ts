@@ -1,5 +1,5 @@
 import { config } from '#lib/config';
-import { createQueue } from '#lib/queue/index';
+import { createQueue } from '#lib/queue/factory';
 import type { Queue } from '#lib/queue/types';
 
 let shared: Queue | undefined;

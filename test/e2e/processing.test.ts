@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createQueue } from '#lib/queue/index';
+import { createQueue } from '#lib/queue/factory';
 import { SqsQueue } from '#lib/queue/sqs';
 import { request, useService } from '../helpers/service';
 import { type LocalSqs, requireRabbitMq, startLocalSqs } from '../helpers/services';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { config } from '#lib/config';
-import { createQueue, type QueueDriver } from '#lib/queue/index';
+import { createQueue, type QueueDriver } from '#lib/queue/factory';
 import { PostgresQueue } from '#lib/queue/postgres';
 import { RabbitMqQueue } from '#lib/queue/rabbitmq';
 import { SqsQueue } from '#lib/queue/sqs';
