@@ -3,12 +3,12 @@ import { config } from '#lib/config';
 import { whileDatabaseIsAway } from '#lib/db/retry';
 import {
   type AnyQueueName,
-  type BatchHandler,
   type ConsumeOptions,
   type Consumer,
   clampPriority,
   consumeOptionsInRange,
   DEFAULT_STOP_TIMEOUT_MS,
+  type MessageBatchHandler,
   type OutgoingMessage,
   type Queue,
   type ReceivedMessage,
@@ -176,7 +176,7 @@ export class PostgresQueue implements Queue {
     );
   }
 
-  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
+  async consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer> {
     const consumer = new PostgresConsumer(this.store, this.name(queue), handler, options, () => this.consumers.delete(consumer));
     this.consumers.add(consumer);
     await consumer.start();
@@ -220,7 +220,7 @@ class PostgresConsumer implements Consumer {
   constructor(
     private readonly store: Store,
     private readonly name: string,
-    private readonly handler: BatchHandler,
+    private readonly handler: MessageBatchHandler,
     private readonly options: ConsumeOptions,
     private readonly onStopped: () => void,
   ) {}

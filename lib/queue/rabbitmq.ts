@@ -4,13 +4,13 @@ import * as amqp from 'amqplib';
 import { config } from '#lib/config';
 import {
   type AnyQueueName,
-  type BatchHandler,
   type ConsumeOptions,
   type Consumer,
   clampPriority,
   consumeOptionsInRange,
   DEFAULT_STOP_TIMEOUT_MS,
   deadLetterQueueOf,
+  type MessageBatchHandler,
   type OutgoingMessage,
   QUEUES,
   type Queue,
@@ -359,7 +359,7 @@ export class RabbitMqQueue implements Queue {
     ]);
   }
 
-  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
+  async consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer> {
     const { concurrency, batchSize } = consumeOptionsInRange(options);
     // No read-ahead beyond what the batches in flight can hold, so that a HIGH message published later is not
     // stuck behind LOW ones already sitting in this consumer's buffer.
@@ -458,7 +458,7 @@ class RabbitConsumer implements Consumer, Subscriber {
   constructor(
     private readonly connection: Connection,
     private readonly name: string,
-    private readonly handler: BatchHandler,
+    private readonly handler: MessageBatchHandler,
     private readonly settings: ConsumerSettings,
   ) {}
 

@@ -14,7 +14,6 @@ import {
 import { config } from '#lib/config';
 import {
   type AnyQueueName,
-  type BatchHandler,
   type ConsumeOptions,
   type Consumer,
   clampPriority,
@@ -22,6 +21,7 @@ import {
   DEFAULT_STOP_TIMEOUT_MS,
   deadLetterQueueOf,
   MAX_BATCH_SIZE,
+  type MessageBatchHandler,
   type OutgoingMessage,
   QUEUES,
   type Queue,
@@ -149,7 +149,7 @@ export class SqsQueue implements Queue {
     );
   }
 
-  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
+  async consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer> {
     const QueueUrl = await this.url(queue);
     const consumer = new SqsConsumer(this.client, QueueUrl, handler, {
       ...consumeOptionsInRange(options),
@@ -227,7 +227,7 @@ class SqsConsumer implements Consumer {
   constructor(
     private readonly client: SQSClient,
     private readonly queueUrl: string,
-    private readonly handler: BatchHandler,
+    private readonly handler: MessageBatchHandler,
     private readonly settings: ConsumerSettings,
   ) {}
 

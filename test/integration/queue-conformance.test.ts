@@ -6,7 +6,7 @@ import { createQueue, type QueueDriver } from '#lib/queue/factory';
 import { PostgresQueue } from '#lib/queue/postgres';
 import { RabbitMqQueue } from '#lib/queue/rabbitmq';
 import { SqsQueue } from '#lib/queue/sqs';
-import type { BatchHandler, BatchOutcome, Consumer, Queue, ReceivedMessage } from '#lib/queue/types';
+import type { Consumer, MessageBatchHandler, MessageBatchOutcome, Queue, ReceivedMessage } from '#lib/queue/types';
 import { waitUntil } from '#lib/time';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { type LocalSqs, requireRabbitMq, startLocalSqs, startTcpProxy } from '../helpers/services';
@@ -20,9 +20,9 @@ const EXPIRES_MS = 120_000;
 const namespace = () => `qc-${randomBytes(4).toString('hex')}`;
 
 /** Records every call of a handler; `decide` answers for a call (default: everything succeeded). */
-function recorder(decide?: (batch: ReceivedMessage[], call: number) => BatchOutcome | Promise<BatchOutcome>) {
+function recorder(decide?: (batch: ReceivedMessage[], call: number) => MessageBatchOutcome | Promise<MessageBatchOutcome>) {
   const calls: ReceivedMessage[][] = [];
-  const handler: BatchHandler = async (batch) => {
+  const handler: MessageBatchHandler = async (batch) => {
     calls.push(batch);
     return decide ? decide(batch, calls.length) : { failedIds: [] };
   };
@@ -104,7 +104,11 @@ describe.each(adapters)('$driver queue', (adapter) => {
     let queue: Queue;
     let consumers: Consumer[] = [];
 
-    const consume = async (name: Parameters<Queue['consume']>[0], handler: BatchHandler, options = { concurrency: 1, batchSize: 10 }) => {
+    const consume = async (
+      name: Parameters<Queue['consume']>[0],
+      handler: MessageBatchHandler,
+      options = { concurrency: 1, batchSize: 10 },
+    ) => {
       const consumer = await queue.consume(name, handler, options);
       consumers.push(consumer);
       return consumer;
@@ -275,7 +279,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       );
       const acked: string[] = [];
       let running = 0;
-      const slow: BatchHandler = async (batch) => {
+      const slow: MessageBatchHandler = async (batch) => {
         running += 1;
         await sleep(300);
         acked.push(...batch.map((m) => m.body));
