@@ -1,5 +1,4 @@
 import pg from 'pg';
-import { config } from '#lib/config';
 import { whileDatabaseIsAway } from '#lib/db/retry';
 import {
   type AnyQueueName,
@@ -19,6 +18,12 @@ export interface PostgresQueueOptions {
   connectionString: string;
   /** Prefix of every queue name, so that several users can share one table. */
   namespace?: string;
+  /** Connections of the queue's own pool. */
+  poolMax: number;
+  /** Longest wait for a publish or a check (and for a new connection of the pool). */
+  publishTimeoutMs: number;
+  /** Longest statement on the queue's connections. */
+  statementTimeoutMs: number;
   /** How long a claimed message stays hidden from other consumers; renewed while its batch runs. */
   visibilityTimeoutMs?: number;
   /** How long a failed message waits before it is delivered again. */
@@ -73,13 +78,14 @@ class Store {
     readonly visibilityTimeoutMs: number,
     readonly retryDelayMs: number,
     readonly pollIntervalMs: number,
+    pool: { max: number; connectionTimeoutMs: number; statementTimeoutMs: number },
   ) {
     this.pool = new pg.Pool({
       connectionString,
-      max: config().DATABASE_POOL_MAX,
-      connectionTimeoutMillis: config().QUEUE_PUBLISH_TIMEOUT_MS,
+      max: pool.max,
+      connectionTimeoutMillis: pool.connectionTimeoutMs,
       idleTimeoutMillis: 30_000,
-      statement_timeout: config().DATABASE_STATEMENT_TIMEOUT_MS,
+      statement_timeout: pool.statementTimeoutMs,
       application_name: 'async-task-service:queue',
       allowExitOnIdle: true,
     });
@@ -157,6 +163,7 @@ export class PostgresQueue implements Queue {
       options.visibilityTimeoutMs ?? 30_000,
       options.retryDelayMs ?? 1_000,
       options.pollIntervalMs ?? 2_000,
+      { max: options.poolMax, connectionTimeoutMs: options.publishTimeoutMs, statementTimeoutMs: options.statementTimeoutMs },
     );
   }
 
@@ -171,7 +178,7 @@ export class PostgresQueue implements Queue {
     const delays = messages.map((m) => Math.max(0, Math.round(m.delayMs ?? 0)));
     await withTimeout(
       this.store.pool.query(PUBLISH_SQL, [this.name(queue), bodies, priorities, delays]),
-      config().QUEUE_PUBLISH_TIMEOUT_MS,
+      this.options.publishTimeoutMs,
       'publish to the embedded queue',
     );
   }
@@ -197,7 +204,7 @@ export class PostgresQueue implements Queue {
   }
 
   async check(): Promise<void> {
-    await withTimeout(this.store.pool.query('SELECT 1'), config().QUEUE_PUBLISH_TIMEOUT_MS, 'embedded queue check');
+    await withTimeout(this.store.pool.query('SELECT 1'), this.options.publishTimeoutMs, 'embedded queue check');
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as amqp from 'amqplib';
-import { config } from '#lib/config';
 import {
   type AnyQueueName,
   type ConsumeOptions,
@@ -19,12 +18,14 @@ import {
 import { settleWithin } from '#lib/time';
 
 export interface RabbitMqQueueOptions {
-  url?: string;
+  url: string;
   /** Prefix of every queue name (`<namespace>.tasks`), so that test files and stages do not collide. */
   namespace?: string;
+  /** Longest wait for the broker to confirm a publish, or to answer a check, a depth or a purge. */
+  publishTimeoutMs: number;
   /** How long a failed message waits before it is delivered again (through a delay queue); 0 = at once. */
   retryDelayMs?: number;
-  /** Read-ahead of each consumer; the default is RABBITMQ_PREFETCH, else concurrency * batchSize. */
+  /** Read-ahead of each consumer; the default is concurrency * batchSize. */
   prefetch?: number;
   /** Declares the queues with `x-expires`: the broker deletes them once unused that long (throwaway namespaces). */
   expiresMs?: number;
@@ -248,14 +249,14 @@ export class RabbitMqQueue implements Queue {
   private readonly names: Map<AnyQueueName, string>;
   private readonly retryDelayMs: number;
 
-  constructor(private readonly options: RabbitMqQueueOptions = {}) {
+  constructor(private readonly options: RabbitMqQueueOptions) {
     const prefix = options.namespace ? `${options.namespace}.` : '';
     const all: AnyQueueName[] = [...QUEUES, ...QUEUES.map(deadLetterQueueOf)];
     this.names = new Map(all.map((q) => [q, `${prefix}${q}`]));
     this.retryDelayMs = options.retryDelayMs ?? 1_000;
     const queueArguments: Record<string, unknown> = options.expiresMs ? { 'x-expires': options.expiresMs } : {};
     this.connection = new Connection(
-      options.url ?? config().RABBITMQ_URL,
+      options.url,
       `async-task-service${options.namespace ? ` ${options.namespace}` : ''}`,
       async (channel) => {
         for (const name of this.names.values()) {
@@ -289,7 +290,7 @@ export class RabbitMqQueue implements Queue {
     name: string,
     messages: { body: Buffer; priority: number; delayMs: number; headers?: Record<string, unknown> }[],
   ): Promise<void> {
-    const timeoutMs = config().QUEUE_PUBLISH_TIMEOUT_MS;
+    const timeoutMs = this.options.publishTimeoutMs;
     const signal = AbortSignal.timeout(timeoutMs);
     let lastError: Error | undefined;
     const attempt = async () => {
@@ -363,7 +364,7 @@ export class RabbitMqQueue implements Queue {
     const { concurrency, batchSize } = consumeOptionsInRange(options);
     // No read-ahead beyond what the batches in flight can hold, so that a HIGH message published later is not
     // stuck behind LOW ones already sitting in this consumer's buffer.
-    const prefetch = this.options.prefetch ?? config().RABBITMQ_PREFETCH ?? concurrency * batchSize;
+    const prefetch = this.options.prefetch ?? concurrency * batchSize;
     const name = this.name(queue);
     const consumer = new RabbitConsumer(this.connection, name, handler, {
       concurrency,
@@ -417,7 +418,7 @@ export class RabbitMqQueue implements Queue {
 
   /** Runs a management operation within the publish timeout, naming it in the error. */
   private async manage<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const timeoutMs = config().QUEUE_PUBLISH_TIMEOUT_MS;
+    const timeoutMs = this.options.publishTimeoutMs;
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       return await Promise.race([fn(signal), untilAborted(signal)]);

@@ -11,7 +11,6 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { config } from '#lib/config';
 import {
   type AnyQueueName,
   type ConsumeOptions,
@@ -39,10 +38,13 @@ export interface SqsQueueOptions {
   namespace?: string;
   /** Default: the SDK's own (AWS_ENDPOINT_URL_SQS or the AWS endpoint of the region). */
   endpoint?: string;
-  region?: string;
+  region: string;
+  /** Default: the SDK's own (the environment, the Lambda role). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** Queue URLs by logical name; default: SQS_QUEUE_URL_* from config when no namespace is given, else by name. */
+  /** Queue URLs by logical name; a queue without one is looked up by its name (and created if missing). */
   queueUrls?: Partial<Record<AnyQueueName, string>>;
+  /** Longest wait for SQS to take a publish or to answer a check. */
+  publishTimeoutMs: number;
   /** Long polling of a consumer, in seconds (0 to 20). */
   waitTimeSeconds?: number;
   /** How long a received message stays hidden from other consumers; renewed while its batch runs. */
@@ -61,16 +63,6 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-function configuredUrls(): Partial<Record<AnyQueueName, string>> {
-  const c = config();
-  return {
-    tasks: c.SQS_QUEUE_URL_TASKS,
-    task_intake: c.SQS_QUEUE_URL_TASK_INTAKE,
-    'tasks.dlq': c.SQS_QUEUE_URL_TASKS_DLQ,
-    'task_intake.dlq': c.SQS_QUEUE_URL_TASK_INTAKE_DLQ,
-  };
-}
-
 /** Amazon SQS (or anything speaking its JSON protocol): batches of 10, long polling, visibility timeouts. */
 export class SqsQueue implements Queue {
   readonly driver = 'sqs' as const;
@@ -80,9 +72,9 @@ export class SqsQueue implements Queue {
   private readonly urls = new Map<AnyQueueName, Promise<string>>();
   private readonly consumers = new Set<SqsConsumer>();
 
-  constructor(private readonly options: SqsQueueOptions = {}) {
+  constructor(private readonly options: SqsQueueOptions) {
     this.client = new SQSClient({
-      region: options.region ?? config().AWS_REGION,
+      region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
       maxAttempts: 2,
@@ -91,7 +83,7 @@ export class SqsQueue implements Queue {
     const prefix = options.namespace ? `${options.namespace.replace(/[^A-Za-z0-9_-]/g, '-')}-` : '';
     const all: AnyQueueName[] = [...QUEUES, ...QUEUES.map(deadLetterQueueOf)];
     this.names = new Map(all.map((q) => [q, `${prefix}${q.replace('.', '-')}`]));
-    this.knownUrls = options.queueUrls ?? (options.namespace ? {} : configuredUrls());
+    this.knownUrls = options.queueUrls ?? {};
   }
 
   /** The URL of a queue: configured, or looked up by name, or (when it does not exist yet) created. */
@@ -123,7 +115,7 @@ export class SqsQueue implements Queue {
 
   async publish(queue: AnyQueueName, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const signal = AbortSignal.timeout(config().QUEUE_PUBLISH_TIMEOUT_MS);
+    const signal = AbortSignal.timeout(this.options.publishTimeoutMs);
     const QueueUrl = await this.url(queue, signal);
     await Promise.all(
       chunks(messages, MAX_BATCH_SIZE).map(async (chunk) => {
@@ -195,7 +187,7 @@ export class SqsQueue implements Queue {
   }
 
   async check(): Promise<void> {
-    const signal = AbortSignal.timeout(config().QUEUE_PUBLISH_TIMEOUT_MS);
+    const signal = AbortSignal.timeout(this.options.publishTimeoutMs);
     const QueueUrl = await this.url('tasks', signal);
     await this.client.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }), {
       abortSignal: signal,

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createQueue } from '#lib/queue/factory';
-import { SqsQueue } from '#lib/queue/sqs';
 import { request, useService } from '../helpers/service';
 import { type LocalSqs, requireRabbitMq, startLocalSqs } from '../helpers/services';
 
@@ -140,10 +139,11 @@ describe.each(drivers)('processing through the bridge on %s', (driver) => {
 
   it('creates tasks from task_intake messages, once per idempotency key, and dead-letters invalid ones', async () => {
     const queue = sqs
-      ? new SqsQueue({
+      ? createQueue({
+          driver: 'sqs',
           namespace,
-          endpoint: sqs.endpoint,
-          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          sqsEndpoint: sqs.endpoint,
+          sqsCredentials: { accessKeyId: 'local', secretAccessKey: 'local' },
           waitTimeSeconds: 0,
         })
       : createQueue({ driver, namespace, databaseUrl: svc.databaseUrl, expiresMs: 600_000 });
