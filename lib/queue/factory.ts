@@ -1,8 +1,8 @@
 import { type Config, config } from '#lib/config';
-import { PostgresQueue, type PostgresQueueOptions } from '#lib/queue/postgres';
-import { RabbitMqQueue, type RabbitMqQueueOptions } from '#lib/queue/rabbitmq';
-import { SqsQueue, type SqsQueueOptions } from '#lib/queue/sqs';
-import type { AnyQueueName, Queue } from '#lib/queue/types';
+import type { PostgresQueueOptions } from '#lib/queue/postgres';
+import type { RabbitMqQueueOptions } from '#lib/queue/rabbitmq';
+import type { SqsQueueOptions } from '#lib/queue/sqs';
+import type { AnyQueueName, ConsumeOptions, Consumer, MessageBatchHandler, OutgoingMessage, Queue } from '#lib/queue/types';
 
 export type QueueDriver = Queue['driver'];
 
@@ -77,17 +77,87 @@ function sqsOptions(c: Config, o: CreateQueueOptions, namespace: string | undefi
   };
 }
 
-/** Creates the queue adapter chosen by QUEUE_DRIVER (or `options.driver`); it connects on first use. */
+/**
+ * Loads the chosen adapter's module (and with it its broker client) only when the queue is first used: a function
+ * bundle carries all three adapters, but evaluates only its own driver's code, and a function that never touches
+ * the queue none of it. The import paths are literal so that esbuild bundles the adapters.
+ */
+function loader(c: Config, o: CreateQueueOptions, driver: QueueDriver): () => Promise<Queue> {
+  const namespace = o.namespace ?? (c.QUEUE_NAMESPACE || undefined);
+  switch (driver) {
+    case 'postgres': {
+      const options = postgresOptions(c, o, namespace);
+      return async () => new (await import('#lib/queue/postgres')).PostgresQueue(options);
+    }
+    case 'rabbitmq': {
+      const options = rabbitMqOptions(c, o, namespace);
+      return async () => new (await import('#lib/queue/rabbitmq')).RabbitMqQueue(options);
+    }
+    case 'sqs': {
+      const options = sqsOptions(c, o, namespace);
+      return async () => new (await import('#lib/queue/sqs')).SqsQueue(options);
+    }
+  }
+}
+
+/** A queue whose adapter is created on first use; once closed, it refuses every call. */
+class LazyQueue implements Queue {
+  private loading: Promise<Queue> | undefined;
+  private adapter: Queue | undefined;
+  private closed = false;
+
+  constructor(
+    readonly driver: QueueDriver,
+    private readonly load: () => Promise<Queue>,
+  ) {}
+
+  private use(): Queue | Promise<Queue> {
+    if (this.closed) return Promise.reject(new Error(`The ${this.driver} queue client is closed`));
+    if (this.adapter) return this.adapter;
+    if (!this.loading) {
+      const loading = this.load().then((adapter) => {
+        this.adapter = adapter;
+        return adapter;
+      });
+      // A module that failed to load is tried again at the next use.
+      loading.catch(() => {
+        if (this.loading === loading) this.loading = undefined;
+      });
+      this.loading = loading;
+    }
+    return this.loading;
+  }
+
+  async publish(queue: AnyQueueName, messages: OutgoingMessage[]): Promise<void> {
+    return (await this.use()).publish(queue, messages);
+  }
+
+  async consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer> {
+    return (await this.use()).consume(queue, handler, options);
+  }
+
+  async depth(queue: AnyQueueName): Promise<number> {
+    return (await this.use()).depth(queue);
+  }
+
+  async purge(queue: AnyQueueName): Promise<void> {
+    return (await this.use()).purge(queue);
+  }
+
+  async check(): Promise<void> {
+    return (await this.use()).check();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const adapter = await this.loading?.catch(() => undefined);
+    await adapter?.close();
+  }
+}
+
+/** Creates a client of the queue chosen by QUEUE_DRIVER (or `options.driver`); it loads its adapter and connects on first use. */
 export function createQueue(options: CreateQueueOptions = {}): Queue {
   const c = config();
   const driver = options.driver ?? c.QUEUE_DRIVER;
-  const namespace = options.namespace ?? (c.QUEUE_NAMESPACE || undefined);
-  switch (driver) {
-    case 'postgres':
-      return new PostgresQueue(postgresOptions(c, options, namespace));
-    case 'rabbitmq':
-      return new RabbitMqQueue(rabbitMqOptions(c, options, namespace));
-    case 'sqs':
-      return new SqsQueue(sqsOptions(c, options, namespace));
-  }
+  return new LazyQueue(driver, loader(c, options, driver));
 }
