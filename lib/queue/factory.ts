@@ -78,9 +78,9 @@ function sqsOptions(c: Config, o: CreateQueueOptions, namespace: string | undefi
 }
 
 /**
- * Loads the chosen adapter's module (and with it its broker client) only when the queue is first used: a function
- * bundle carries all three adapters, but evaluates only its own driver's code, and a function that never touches
- * the queue none of it. The import paths are literal so that esbuild bundles the adapters.
+ * Imports the chosen adapter's module (and with it its broker client) at the queue's first use. esbuild still puts
+ * all three adapters in every function bundle that reaches this factory (the import paths are literal), but each
+ * behind a lazy initializer: a function evaluates only its own driver's code, and none if it never uses the queue.
  */
 function loader(c: Config, o: CreateQueueOptions, driver: QueueDriver): () => Promise<Queue> {
   const namespace = o.namespace ?? (c.QUEUE_NAMESPACE || undefined);
