@@ -282,7 +282,7 @@ class PostgresConsumer implements ConsumerDriver<string> {
     await listener?.end().catch(() => {});
   }
 
-  // A batch still running after the stop timeout keeps its messages hidden until the visibility timeout; then they come back.
+  /** Deletes what was handled and not yet deleted; a batch that outlives the stop timeout deletes its own when it ends. */
   close(): Promise<void> {
     return this.flush();
   }
