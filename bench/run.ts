@@ -16,7 +16,7 @@ import { createDb, type Db } from '#lib/db/client';
 import { migrateDatabase } from '#lib/db/migrate';
 import { deleteOutboxRows } from '#lib/db/outbox';
 import { insertQueuedTasks } from '#lib/db/tasks';
-import { createQueue } from '#lib/queue/index';
+import { createQueue } from '#lib/queue/factory';
 import type { Queue } from '#lib/queue/types';
 import { waitUntil, withTimeout } from '#lib/time';
 import { createDatabase, dropDatabase } from '#local/pg-admin';

@@ -1,8 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { logger } from '#lib/logger';
-import { handleQueueEvent } from '#lib/queue/consumer';
-import type { QueueEvent } from '#lib/queue/events';
+import { handleQueueEvent, type QueueEvent } from '#lib/queue/events';
 import { processIntakeMessage } from '#lib/tasks/intake';
 
 /** Creates tasks from a `task_intake` batch (SQS or Amazon MQ shape); invalid messages go to `task_intake.dlq`. */

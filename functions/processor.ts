@@ -1,8 +1,7 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { logger } from '#lib/logger';
-import { handleQueueEvent } from '#lib/queue/consumer';
-import type { QueueEvent } from '#lib/queue/events';
+import { handleQueueEvent, type QueueEvent } from '#lib/queue/events';
 import { processTaskMessage } from '#lib/tasks/processor';
 
 /** Runs the tasks of a `tasks` queue batch (SQS or Amazon MQ shape); failed messages are reported for redelivery. */

@@ -1,5 +1,10 @@
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { mapConcurrently } from '#lib/concurrency';
+import { logger } from '#lib/logger';
 import type { QueueName, ReceivedMessage } from '#lib/queue/types';
+
+// Lambda's queue events (SQS and Amazon MQ for RabbitMQ): their shapes, how a queue function handles one, and how
+// the local bridge builds one from queue messages.
 
 /** The Amazon MQ for RabbitMQ event shape (`aws:rmq`), as Lambda delivers it. */
 export interface RabbitMqEvent {
@@ -52,6 +57,25 @@ export function messagesOf(event: QueueEvent): EventMessage[] {
     body: r.body,
     receiveCount: Number(r.attributes?.ApproximateReceiveCount ?? 1),
   }));
+}
+
+/** Handles a queue event message by message (at most `concurrency` at once), answering the failed ones. */
+export async function handleQueueEvent(
+  event: QueueEvent,
+  handle: (message: EventMessage) => Promise<'done' | 'retry'>,
+  concurrency = 10,
+): Promise<BatchResponse> {
+  const messages = messagesOf(event);
+  const outcomes = await mapConcurrently(messages, concurrency, async (m) => {
+    try {
+      return await handle(m);
+    } catch (err) {
+      logger.error('message failed; it will be delivered again', { message_id: m.id, error: err as Error });
+      return 'retry';
+    }
+  });
+  const failures = messages.filter((_, i) => outcomes[i] === 'retry');
+  return { batchItemFailures: failures.map((m) => ({ itemIdentifier: m.id })) };
 }
 
 const ARN_PREFIX = 'arn:aws:sqs:us-east-1:000000000000:';

@@ -1,24 +1,28 @@
 import pg from 'pg';
-import { config } from '#lib/config';
 import { whileDatabaseIsAway } from '#lib/db/retry';
+import { type ConsumerDriver, Consumers, type Delivery } from '#lib/queue/consume-loop';
 import {
   type AnyQueueName,
-  type BatchHandler,
   type ConsumeOptions,
   type Consumer,
   clampPriority,
-  consumeOptionsInRange,
-  DEFAULT_STOP_TIMEOUT_MS,
+  type MessageBatchHandler,
   type OutgoingMessage,
   type Queue,
   type ReceivedMessage,
 } from '#lib/queue/types';
-import { settleWithin, withTimeout } from '#lib/time';
+import { withTimeout } from '#lib/time';
 
 export interface PostgresQueueOptions {
   connectionString: string;
   /** Prefix of every queue name, so that several users can share one table. */
   namespace?: string;
+  /** Connections of the queue's own pool. */
+  poolMax: number;
+  /** Longest wait for a publish or a check (and for a new connection of the pool). */
+  publishTimeoutMs: number;
+  /** Longest statement on the queue's connections. */
+  statementTimeoutMs: number;
   /** How long a claimed message stays hidden from other consumers; renewed while its batch runs. */
   visibilityTimeoutMs?: number;
   /** How long a failed message waits before it is delivered again. */
@@ -73,13 +77,14 @@ class Store {
     readonly visibilityTimeoutMs: number,
     readonly retryDelayMs: number,
     readonly pollIntervalMs: number,
+    pool: { max: number; connectionTimeoutMs: number; statementTimeoutMs: number },
   ) {
     this.pool = new pg.Pool({
       connectionString,
-      max: config().DATABASE_POOL_MAX,
-      connectionTimeoutMillis: config().QUEUE_PUBLISH_TIMEOUT_MS,
+      max: pool.max,
+      connectionTimeoutMillis: pool.connectionTimeoutMs,
       idleTimeoutMillis: 30_000,
-      statement_timeout: config().DATABASE_STATEMENT_TIMEOUT_MS,
+      statement_timeout: pool.statementTimeoutMs,
       application_name: 'async-task-service:queue',
       allowExitOnIdle: true,
     });
@@ -149,7 +154,7 @@ class Store {
 export class PostgresQueue implements Queue {
   readonly driver = 'postgres' as const;
   private readonly store: Store;
-  private readonly consumers = new Set<PostgresConsumer>();
+  private readonly consumers = new Consumers();
 
   constructor(private readonly options: PostgresQueueOptions) {
     this.store = new Store(
@@ -157,6 +162,7 @@ export class PostgresQueue implements Queue {
       options.visibilityTimeoutMs ?? 30_000,
       options.retryDelayMs ?? 1_000,
       options.pollIntervalMs ?? 2_000,
+      { max: options.poolMax, connectionTimeoutMs: options.publishTimeoutMs, statementTimeoutMs: options.statementTimeoutMs },
     );
   }
 
@@ -171,16 +177,13 @@ export class PostgresQueue implements Queue {
     const delays = messages.map((m) => Math.max(0, Math.round(m.delayMs ?? 0)));
     await withTimeout(
       this.store.pool.query(PUBLISH_SQL, [this.name(queue), bodies, priorities, delays]),
-      config().QUEUE_PUBLISH_TIMEOUT_MS,
+      this.options.publishTimeoutMs,
       'publish to the embedded queue',
     );
   }
 
-  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
-    const consumer = new PostgresConsumer(this.store, this.name(queue), handler, options, () => this.consumers.delete(consumer));
-    this.consumers.add(consumer);
-    await consumer.start();
-    return consumer;
+  async consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer> {
+    return this.consumers.start(new PostgresConsumer(this.store, this.name(queue)), handler, options);
   }
 
   async depth(queue: AnyQueueName): Promise<number> {
@@ -197,55 +200,101 @@ export class PostgresQueue implements Queue {
   }
 
   async check(): Promise<void> {
-    await withTimeout(this.store.pool.query('SELECT 1'), config().QUEUE_PUBLISH_TIMEOUT_MS, 'embedded queue check');
+    await withTimeout(this.store.pool.query('SELECT 1'), this.options.publishTimeoutMs, 'embedded queue check');
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.consumers.stopAll();
     await this.store.pool.end();
   }
 }
 
-class PostgresConsumer implements Consumer {
+/** The embedded queue's part of a consumer: claims woken by LISTEN/NOTIFY (with a fallback poll), acks by delete. */
+class PostgresConsumer implements ConsumerDriver<string> {
   private running = true;
-  private loops: Promise<void>[] = [];
   private readonly wakers = new Set<() => void>();
-  /** Wake-ups so far: a loop that was claiming when one came (nobody idle to hear it) claims again at once. */
+  /** Wake-ups so far: a lane that was claiming when one came (nobody idle to hear it) claims again at once. */
   private wakeUps = 0;
   private listener: pg.Client | undefined;
   private listenerRetry: NodeJS.Timeout | undefined;
   private listenerAttempt = 0;
-  private stopping: Promise<void> | undefined;
+  /** Messages handled but not yet deleted: the next claim deletes them (they stay hidden until then). */
+  private acked: string[] = [];
+  readonly extendEveryMs: number;
 
   constructor(
     private readonly store: Store,
     private readonly name: string,
-    private readonly handler: BatchHandler,
-    private readonly options: ConsumeOptions,
-    private readonly onStopped: () => void,
-  ) {}
-
-  async start(): Promise<void> {
-    await this.listen();
-    const { concurrency } = consumeOptionsInRange(this.options);
-    this.loops = Array.from({ length: concurrency }, () => this.loop());
+  ) {
+    this.extendEveryMs = store.visibilityTimeoutMs / 3;
   }
 
-  stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
-    this.stopping ??= this.shutdown(timeoutMs);
-    return this.stopping;
+  start(): Promise<void> {
+    return this.listen();
   }
 
-  private async shutdown(timeoutMs: number): Promise<void> {
+  async receive(max: number): Promise<Delivery<string>[]> {
+    const wakeUps = this.wakeUps;
+    const acked = this.acked.splice(0);
+    let batch: ReceivedMessage[];
+    try {
+      batch = await this.store.claim(this.name, max, acked);
+    } catch (err) {
+      this.acked.push(...acked);
+      throw err;
+    }
+    if (batch.length > 0) return batch.map((message) => ({ message, handle: message.id }));
+    const { pollIntervalMs } = this.store;
+    const next = await this.store.nextVisibleInMs(this.name).catch(() => undefined);
+    // A message announced while this lane was claiming would otherwise wait for the timer.
+    if (this.wakeUps === wakeUps) await this.idle(Math.min(pollIntervalMs, next ?? pollIntervalMs));
+    return [];
+  }
+
+  pause(): Promise<void> {
+    return this.idle(this.store.pollIntervalMs);
+  }
+
+  async ack(ids: string[]): Promise<void> {
+    this.acked.push(...ids);
+    // Once stopping, no claim comes to carry them.
+    if (!this.running) await this.flush();
+  }
+
+  retryLater(ids: string[]): Promise<void> {
+    return this.settle(() => this.store.retry(ids));
+  }
+
+  release(ids: string[]): Promise<void> {
+    return this.store.release(ids);
+  }
+
+  extend(ids: string[]): Promise<void> {
+    return this.store.extend(ids);
+  }
+
+  async stopReceiving(): Promise<void> {
     this.running = false;
     this.wakeAll();
     clearTimeout(this.listenerRetry);
     const listener = this.listener;
     this.listener = undefined;
     await listener?.end().catch(() => {});
-    // A batch still running after the timeout keeps its messages hidden until the visibility timeout; then they come back.
-    await settleWithin(Promise.allSettled(this.loops), timeoutMs);
-    this.onStopped();
+  }
+
+  /** Deletes what was handled and not yet deleted; a batch that outlives the stop timeout deletes its own when it ends. */
+  close(): Promise<void> {
+    return this.flush();
+  }
+
+  private flush(): Promise<void> {
+    const ids = this.acked.splice(0);
+    return ids.length > 0 ? this.settle(() => this.store.ack(ids)) : Promise.resolve();
+  }
+
+  /** Waits out a short database blip; past that, the messages reappear after the visibility timeout. */
+  private async settle(fn: () => Promise<unknown>): Promise<void> {
+    await whileDatabaseIsAway(fn, this.store.visibilityTimeoutMs / 3).catch(() => {});
   }
 
   private wakeAll(): void {
@@ -305,60 +354,5 @@ class PostgresConsumer implements Consumer {
       this.listenerRetry = undefined;
       void this.listen();
     }, delay);
-  }
-
-  private async loop(): Promise<void> {
-    const { batchSize } = consumeOptionsInRange(this.options);
-    const { pollIntervalMs } = this.store;
-    // Messages handled but not yet deleted: the next claim deletes them (they stay hidden until then).
-    let acked: string[] = [];
-    while (this.running) {
-      const wakeUps = this.wakeUps;
-      let batch: ReceivedMessage[];
-      try {
-        batch = await this.store.claim(this.name, batchSize, acked);
-        acked = [];
-      } catch {
-        await this.idle(pollIntervalMs);
-        continue;
-      }
-      if (!this.running) {
-        await this.store.release(batch.map((m) => m.id)).catch(() => {});
-        break;
-      }
-      if (batch.length > 0) {
-        acked = await this.handle(batch);
-        continue;
-      }
-      const next = await this.store.nextVisibleInMs(this.name).catch(() => undefined);
-      // A message announced while this loop was claiming would otherwise wait for the timer.
-      if (this.wakeUps !== wakeUps) continue;
-      await this.idle(Math.min(pollIntervalMs, next ?? pollIntervalMs));
-    }
-    await this.settle(() => this.store.ack(acked));
-  }
-
-  /** Waits out a short database blip; past that, the messages reappear after the visibility timeout. */
-  private settle(fn: () => Promise<unknown>): Promise<unknown> {
-    return whileDatabaseIsAway(fn, this.store.visibilityTimeoutMs / 3).catch(() => {});
-  }
-
-  /** Hands a batch to the handler and schedules the failed messages again; answers the ids to acknowledge. */
-  private async handle(batch: ReceivedMessage[]): Promise<string[]> {
-    const ids = batch.map((m) => m.id);
-    const renew = setInterval(() => {
-      this.store.extend(ids).catch(() => {});
-    }, this.store.visibilityTimeoutMs / 3);
-    let failed: Set<string>;
-    try {
-      const outcome = await this.handler(batch);
-      failed = new Set(outcome.failedIds.filter((id) => ids.includes(id)));
-    } catch {
-      failed = new Set(ids);
-    } finally {
-      clearInterval(renew);
-    }
-    if (failed.size > 0) await this.settle(() => this.store.retry([...failed]));
-    return ids.filter((id) => !failed.has(id));
   }
 }

@@ -1,30 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as amqp from 'amqplib';
-import { config } from '#lib/config';
+import { type ConsumerDriver, Consumers, type Delivery, pauseFor, type StopSignals } from '#lib/queue/consume-loop';
 import {
   type AnyQueueName,
-  type BatchHandler,
   type ConsumeOptions,
   type Consumer,
   clampPriority,
   consumeOptionsInRange,
-  DEFAULT_STOP_TIMEOUT_MS,
   deadLetterQueueOf,
+  type MessageBatchHandler,
   type OutgoingMessage,
   QUEUES,
   type Queue,
-  type ReceivedMessage,
 } from '#lib/queue/types';
-import { settleWithin } from '#lib/time';
 
 export interface RabbitMqQueueOptions {
-  url?: string;
+  url: string;
   /** Prefix of every queue name (`<namespace>.tasks`), so that test files and stages do not collide. */
   namespace?: string;
+  /** Longest wait for the broker to confirm a publish, or to answer a check, a depth or a purge. */
+  publishTimeoutMs: number;
   /** How long a failed message waits before it is delivered again (through a delay queue); 0 = at once. */
   retryDelayMs?: number;
-  /** Read-ahead of each consumer; the default is RABBITMQ_PREFETCH, else concurrency * batchSize. */
+  /** Read-ahead of each consumer; the default is concurrency * batchSize. */
   prefetch?: number;
   /** Declares the queues with `x-expires`: the broker deletes them once unused that long (throwaway namespaces). */
   expiresMs?: number;
@@ -244,18 +243,18 @@ class Connection {
 export class RabbitMqQueue implements Queue {
   readonly driver = 'rabbitmq' as const;
   private readonly connection: Connection;
-  private readonly consumers = new Set<RabbitConsumer>();
+  private readonly consumers = new Consumers();
   private readonly names: Map<AnyQueueName, string>;
   private readonly retryDelayMs: number;
 
-  constructor(private readonly options: RabbitMqQueueOptions = {}) {
+  constructor(private readonly options: RabbitMqQueueOptions) {
     const prefix = options.namespace ? `${options.namespace}.` : '';
     const all: AnyQueueName[] = [...QUEUES, ...QUEUES.map(deadLetterQueueOf)];
     this.names = new Map(all.map((q) => [q, `${prefix}${q}`]));
     this.retryDelayMs = options.retryDelayMs ?? 1_000;
     const queueArguments: Record<string, unknown> = options.expiresMs ? { 'x-expires': options.expiresMs } : {};
     this.connection = new Connection(
-      options.url ?? config().RABBITMQ_URL,
+      options.url,
       `async-task-service${options.namespace ? ` ${options.namespace}` : ''}`,
       async (channel) => {
         for (const name of this.names.values()) {
@@ -289,7 +288,7 @@ export class RabbitMqQueue implements Queue {
     name: string,
     messages: { body: Buffer; priority: number; delayMs: number; headers?: Record<string, unknown> }[],
   ): Promise<void> {
-    const timeoutMs = config().QUEUE_PUBLISH_TIMEOUT_MS;
+    const timeoutMs = this.options.publishTimeoutMs;
     const signal = AbortSignal.timeout(timeoutMs);
     let lastError: Error | undefined;
     const attempt = async () => {
@@ -359,22 +358,16 @@ export class RabbitMqQueue implements Queue {
     ]);
   }
 
-  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
+  async consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer> {
     const { concurrency, batchSize } = consumeOptionsInRange(options);
     // No read-ahead beyond what the batches in flight can hold, so that a HIGH message published later is not
     // stuck behind LOW ones already sitting in this consumer's buffer.
-    const prefetch = this.options.prefetch ?? config().RABBITMQ_PREFETCH ?? concurrency * batchSize;
+    const prefetch = this.options.prefetch ?? concurrency * batchSize;
     const name = this.name(queue);
-    const consumer = new RabbitConsumer(this.connection, name, handler, {
-      concurrency,
-      batchSize,
-      prefetch,
-      redeliver: (message, receiveCount) => this.redeliver(name, message, receiveCount),
-      onStopped: () => this.consumers.delete(consumer),
-    });
-    this.consumers.add(consumer);
-    this.connection.subscribe(consumer);
-    return consumer;
+    const driver = new RabbitConsumer(this.connection, name, prefetch, (message, receiveCount) =>
+      this.redeliver(name, message, receiveCount),
+    );
+    return this.consumers.start(driver, handler, options);
   }
 
   async depth(queue: AnyQueueName): Promise<number> {
@@ -400,7 +393,7 @@ export class RabbitMqQueue implements Queue {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.consumers.stopAll();
     await this.connection.close();
   }
 
@@ -417,7 +410,7 @@ export class RabbitMqQueue implements Queue {
 
   /** Runs a management operation within the publish timeout, naming it in the error. */
   private async manage<T>(what: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-    const timeoutMs = config().QUEUE_PUBLISH_TIMEOUT_MS;
+    const timeoutMs = this.options.publishTimeoutMs;
     const signal = AbortSignal.timeout(timeoutMs);
     try {
       return await Promise.race([fn(signal), untilAborted(signal)]);
@@ -428,64 +421,144 @@ export class RabbitMqQueue implements Queue {
   }
 }
 
-interface Delivery {
+/** A message the broker pushed to this consumer, and when. */
+interface Pushed {
   message: amqp.ConsumeMessage;
   channel: amqp.Channel;
   at: number;
 }
 
-interface ConsumerSettings {
-  concurrency: number;
-  batchSize: number;
-  prefetch: number;
-  redeliver: (message: amqp.Message, receiveCount: number) => Promise<void>;
-  onStopped: () => void;
+/** A pushed message handed to a lane, with the receive count it was handed over with. */
+interface Taken extends Pushed {
+  receiveCount: number;
 }
 
-/** A consumer that re-subscribes after every reconnect and hands batches of deliveries to the handler. */
-class RabbitConsumer implements Consumer, Subscriber {
+/**
+ * RabbitMQ's part of a consumer: a subscription (again after every reconnect) whose deliveries wait in a buffer,
+ * bounded by the prefetch, until a lane takes them. A failed message is published again after the retry delay,
+ * with its receive count raised, and the original acknowledged.
+ */
+class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
   private channel: amqp.Channel | undefined;
   private consumerTag: string | undefined;
   private subscribing = false;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private lingerTimer: NodeJS.Timeout | undefined;
-  private buffer: Delivery[] = [];
-  private readonly inFlight = new Set<Promise<void>>();
+  private resubscribeTimer: NodeJS.Timeout | undefined;
+  private buffer: Pushed[] = [];
+  /** Lanes waiting for a delivery. */
+  private readonly waiting = new Set<() => void>();
   private stopped = false;
-  private stopping: Promise<void> | undefined;
   private sequence = 0;
 
   constructor(
     private readonly connection: Connection,
     private readonly name: string,
-    private readonly handler: BatchHandler,
-    private readonly settings: ConsumerSettings,
+    private readonly prefetch: number,
+    private readonly redeliver: (message: amqp.Message, receiveCount: number) => Promise<void>,
   ) {}
+
+  start(): void {
+    this.connection.subscribe(this);
+  }
 
   onConnect(model: amqp.ChannelModel): void {
     void this.subscribe(model);
   }
 
-  stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
-    if (!this.stopping) {
-      this.stopped = true;
-      this.stopping = this.shutdown(timeoutMs);
+  async receive(max: number, { stopping }: StopSignals): Promise<Delivery<Taken>[]> {
+    while (!stopping.aborted && !this.stopped) {
+      const first = this.buffer[0];
+      if (!first) {
+        await this.nextDelivery(stopping);
+        continue;
+      }
+      const waited = Date.now() - first.at;
+      if (this.buffer.length >= max || waited >= BATCH_LINGER_MS) return this.take(max);
+      // Wait a few milliseconds for the rest of a batch the broker is still sending.
+      await this.nextDelivery(stopping, BATCH_LINGER_MS - waited);
     }
-    return this.stopping;
+    return [];
   }
 
-  private async shutdown(timeoutMs: number): Promise<void> {
+  /** Receiving only waits on the buffer, which does not fail: no broker to wait for here. */
+  pause(_failures: number, { stopping }: StopSignals): Promise<void> {
+    return pauseFor(1_000, stopping);
+  }
+
+  async ack(taken: Taken[]): Promise<void> {
+    for (const t of taken) this.ackOne(t);
+  }
+
+  async retryLater(taken: Taken[]): Promise<void> {
+    await Promise.all(
+      taken.map(async (t) => {
+        try {
+          await this.redeliver(t.message, t.receiveCount + 1);
+          this.ackOne(t);
+        } catch {
+          this.nackOne(t);
+        }
+      }),
+    );
+  }
+
+  async release(taken: Taken[]): Promise<void> {
+    for (const t of taken) this.nackOne(t);
+  }
+
+  async stopReceiving(): Promise<void> {
+    this.stopped = true;
     this.connection.unsubscribe(this);
-    clearTimeout(this.retryTimer);
-    clearTimeout(this.lingerTimer);
+    clearTimeout(this.resubscribeTimer);
+    this.wakeLanes();
     const channel = this.channel;
     if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(noop);
-    for (const d of this.buffer.splice(0)) this.nack(d);
-    await settleWithin(Promise.allSettled([...this.inFlight]), timeoutMs);
+    for (const d of this.buffer.splice(0)) this.nackOne(d);
+  }
+
+  async close(): Promise<void> {
+    const channel = this.channel;
     this.channel = undefined;
     // Closing the channel gives back whatever is still unacknowledged.
     await channel?.close().catch(noop);
-    this.settings.onStopped();
+  }
+
+  /** Takes up to `max` buffered deliveries, counting their receives. */
+  private take(max: number): Delivery<Taken>[] {
+    return this.buffer.splice(0, max).map((pushed) => {
+      const { message } = pushed;
+      const header = Number(message.properties.headers?.[RECEIVE_COUNT_HEADER]);
+      const previous = Number.isInteger(header) && header > 0 ? header : 1;
+      // Classic queues do not count deliveries: the header carries our count, `redelivered` adds an unacknowledged one.
+      const receiveCount = previous + (message.fields.redelivered ? 1 : 0);
+      return {
+        message: {
+          id: `${++this.sequence}`,
+          body: message.content.toString('utf8'),
+          priority: message.properties.priority ?? 0,
+          receiveCount,
+        },
+        handle: { ...pushed, receiveCount },
+      };
+    });
+  }
+
+  /** Resolves at the next delivery, after `ms` if given, or when the signal aborts. */
+  private nextDelivery(signal: AbortSignal, ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.waiting.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = ms === undefined ? undefined : setTimeout(done, ms);
+      this.waiting.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  private wakeLanes(): void {
+    for (const wake of [...this.waiting]) wake();
   }
 
   private async subscribe(model: amqp.ChannelModel): Promise<void> {
@@ -497,7 +570,7 @@ class RabbitConsumer implements Consumer, Subscriber {
       const ch = channel;
       ch.on('error', noop);
       ch.on('close', () => this.onChannelClosed(ch));
-      await ch.prefetch(this.settings.prefetch);
+      await ch.prefetch(this.prefetch);
       this.channel = ch;
       const { consumerTag } = await ch.consume(this.name, (message) => {
         // null: the broker cancelled the consumer (the queue was deleted); closing the channel re-subscribes.
@@ -513,7 +586,7 @@ class RabbitConsumer implements Consumer, Subscriber {
     } catch {
       if (channel && this.channel === channel) this.channel = undefined;
       await channel?.close().catch(noop);
-      this.retryLater();
+      this.resubscribeLater();
     } finally {
       this.subscribing = false;
     }
@@ -525,13 +598,13 @@ class RabbitConsumer implements Consumer, Subscriber {
     if (this.channel !== channel) return;
     this.channel = undefined;
     this.consumerTag = undefined;
-    this.retryLater();
+    this.resubscribeLater();
   }
 
-  private retryLater(): void {
-    if (this.stopped || this.retryTimer) return;
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
+  private resubscribeLater(): void {
+    if (this.stopped || this.resubscribeTimer) return;
+    this.resubscribeTimer = setTimeout(() => {
+      this.resubscribeTimer = undefined;
       // While the connection is down, the next connect subscribes again.
       const model = this.connection.current;
       if (model) void this.subscribe(model);
@@ -539,81 +612,26 @@ class RabbitConsumer implements Consumer, Subscriber {
   }
 
   private onDelivery(channel: amqp.Channel, message: amqp.ConsumeMessage): void {
-    const delivery = { message, channel, at: Date.now() };
+    const pushed = { message, channel, at: Date.now() };
     if (this.stopped) {
-      this.nack(delivery);
+      this.nackOne(pushed);
       return;
     }
-    this.buffer.push(delivery);
-    this.dispatch();
+    this.buffer.push(pushed);
+    this.wakeLanes();
   }
 
-  private dispatch(): void {
-    const { concurrency, batchSize } = this.settings;
-    while (!this.stopped && this.inFlight.size < concurrency && this.buffer.length > 0) {
-      const waited = Date.now() - (this.buffer[0]?.at ?? 0);
-      if (this.buffer.length < batchSize && waited < BATCH_LINGER_MS) {
-        // Wait a few milliseconds for the rest of a batch the broker is still sending.
-        this.lingerTimer ??= setTimeout(() => {
-          this.lingerTimer = undefined;
-          this.dispatch();
-        }, BATCH_LINGER_MS - waited);
-        return;
-      }
-      const batch = this.buffer.splice(0, batchSize);
-      const running: Promise<void> = this.run(batch).finally(() => {
-        this.inFlight.delete(running);
-        this.dispatch();
-      });
-      this.inFlight.add(running);
-    }
-  }
-
-  private async run(batch: Delivery[]): Promise<void> {
-    const byId = new Map<string, { delivery: Delivery; message: ReceivedMessage }>();
-    for (const delivery of batch) {
-      const { message } = delivery;
-      const header = Number(message.properties.headers?.[RECEIVE_COUNT_HEADER]);
-      const previous = Number.isInteger(header) && header > 0 ? header : 1;
-      // Classic queues do not count deliveries: the header carries our count, `redelivered` adds an unacknowledged one.
-      const receiveCount = previous + (message.fields.redelivered ? 1 : 0);
-      const id = `${++this.sequence}`;
-      byId.set(id, {
-        delivery,
-        message: { id, body: message.content.toString('utf8'), priority: message.properties.priority ?? 0, receiveCount },
-      });
-    }
-    let failed: Set<string>;
+  private ackOne(d: Pushed): void {
     try {
-      const outcome = await this.handler([...byId.values()].map((e) => e.message));
-      failed = new Set(outcome.failedIds);
-    } catch {
-      failed = new Set(byId.keys());
-    }
-    await Promise.all(
-      [...byId].map(async ([id, { delivery, message }]) => {
-        if (!failed.has(id)) return this.ack(delivery);
-        try {
-          await this.settings.redeliver(delivery.message, message.receiveCount + 1);
-          this.ack(delivery);
-        } catch {
-          this.nack(delivery);
-        }
-      }),
-    );
-  }
-
-  private ack(delivery: Delivery): void {
-    try {
-      delivery.channel.ack(delivery.message);
+      d.channel.ack(d.message);
     } catch {
       // The channel is gone: the broker has put the message back already.
     }
   }
 
-  private nack(delivery: Delivery): void {
+  private nackOne(d: Pushed): void {
     try {
-      delivery.channel.nack(delivery.message, false, true);
+      d.channel.nack(d.message, false, true);
     } catch {
       // The channel is gone: the broker has put the message back already.
     }

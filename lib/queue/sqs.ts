@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   ChangeMessageVisibilityBatchCommand,
   CreateQueueCommand,
@@ -11,23 +10,19 @@ import {
   SendMessageBatchCommand,
   SQSClient,
 } from '@aws-sdk/client-sqs';
-import { config } from '#lib/config';
+import { type ConsumerDriver, Consumers, type Delivery, pauseFor, type StopSignals } from '#lib/queue/consume-loop';
 import {
   type AnyQueueName,
-  type BatchHandler,
   type ConsumeOptions,
   type Consumer,
   clampPriority,
-  consumeOptionsInRange,
-  DEFAULT_STOP_TIMEOUT_MS,
   deadLetterQueueOf,
   MAX_BATCH_SIZE,
+  type MessageBatchHandler,
   type OutgoingMessage,
   QUEUES,
   type Queue,
-  type ReceivedMessage,
 } from '#lib/queue/types';
-import { settleWithin } from '#lib/time';
 
 /*
  * SQS has no priorities: a message's priority travels as a message attribute (so a consumer sees it)
@@ -39,10 +34,13 @@ export interface SqsQueueOptions {
   namespace?: string;
   /** Default: the SDK's own (AWS_ENDPOINT_URL_SQS or the AWS endpoint of the region). */
   endpoint?: string;
-  region?: string;
+  region: string;
+  /** Default: the SDK's own (the environment, the Lambda role). */
   credentials?: { accessKeyId: string; secretAccessKey: string };
-  /** Queue URLs by logical name; default: SQS_QUEUE_URL_* from config when no namespace is given, else by name. */
+  /** Queue URLs by logical name; a queue without one is looked up by its name (and created if missing). */
   queueUrls?: Partial<Record<AnyQueueName, string>>;
+  /** Longest wait for SQS to take a publish or to answer a check. */
+  publishTimeoutMs: number;
   /** Long polling of a consumer, in seconds (0 to 20). */
   waitTimeSeconds?: number;
   /** How long a received message stays hidden from other consumers; renewed while its batch runs. */
@@ -61,16 +59,6 @@ function chunks<T>(items: T[], size: number): T[][] {
   return out;
 }
 
-function configuredUrls(): Partial<Record<AnyQueueName, string>> {
-  const c = config();
-  return {
-    tasks: c.SQS_QUEUE_URL_TASKS,
-    task_intake: c.SQS_QUEUE_URL_TASK_INTAKE,
-    'tasks.dlq': c.SQS_QUEUE_URL_TASKS_DLQ,
-    'task_intake.dlq': c.SQS_QUEUE_URL_TASK_INTAKE_DLQ,
-  };
-}
-
 /** Amazon SQS (or anything speaking its JSON protocol): batches of 10, long polling, visibility timeouts. */
 export class SqsQueue implements Queue {
   readonly driver = 'sqs' as const;
@@ -78,11 +66,11 @@ export class SqsQueue implements Queue {
   private readonly names: Map<AnyQueueName, string>;
   private readonly knownUrls: Partial<Record<AnyQueueName, string>>;
   private readonly urls = new Map<AnyQueueName, Promise<string>>();
-  private readonly consumers = new Set<SqsConsumer>();
+  private readonly consumers = new Consumers();
 
-  constructor(private readonly options: SqsQueueOptions = {}) {
+  constructor(private readonly options: SqsQueueOptions) {
     this.client = new SQSClient({
-      region: options.region ?? config().AWS_REGION,
+      region: options.region,
       ...(options.endpoint ? { endpoint: options.endpoint } : {}),
       ...(options.credentials ? { credentials: options.credentials } : {}),
       maxAttempts: 2,
@@ -91,7 +79,7 @@ export class SqsQueue implements Queue {
     const prefix = options.namespace ? `${options.namespace.replace(/[^A-Za-z0-9_-]/g, '-')}-` : '';
     const all: AnyQueueName[] = [...QUEUES, ...QUEUES.map(deadLetterQueueOf)];
     this.names = new Map(all.map((q) => [q, `${prefix}${q.replace('.', '-')}`]));
-    this.knownUrls = options.queueUrls ?? (options.namespace ? {} : configuredUrls());
+    this.knownUrls = options.queueUrls ?? {};
   }
 
   /** The URL of a queue: configured, or looked up by name, or (when it does not exist yet) created. */
@@ -123,7 +111,7 @@ export class SqsQueue implements Queue {
 
   async publish(queue: AnyQueueName, messages: OutgoingMessage[]): Promise<void> {
     if (messages.length === 0) return;
-    const signal = AbortSignal.timeout(config().QUEUE_PUBLISH_TIMEOUT_MS);
+    const signal = AbortSignal.timeout(this.options.publishTimeoutMs);
     const QueueUrl = await this.url(queue, signal);
     await Promise.all(
       chunks(messages, MAX_BATCH_SIZE).map(async (chunk) => {
@@ -149,18 +137,14 @@ export class SqsQueue implements Queue {
     );
   }
 
-  async consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer> {
+  async consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer> {
     const QueueUrl = await this.url(queue);
-    const consumer = new SqsConsumer(this.client, QueueUrl, handler, {
-      ...consumeOptionsInRange(options),
+    const driver = new SqsConsumer(this.client, QueueUrl, {
       waitTimeSeconds: Math.min(20, Math.max(0, Math.round(this.options.waitTimeSeconds ?? 20))),
       visibilityTimeoutSeconds: this.options.visibilityTimeoutSeconds ?? 60,
       retryDelaySeconds: Math.ceil((this.options.retryDelayMs ?? 1_000) / 1000),
-      onStopped: () => this.consumers.delete(consumer),
     });
-    this.consumers.add(consumer);
-    consumer.start();
-    return consumer;
+    return this.consumers.start(driver, handler, options);
   }
 
   async depth(queue: AnyQueueName): Promise<number> {
@@ -195,7 +179,7 @@ export class SqsQueue implements Queue {
   }
 
   async check(): Promise<void> {
-    const signal = AbortSignal.timeout(config().QUEUE_PUBLISH_TIMEOUT_MS);
+    const signal = AbortSignal.timeout(this.options.publishTimeoutMs);
     const QueueUrl = await this.url('tasks', signal);
     await this.client.send(new GetQueueAttributesCommand({ QueueUrl, AttributeNames: ['QueueArn'] }), {
       abortSignal: signal,
@@ -203,130 +187,91 @@ export class SqsQueue implements Queue {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.consumers].map((c) => c.stop()));
+    await this.consumers.stopAll();
     this.client.destroy();
   }
 }
 
 interface ConsumerSettings {
-  concurrency: number;
-  batchSize: number;
   waitTimeSeconds: number;
   visibilityTimeoutSeconds: number;
   retryDelaySeconds: number;
-  onStopped: () => void;
 }
 
-/** `concurrency` pollers, each receiving one batch, handling it, and only then receiving the next. */
-class SqsConsumer implements Consumer {
-  private running = true;
-  private loops: Promise<void>[] = [];
-  private readonly polls = new Set<AbortController>();
-  private stopping: Promise<void> | undefined;
+/** SQS's part of a consumer: long polls, deletes, and visibility changes (to retry later, to hand back, to keep). */
+class SqsConsumer implements ConsumerDriver<Message> {
+  readonly extendEveryMs: number;
 
   constructor(
     private readonly client: SQSClient,
     private readonly queueUrl: string,
-    private readonly handler: BatchHandler,
     private readonly settings: ConsumerSettings,
-  ) {}
-
-  start(): void {
-    this.loops = Array.from({ length: this.settings.concurrency }, () => this.loop());
+  ) {
+    this.extendEveryMs = (settings.visibilityTimeoutSeconds * 1000) / 3;
   }
 
-  stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
-    this.stopping ??= this.shutdown(timeoutMs);
-    return this.stopping;
-  }
-
-  private async shutdown(timeoutMs: number): Promise<void> {
-    this.running = false;
-    // A poll in progress is let finish (at most waitTimeSeconds) so that what it receives can be handed back;
-    // aborting it would leave those messages hidden for the whole visibility timeout.
-    const timer = setTimeout(() => {
-      for (const poll of this.polls) poll.abort();
-    }, timeoutMs);
-    await settleWithin(Promise.allSettled(this.loops), timeoutMs);
-    clearTimeout(timer);
-    this.settings.onStopped();
-  }
-
-  private async loop(): Promise<void> {
-    let failures = 0;
-    while (this.running) {
-      let messages: Message[];
-      const poll = new AbortController();
-      this.polls.add(poll);
-      try {
-        const result = await this.client.send(
-          new ReceiveMessageCommand({
-            QueueUrl: this.queueUrl,
-            MaxNumberOfMessages: this.settings.batchSize,
-            WaitTimeSeconds: this.settings.waitTimeSeconds,
-            VisibilityTimeout: this.settings.visibilityTimeoutSeconds,
-            MessageSystemAttributeNames: ['ApproximateReceiveCount'],
-            // The older spelling too: some SQS emulators read only this one.
-            AttributeNames: ['All'],
-            MessageAttributeNames: [PRIORITY_ATTRIBUTE],
-          }),
-          { abortSignal: poll.signal },
-        );
-        messages = result.Messages ?? [];
-        failures = 0;
-      } catch {
-        if (!this.running) return;
-        failures += 1;
-        await sleep(Math.min(5_000, 100 * 2 ** failures));
-        continue;
-      } finally {
-        this.polls.delete(poll);
-      }
-      if (!this.running) {
-        await this.changeVisibility(messages, 0).catch(() => {});
-        return;
-      }
-      if (messages.length > 0) await this.handle(messages);
-      else if (this.settings.waitTimeSeconds === 0) await sleep(IDLE_POLL_MS);
-    }
-  }
-
-  private async handle(messages: Message[]): Promise<void> {
-    const batch: ReceivedMessage[] = messages.map((m, i) => ({
-      id: m.MessageId ?? String(i),
-      body: m.Body ?? '',
-      priority: Number(m.MessageAttributes?.[PRIORITY_ATTRIBUTE]?.StringValue ?? 0),
-      receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
-    }));
-    const renew = setInterval(
-      () => {
-        this.changeVisibility(messages, this.settings.visibilityTimeoutSeconds).catch(() => {});
-      },
-      (this.settings.visibilityTimeoutSeconds * 1000) / 3,
-    );
-    let failed: Set<string>;
+  async receive(max: number, { stopping, abandoned }: StopSignals): Promise<Delivery<Message>[]> {
+    // A poll in progress when the consumer stops is let finish (at most waitTimeSeconds), so that what it receives
+    // can be handed back; aborting it would leave those messages hidden for the whole visibility timeout. It is
+    // aborted only once the stop times out.
+    const poll = new AbortController();
+    const abort = () => poll.abort();
+    abandoned.addEventListener('abort', abort, { once: true });
+    let messages: Message[];
     try {
-      const outcome = await this.handler(batch);
-      failed = new Set(outcome.failedIds);
-    } catch {
-      failed = new Set(batch.map((m) => m.id));
+      const result = await this.client.send(
+        new ReceiveMessageCommand({
+          QueueUrl: this.queueUrl,
+          MaxNumberOfMessages: max,
+          WaitTimeSeconds: this.settings.waitTimeSeconds,
+          VisibilityTimeout: this.settings.visibilityTimeoutSeconds,
+          MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+          // The older spelling too: some SQS emulators read only this one.
+          AttributeNames: ['All'],
+          MessageAttributeNames: [PRIORITY_ATTRIBUTE],
+        }),
+        { abortSignal: poll.signal },
+      );
+      messages = result.Messages ?? [];
     } finally {
-      clearInterval(renew);
+      abandoned.removeEventListener('abort', abort);
     }
-    const done = messages.filter((_, i) => !failed.has(batch[i]?.id ?? ''));
-    const again = messages.filter((_, i) => failed.has(batch[i]?.id ?? ''));
-    // If SQS cannot be reached now, the messages reappear after the visibility timeout and are delivered again.
-    await Promise.all([this.delete(done).catch(() => {}), this.changeVisibility(again, this.settings.retryDelaySeconds).catch(() => {})]);
+    if (messages.length === 0 && this.settings.waitTimeSeconds === 0) await pauseFor(IDLE_POLL_MS, stopping);
+    return messages.map((m, i) => ({
+      message: {
+        id: m.MessageId ?? String(i),
+        body: m.Body ?? '',
+        priority: Number(m.MessageAttributes?.[PRIORITY_ATTRIBUTE]?.StringValue ?? 0),
+        receiveCount: Number(m.Attributes?.ApproximateReceiveCount ?? 1),
+      },
+      handle: m,
+    }));
   }
 
-  private async delete(messages: Message[]): Promise<void> {
-    if (messages.length === 0) return;
+  pause(failures: number, { stopping }: StopSignals): Promise<void> {
+    return pauseFor(Math.min(5_000, 100 * 2 ** failures), stopping);
+  }
+
+  // If SQS cannot be reached now, the messages reappear after the visibility timeout and are delivered again.
+  async ack(messages: Message[]): Promise<void> {
     await this.client.send(
       new DeleteMessageBatchCommand({
         QueueUrl: this.queueUrl,
         Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
       }),
     );
+  }
+
+  retryLater(messages: Message[]): Promise<void> {
+    return this.changeVisibility(messages, this.settings.retryDelaySeconds);
+  }
+
+  release(messages: Message[]): Promise<void> {
+    return this.changeVisibility(messages, 0);
+  }
+
+  extend(messages: Message[]): Promise<void> {
+    return this.changeVisibility(messages, this.settings.visibilityTimeoutSeconds);
   }
 
   private async changeVisibility(messages: Message[], seconds: number): Promise<void> {

@@ -22,11 +22,11 @@ export interface ReceivedMessage {
 }
 
 /** What a consumer's handler answers for a batch: the ids of the messages that must be delivered again. */
-export interface BatchOutcome {
+export interface MessageBatchOutcome {
   failedIds: string[];
 }
 
-export type BatchHandler = (messages: ReceivedMessage[]) => Promise<BatchOutcome>;
+export type MessageBatchHandler = (messages: ReceivedMessage[]) => Promise<MessageBatchOutcome>;
 
 export interface ConsumeOptions {
   /** Batches handled at the same time. */
@@ -61,7 +61,7 @@ export interface Queue {
   /** Publishes messages durably: resolves only once the broker has them. */
   publish(queue: AnyQueueName, messages: OutgoingMessage[]): Promise<void>;
   /** Delivers messages to `handler` until stopped; a failed or thrown batch is delivered again. */
-  consume(queue: AnyQueueName, handler: BatchHandler, options: ConsumeOptions): Promise<Consumer>;
+  consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer>;
   /** Messages waiting in a queue (an estimate where the broker gives one). */
   depth(queue: AnyQueueName): Promise<number>;
   /** Removes every message from a queue (tests and tooling). */

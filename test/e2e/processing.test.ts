@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createQueue } from '#lib/queue/index';
-import { SqsQueue } from '#lib/queue/sqs';
+import { createQueue } from '#lib/queue/factory';
 import { type LocalSqs, requireRabbitMq, startLocalSqs } from '../helpers/external-services';
 import { request, useService } from '../helpers/offline';
 
@@ -140,10 +139,11 @@ describe.each(drivers)('processing through the bridge on %s', (driver) => {
 
   it('creates tasks from task_intake messages, once per idempotency key, and dead-letters invalid ones', async () => {
     const queue = sqs
-      ? new SqsQueue({
+      ? createQueue({
+          driver: 'sqs',
           namespace,
-          endpoint: sqs.endpoint,
-          credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          sqsEndpoint: sqs.endpoint,
+          sqsCredentials: { accessKeyId: 'local', secretAccessKey: 'local' },
           waitTimeSeconds: 0,
         })
       : createQueue({ driver, namespace, databaseUrl: svc.databaseUrl, expiresMs: 600_000 });

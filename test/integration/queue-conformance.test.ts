@@ -2,11 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { config } from '#lib/config';
-import { createQueue, type QueueDriver } from '#lib/queue/index';
-import { PostgresQueue } from '#lib/queue/postgres';
-import { RabbitMqQueue } from '#lib/queue/rabbitmq';
-import { SqsQueue } from '#lib/queue/sqs';
-import type { BatchHandler, BatchOutcome, Consumer, Queue, ReceivedMessage } from '#lib/queue/types';
+import { createQueue, type QueueDriver } from '#lib/queue/factory';
+import type { Consumer, MessageBatchHandler, MessageBatchOutcome, Queue, ReceivedMessage } from '#lib/queue/types';
 import { waitUntil } from '#lib/time';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { type LocalSqs, requireRabbitMq, startLocalSqs, startTcpProxy } from '../helpers/external-services';
@@ -20,9 +17,9 @@ const EXPIRES_MS = 120_000;
 const namespace = () => `qc-${randomBytes(4).toString('hex')}`;
 
 /** Records every call of a handler; `decide` answers for a call (default: everything succeeded). */
-function recorder(decide?: (batch: ReceivedMessage[], call: number) => BatchOutcome | Promise<BatchOutcome>) {
+function recorder(decide?: (batch: ReceivedMessage[], call: number) => MessageBatchOutcome | Promise<MessageBatchOutcome>) {
   const calls: ReceivedMessage[][] = [];
-  const handler: BatchHandler = async (batch) => {
+  const handler: MessageBatchHandler = async (batch) => {
     calls.push(batch);
     return decide ? decide(batch, calls.length) : { failedIds: [] };
   };
@@ -61,7 +58,7 @@ const adapters: Adapter[] = [
       await database?.drop();
     },
     create: (ns) => createQueue({ driver: 'postgres', namespace: ns, databaseUrl: database?.url, retryDelayMs: RETRY_DELAY_MS }),
-    unreachable: () => new PostgresQueue({ connectionString: 'postgres://postgres@127.0.0.1:1/none' }),
+    unreachable: () => createQueue({ driver: 'postgres', databaseUrl: 'postgres://postgres@127.0.0.1:1/none' }),
   },
   {
     driver: 'rabbitmq',
@@ -70,7 +67,7 @@ const adapters: Adapter[] = [
     async setup() {},
     async teardown() {},
     create: (ns) => createQueue({ driver: 'rabbitmq', namespace: ns, retryDelayMs: RETRY_DELAY_MS, expiresMs: EXPIRES_MS }),
-    unreachable: () => new RabbitMqQueue({ url: 'amqp://guest:guest@127.0.0.1:1' }),
+    unreachable: () => createQueue({ driver: 'rabbitmq', rabbitMqUrl: 'amqp://guest:guest@127.0.0.1:1' }),
   },
   {
     driver: 'sqs',
@@ -95,7 +92,8 @@ const adapters: Adapter[] = [
     // local-aws-sqs holds a long poll open until the batch is full (AWS answers as soon as it has a message),
     // so the tests poll short.
     create: (ns) => createQueue({ driver: 'sqs', namespace: ns, retryDelayMs: RETRY_DELAY_MS, waitTimeSeconds: 0 }),
-    unreachable: () => new SqsQueue({ endpoint: 'http://127.0.0.1:1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
+    unreachable: () =>
+      createQueue({ driver: 'sqs', sqsEndpoint: 'http://127.0.0.1:1', sqsCredentials: { accessKeyId: 'test', secretAccessKey: 'test' } }),
   },
 ];
 
@@ -104,7 +102,11 @@ describe.each(adapters)('$driver queue', (adapter) => {
     let queue: Queue;
     let consumers: Consumer[] = [];
 
-    const consume = async (name: Parameters<Queue['consume']>[0], handler: BatchHandler, options = { concurrency: 1, batchSize: 10 }) => {
+    const consume = async (
+      name: Parameters<Queue['consume']>[0],
+      handler: MessageBatchHandler,
+      options = { concurrency: 1, batchSize: 10 },
+    ) => {
       const consumer = await queue.consume(name, handler, options);
       consumers.push(consumer);
       return consumer;
@@ -275,7 +277,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       );
       const acked: string[] = [];
       let running = 0;
-      const slow: BatchHandler = async (batch) => {
+      const slow: MessageBatchHandler = async (batch) => {
         running += 1;
         await sleep(300);
         acked.push(...batch.map((m) => m.body));
@@ -349,7 +351,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
 describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
   it('reconnects by itself after the connection drops and after the broker was away', async () => {
     const proxy = await startTcpProxy(config().RABBITMQ_URL);
-    const queue = new RabbitMqQueue({ url: proxy.url, namespace: namespace(), expiresMs: EXPIRES_MS });
+    const queue = createQueue({ driver: 'rabbitmq', rabbitMqUrl: proxy.url, namespace: namespace(), expiresMs: EXPIRES_MS });
     try {
       const r = recorder();
       const consumer = await queue.consume('tasks', r.handler, { concurrency: 1, batchSize: 10 });
