@@ -67,6 +67,8 @@ const envSchema = z.object({
   CORS_ORIGINS: commaList.pipe(z.array(z.string().refine(isOrigin, 'each must be an origin such as https://app.example'))),
   /** A run not heard of for this long is taken for lost; live runs renew their lease every third of it. */
   LEASE_MS: int(1_000, 600_000).default(15_000),
+  /** A PENDING task that has waited this long with no outbox row gets its message published again (maintenance). */
+  REPUBLISH_PENDING_AFTER_MS: int(60_000, 86_400_000).default(1_800_000),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   /** Set by Lambda (and by serverless-offline, which also sets IS_OFFLINE). */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),

@@ -50,7 +50,10 @@ export async function renewLeases(ex: Executor, runs: readonly Run[]): Promise<b
   const res = await ex.execute<{ n: string }>(sql`
     WITH prev AS (
       SELECT t.id, t.status, r.n FROM tasks t JOIN ${runsTable(runs)} ON t.id = r.id AND t.started_at = r.started_at
-      WHERE (t.status = ${RUNNING} OR t.status = ANY(${fromOf(MOVES.resume)})) ORDER BY t.id FOR UPDATE OF t
+      -- A task in PENDING is taken back only when its lease lapsed (its heartbeat kept); a run that requeued its task
+      -- itself (a failed attempt) cleared the heartbeat.
+      WHERE (t.status = ${RUNNING} OR (t.status = ANY(${fromOf(MOVES.resume)}) AND t.heartbeat_at IS NOT NULL))
+      ORDER BY t.id FOR UPDATE OF t
     ),
     u AS (
       UPDATE tasks t SET heartbeat_at = now(), status = ${RUNNING},
@@ -66,17 +69,25 @@ export async function renewLeases(ex: Executor, runs: readonly Run[]): Promise<b
 
 /**
  * Finds runs not heard of for `leaseMs` (their worker died or lost the database) and queues their tasks again
- * (with an outbox row each, for the dispatcher at once), or fails them once they have been lost too often.
+ * (with an outbox row each, published after `graceMs`), or fails them once they have been lost too often.
  *
- * A lease counts from the later of the last heartbeat and the database server's start: after a restart of the
- * database, live runs get a whole lease to renew before they are taken for lost.
+ * A run that was only cut off from the database (an outage, a failover, a clock step) takes its task back at its
+ * next check once the database answers again (renewLeases), and the grace keeps the new message from existing
+ * before then. A lease also counts from the database server's start, at least.
  */
-export async function requeueExpiredLeases(ex: Executor, leaseMs: number, maxLost = 3): Promise<Array<{ id: string; status: string }>> {
+export async function requeueExpiredLeases(
+  ex: Executor,
+  leaseMs: number,
+  /** How long the messages of requeued tasks wait in the outbox: time for a live run to take its task back. */
+  graceMs: number,
+  maxLost = 3,
+): Promise<Array<{ id: string; status: string }>> {
   const res = await ex.execute<{ id: string; status: string }>(sql`
     WITH lost AS (
       SELECT id, status, attempts, max_attempts FROM tasks
       WHERE status = ANY(${fromOf(MOVES.requeue)})
-        AND heartbeat_at < now() - make_interval(secs => ${leaseMs}::float8 / 1000.0)
+        -- Runs claimed before heartbeats existed have none: their start counts.
+        AND coalesce(heartbeat_at, started_at) < now() - make_interval(secs => ${leaseMs}::float8 / 1000.0)
         AND pg_postmaster_start_time() < now() - make_interval(secs => ${leaseMs}::float8 / 1000.0)
       ORDER BY id FOR UPDATE SKIP LOCKED
     ),
@@ -92,7 +103,7 @@ export async function requeueExpiredLeases(ex: Executor, leaseMs: number, maxLos
     ),
     e AS (${recordEvents('u', { from: sql`prev_status`, to: sql`status`, reason: 'lease expired' })}),
     requeued AS (SELECT id, priority FROM u WHERE status = ${status(MOVES.requeue.to)}),
-    o AS (${insertTaskMessages('requeued', 0)})
+    o AS (${insertTaskMessages('requeued', graceMs)})
     SELECT id, status FROM u`);
   return res.rows;
 }

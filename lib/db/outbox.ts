@@ -3,7 +3,7 @@ import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
 import { fromOf, moved, recordEvents, status } from '#lib/db/events';
 import type { TaskRow } from '#lib/db/schema';
-import { MOVES, QUEUE_PRIORITY } from '#lib/model';
+import { MOVES, QUEUE_PRIORITY, type TaskPriority } from '#lib/model';
 
 // The transactional outbox, in SQL. A change that needs a message writes an outbox row in the same statement
 // or transaction; the writer then publishes the message itself and deletes the row (lib/tasks/outbox.ts), and
@@ -94,4 +94,29 @@ export async function returnUnpublishedToNew(
     e AS (${recordEvents('u', moved(MOVES.unqueue, reason))})
     SELECT * FROM u`);
   return res.rows as TaskRow[];
+}
+
+/**
+ * Writes an outbox row again for PENDING tasks that have waited longer than `olderThanMs` since their last change
+ * with no outbox row: their message may be gone (SQS moves a message that failed too often to the dead-letter
+ * queue; a broker may lose one). Touches `updated_at` so that each is written again at most once per period; a
+ * duplicate message is harmless (claims are conditional). Returns the ids.
+ */
+export async function republishStalePending(ex: Executor, olderThanMs: number, limit: number): Promise<string[]> {
+  const res = await ex.execute<{ id: string }>(sql`
+    WITH stale AS (
+      SELECT t.id FROM tasks t
+      WHERE t.status = ANY(${fromOf(MOVES.claim)}) AND t.updated_at < now() - make_interval(secs => ${olderThanMs}::float8 / 1000.0)
+        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.body->>'task_id' = t.id::text)
+      ORDER BY t.updated_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ),
+    u AS (UPDATE tasks t SET updated_at = now() FROM stale WHERE t.id = stale.id RETURNING t.id, t.priority),
+    o AS (${insertTaskMessages('u', 0)})
+    SELECT id FROM u`);
+  return res.rows.map((r) => r.id);
+}
+
+/** Gives the waiting outbox rows of a task the queue priority of its new priority (a PATCH of a NEW task). */
+export async function setTaskMessagesPriority(ex: Executor, taskId: string, priority: TaskPriority): Promise<void> {
+  await ex.execute(sql`UPDATE outbox SET priority = ${QUEUE_PRIORITY[priority]} WHERE body->>'task_id' = ${taskId}`);
 }

@@ -2,7 +2,7 @@ import { and, asc, count, desc, eq, getTableColumns, gte, ilike, inArray, lt, or
 import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
 import { fromOf, moved, recordEvents, status } from '#lib/db/events';
-import { insertTaskMessages } from '#lib/db/outbox';
+import { insertTaskMessages, setTaskMessagesPriority } from '#lib/db/outbox';
 import { type TaskEventRow, type TaskRow, taskEvents, tasks } from '#lib/db/schema';
 import { EDITABLE, MOVES, type TaskPriority, type TaskStatus } from '#lib/model';
 
@@ -290,7 +290,7 @@ export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Pr
     ),
     prev AS (
       SELECT t.id, t.status FROM tasks t WHERE t.id = ANY(${uuids(ids)})
-        AND (t.status = ANY(${fromOf(MOVES.complete)}) OR t.status = ANY(${fromOf(MOVES.resume)}))
+        AND (t.status = ANY(${fromOf(MOVES.complete)}) OR (t.status = ANY(${fromOf(MOVES.resume)}) AND t.heartbeat_at IS NOT NULL))
       ORDER BY t.id FOR UPDATE
     ),
     u AS (
@@ -326,6 +326,8 @@ export async function updateWaitingTask(
       .where(and(eq(tasks.id, id), inArray(tasks.status, EDITABLE)))
       .returning();
     if (!row) return undefined;
+    // Messages not published yet (a NEW task's outbox row) go out with the new priority.
+    if (fields.priority) await setTaskMessagesPriority(tx, id, fields.priority);
     let outbox_id: number | null = null;
     if (enqueue) {
       const r = await tx.execute<{ id: string }>(

@@ -132,7 +132,7 @@ export async function retryTask(id: string): Promise<Task> {
     id,
     move: MOVES.retry,
     reason: 'retry requested',
-    set: sql`error = NULL, result = NULL, progress = NULL, attempts = 0, started_at = NULL, finished_at = NULL`,
+    set: sql`error = NULL, result = NULL, progress = NULL, attempts = 0, started_at = NULL, finished_at = NULL, heartbeat_at = NULL`,
     enqueue: { availableInMs: selfPublishMs() },
   });
   if (!row) return conflictOrMissing(id, 'retry', MOVES.retry.from);

@@ -72,31 +72,38 @@ class RunEndedError extends Error {
 /**
  * Keeps a run's lease (a heartbeat every third of LEASE_MS) and watches, every CANCEL_CHECK_MS, for the run ending
  * elsewhere (cancelled from anywhere, or replaced by a later run), which aborts it. While the database cannot be
- * reached the run goes on, and its heartbeat is tried at every check until it gets through.
+ * reached the run goes on, and its heartbeat is tried at every check until it gets through. The returned stop
+ * waits for a check in flight, so that no renewal lands after the run has recorded its outcome.
  */
-function watchRun(run: Run, controller: AbortController) {
+function watchRun(run: Run, controller: AbortController): () => Promise<void> {
   const { CANCEL_CHECK_MS, LEASE_MS } = config();
-  const heartbeatMs = LEASE_MS / 3;
-  let renewed = Date.now();
-  let checking = false;
-  const timer = setInterval(
-    async () => {
-      // A slow database gets one check at a time, not a pile of them.
-      if (checking) return;
-      checking = true;
-      try {
-        // A run that looks ended may only have lost its lease (renewing takes it back, see renewLeases).
-        if (Date.now() - renewed < heartbeatMs && (await isCurrent(run))) return;
-        if (await renew(run)) renewed = Date.now();
-        else controller.abort(new RunEndedError('the run was cancelled'));
-      } catch {
-      } finally {
-        checking = false;
-      }
-    },
-    Math.min(CANCEL_CHECK_MS, heartbeatMs),
-  );
-  return () => clearInterval(timer);
+  const everyMs = Math.min(CANCEL_CHECK_MS, LEASE_MS / 3);
+  // Renew at the first check at or after a third of the lease; timed by a monotonic clock, which a step of the
+  // wall clock cannot stall.
+  const renewEveryMs = LEASE_MS / 3 - everyMs;
+  let renewed = performance.now();
+  let stopped = false;
+  let checking: Promise<void> | undefined;
+  const check = async () => {
+    try {
+      // A run that looks ended may only have lost its lease (renewing takes it back, see renewLeases).
+      if (performance.now() - renewed < renewEveryMs && (await isCurrent(run))) return;
+      if (stopped) return;
+      if (await renew(run)) renewed = performance.now();
+      else controller.abort(new RunEndedError('the run was cancelled'));
+    } catch {}
+  };
+  const timer = setInterval(() => {
+    // A slow database gets one check at a time, not a pile of them.
+    checking ??= check().finally(() => {
+      checking = undefined;
+    });
+  }, everyMs);
+  return async () => {
+    stopped = true;
+    clearInterval(timer);
+    await checking;
+  };
 }
 
 /** How long a run whose signal fired may take to stop before its outcome is recorded without it. */
@@ -201,7 +208,7 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
     outcome = { ok: false, error: reason instanceof TimeoutError ? 'timeout' : String((reason as Error)?.message ?? reason) };
   } finally {
     clearTimeout(timer);
-    stopWatch();
+    await stopWatch();
     await progress.close();
   }
   const ms = Date.now() - started;
@@ -218,7 +225,8 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
         id: taskId,
         move: MOVES.requeue,
         reason: `attempt ${claimed.attempts} failed; retry in ${delayMs} ms`,
-        set: sql`error = ${error}, progress = NULL`,
+        // No heartbeat: this run has let the task go, and must not take it back (see renewLeases).
+        set: sql`error = ${error}, progress = NULL, heartbeat_at = NULL`,
         enqueue: { availableInMs: selfPublishMs(delayMs) },
         run: claimed.started_at,
       }),

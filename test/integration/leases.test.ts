@@ -3,11 +3,13 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { resetConfig } from '#lib/config';
 import { db } from '#lib/db/client';
+import { renewLeases } from '#lib/db/leases';
 import { returnUnpublishedToNew } from '#lib/db/outbox';
-import { insertQueuedTasks } from '#lib/db/tasks';
+import { claimTasks, finishTasks, insertQueuedTasks, transition } from '#lib/db/tasks';
+import { MOVES } from '#lib/model';
 import { queue } from '#lib/queue/client';
 import { toSqsEvent } from '#lib/queue/events';
-import { createTask } from '#lib/tasks/commands';
+import { createTask, updateTask } from '#lib/tasks/commands';
 import { runMaintenance } from '#lib/tasks/dispatcher';
 import { untilAbandoned } from '#lib/tasks/processor';
 import { getTask, getTaskEvents } from '#lib/tasks/queries';
@@ -24,6 +26,11 @@ const run = (id: string) =>
     toSqsEvent('tasks', [{ id: `m-${id}`, body: JSON.stringify({ task_id: id }), priority: 5, receiveCount: 1 }]),
     fakeContext('processor'),
   );
+/** Nothing waiting anywhere: no message in the queue, no row in the outbox (an earlier test's requeue may have left one). */
+const nothingQueued = async () => {
+  await app.db.db.execute(sql`DELETE FROM outbox`);
+  await queue().purge('tasks');
+};
 const moves = async (id: string) => (await getTaskEvents(id)).items.map((e) => `${e.from_status}->${e.to_status}:${e.reason}`);
 const emulate = (duration_ms: number) => ({
   type: 'emulate',
@@ -73,7 +80,7 @@ describe('leases by heartbeat', () => {
 
   it('requeues a run that stopped renewing within a lease, whatever its timeout', async () => {
     const { task } = await createTask(emulate(60_000));
-    await queue().purge('tasks');
+    await nothingQueued();
     // A worker claimed it and died at once: no heartbeat after the claim.
     await app.db.db.execute(
       sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now(), heartbeat_at = now() WHERE id = ${task.id}`,
@@ -83,7 +90,61 @@ describe('leases by heartbeat', () => {
     await sleep(1_700);
     await runMaintenance();
     expect(await getTask(task.id)).toMatchObject({ status: 'PENDING', error: 'lease expired: the worker running this attempt was lost' });
+    // Its message is published after a grace (two checks of a live run, 100 ms each here, and 2 s).
+    expect(await queue().depth('tasks')).toBe(0);
+    await sleep(2_300);
+    await runMaintenance();
     expect(await queue().depth('tasks')).toBe(1);
+  });
+
+  it('never takes back a task its own run requeued after a failed attempt', async () => {
+    const { task } = await createTask({ ...emulate(0), max_attempts: 2 });
+    await queue().purge('tasks');
+    const [claimed] = (await claimTasks(db(), [task.id])).claimed;
+    const run = { id: task.id, startedAt: claimed?.started_at as string };
+    // The run failed and requeued its task (as the processor does), while one of its lease checks was on the way.
+    await transition(db(), {
+      id: task.id,
+      move: MOVES.requeue,
+      reason: 'attempt 1 failed; retry in 10 ms',
+      set: sql`error = 'boom', progress = NULL, heartbeat_at = NULL`,
+      run: run.startedAt,
+    });
+    expect(await renewLeases(db(), [run])).toEqual([false]);
+    expect(await finishTasks(db(), [{ id: task.id, startedAt: run.startedAt, to: 'COMPLETED', result: 1 }])).toEqual(new Set());
+    expect(await getTask(task.id)).toMatchObject({ status: 'PENDING', error: 'boom' });
+  });
+
+  it('lets a live run take back a task whose lease lapsed, before the requeued message exists', async () => {
+    const { task } = await createTask(emulate(0));
+    await queue().purge('tasks');
+    const [claimed] = (await claimTasks(db(), [task.id])).claimed;
+    const run = { id: task.id, startedAt: claimed?.started_at as string };
+    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
+    await runMaintenance();
+    expect((await getTask(task.id)).status).toBe('PENDING');
+    // The database answers the live run again within the grace: it takes the task back; its message, once
+    // published, finds the task running.
+    expect(await renewLeases(db(), [run])).toEqual([true]);
+    expect((await getTask(task.id)).status).toBe('IN_PROGRESS');
+    expect(await queue().depth('tasks')).toBe(0);
+    expect((await moves(task.id)).slice(-2)).toEqual([
+      'IN_PROGRESS->PENDING:lease expired',
+      'PENDING->IN_PROGRESS:lease renewed: the run was alive',
+    ]);
+  });
+
+  it('publishes again the message of a PENDING task that waited long with no outbox row (a message lost by the broker)', async () => {
+    const { task } = await createTask(emulate(0));
+    const { task: fresh } = await createTask(emulate(0));
+    await nothingQueued();
+    await app.db.db.execute(sql`UPDATE tasks SET updated_at = now() - interval '2 hours' WHERE id = ${task.id}`);
+    await runMaintenance();
+    expect(await queue().depth('tasks')).toBe(1);
+    // Once per period: the task's updated_at was touched.
+    await runMaintenance();
+    expect(await queue().depth('tasks')).toBe(1);
+    expect((await getTask(fresh.id)).status).toBe('PENDING');
   });
 });
 
@@ -168,6 +229,14 @@ describe('the move back to NEW after a failed publish', () => {
       expect(left.rows).toHaveLength(expected === 'NEW' ? 1 : 0);
     });
   }
+
+  it('publishes a NEW task whose priority changed with its new priority', async () => {
+    const item = await insert();
+    expect(await returnUnpublishedToNew(db(), [item], 'queue unreachable')).toHaveLength(1);
+    await updateTask(item.taskId, { priority: 'HIGH' });
+    const rows = await app.db.db.execute<{ priority: number }>(sql`SELECT priority FROM outbox WHERE id = ${item.outboxId}`);
+    expect(rows.rows).toEqual([{ priority: 9 }]);
+  });
 
   it('leaves the task PENDING when the dispatcher already published and deleted the row', async () => {
     const item = await insert();
