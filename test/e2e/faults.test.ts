@@ -23,32 +23,40 @@ function expectNothingLost(a: Audit) {
 
 const rabbit = await requireRabbitMq();
 
-describe.runIf(rabbit)('RabbitMQ goes away while tasks are created and processed', () => {
-  let proxy: TcpProxy;
+/** The service and its bridge on RabbitMQ behind a TCP proxy that a test can cut, for one describe block. */
+function useServiceBehindProxy(name: string, env: Record<string, string>) {
+  const holder: { proxy?: TcpProxy } = {};
   beforeAll(async () => {
-    proxy = await startTcpProxy(process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
+    holder.proxy = await startTcpProxy(process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
   });
-  afterAll(async () => proxy?.close());
+  afterAll(async () => holder.proxy?.close());
   const svc = useService({
     bridge: true,
     env: () => ({
       QUEUE_DRIVER: 'rabbitmq',
-      RABBITMQ_URL: proxy.url,
-      QUEUE_NAMESPACE: `faults_${process.pid}`,
+      RABBITMQ_URL: (holder.proxy as TcpProxy).url,
+      QUEUE_NAMESPACE: `${name}_${process.pid}`,
       RABBITMQ_QUEUE_EXPIRES_MS: '600000',
-      QUEUE_PUBLISH_TIMEOUT_MS: '1000',
-      OUTBOX_INTERVAL_MS: '500',
-      WORKER_CONCURRENCY: '4',
-      WORKER_BATCH_SIZE: '5',
+      ...env,
     }),
+  });
+  return { svc, proxy: () => holder.proxy as TcpProxy };
+}
+
+describe.runIf(rabbit)('RabbitMQ goes away while tasks are created and processed', () => {
+  const { svc, proxy } = useServiceBehindProxy('faults', {
+    QUEUE_PUBLISH_TIMEOUT_MS: '1000',
+    OUTBOX_INTERVAL_MS: '500',
+    WORKER_CONCURRENCY: '4',
+    WORKER_BATCH_SIZE: '5',
   });
 
   it('accepts every task (NEW while down), and runs each exactly once after the broker is back', async () => {
     const load = startLoad(svc.baseUrl, { title: 'during an outage', payload: QUICK }, 4, 400);
     await sleep(1_500);
-    await proxy.pause();
+    await proxy().pause();
     await sleep(3_000);
-    await proxy.resume();
+    await proxy().resume();
     const back = Date.now();
     await sleep(1_500);
     await load.stop();
@@ -63,31 +71,17 @@ describe.runIf(rabbit)('RabbitMQ goes away while tasks are created and processed
 });
 
 describe.runIf(rabbit)('RabbitMQ stops for 6 s under 50 creates/s, with the default publish timeout', () => {
-  let proxy: TcpProxy;
-  beforeAll(async () => {
-    proxy = await startTcpProxy(process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672');
-  });
-  afterAll(async () => proxy?.close());
-  const svc = useService({
-    bridge: true,
-    env: () => ({
-      QUEUE_DRIVER: 'rabbitmq',
-      RABBITMQ_URL: proxy.url,
-      QUEUE_NAMESPACE: `stop_${process.pid}`,
-      RABBITMQ_QUEUE_EXPIRES_MS: '600000',
-      // The dispatcher looks often, so that it publishes rows whose creates are still failing.
-      OUTBOX_INTERVAL_MS: '500',
-    }),
-  });
+  // The dispatcher looks often, so that it publishes rows whose creates are still failing.
+  const { svc, proxy } = useServiceBehindProxy('stop', { OUTBOX_INTERVAL_MS: '500' });
 
   // Creates whose publish fails (their connection still waiting to reconnect) after the broker is back, while the
   // dispatcher (a connection of its own) publishes the same rows: the timing that left tasks in NEW with no outbox row.
   it('strands nothing and runs each task once', async () => {
     const load = startRateLoad(svc.baseUrl, { title: 'through a stop', payload: QUICK }, 50);
     await sleep(1_500);
-    await proxy.pause();
+    await proxy().pause();
     await sleep(6_000);
-    await proxy.resume();
+    await proxy().resume();
     const back = Date.now();
     await sleep(1_500);
     await load.stop();
