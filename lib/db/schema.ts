@@ -103,7 +103,6 @@ export const queueMessages = pgTable(
     receiveCount: integer('receive_count').notNull().default(0),
     visibleAt: ts('visible_at').notNull().defaultNow(),
     createdAt: ts('created_at').notNull().defaultNow(),
-    deadReason: text('dead_reason'),
   },
   (t) => [
     index('queue_messages_claim_idx').on(t.queue, t.priority.desc(), t.id),
