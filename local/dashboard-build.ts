@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 const ROOT = path.resolve(__dirname, '..');
 const BUILT = path.join(ROOT, 'dashboard/dist/index.html');
+const VITE = path.join(ROOT, 'node_modules/.bin/vite');
 // Test files running at once may each find the build stale: one builds, the others wait for it.
 const LOCK = path.join(ROOT, 'dashboard/.build-lock');
 const LOCK_STALE_MS = 120_000;
@@ -25,9 +26,13 @@ function newest(p: string): number {
   return Math.max(0, ...readdirSync(p).map((name) => newest(path.join(p, name))));
 }
 
-/** Whether dashboard/dist is missing or older than any of its sources. */
+/**
+ * Whether dashboard/dist is missing or older than any of its sources. An install without Vite (the Docker image, which
+ * builds the dashboard in a stage of its own) keeps the build it was shipped with, whatever the files' times say.
+ */
 export function dashboardIsStale(): boolean {
   if (!existsSync(BUILT)) return true;
+  if (!existsSync(VITE)) return false;
   const built = statSync(BUILT).mtimeMs;
   return SOURCES.some((s) => newest(path.join(ROOT, s)) > built);
 }
@@ -60,7 +65,7 @@ export async function buildDashboardIfStale(options: { quiet?: boolean } = {}): 
 
 async function build(options: { quiet?: boolean }): Promise<boolean> {
   if (!options.quiet) console.log('Building the dashboard...');
-  const child = spawn(path.join(ROOT, 'node_modules/.bin/vite'), ['build', 'dashboard', '--logLevel', 'warn'], {
+  const child = spawn(VITE, ['build', 'dashboard', '--logLevel', 'warn'], {
     cwd: ROOT,
     // Tests and `npm start` run with NODE_ENV test or development, which would make Vite build a debug bundle.
     env: { ...process.env, NODE_ENV: 'production' },
