@@ -9,7 +9,7 @@ const run = promisify(execFile);
 
 type Resource = { Type: string; Properties: Record<string, any> };
 
-describe('serverless package (the cloud template, without AWS credentials)', () => {
+describe('serverless package of the default stage (the cloud template, without AWS credentials)', () => {
   const out = mkdtempSync(path.join(os.tmpdir(), 'sls-package-'));
   let resources: Record<string, Resource> = {};
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
@@ -26,19 +26,22 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
       AWS_PROFILE: 'none-configured',
       DATABASE_URL: '',
       CORS_ORIGINS: '',
+      // Settings of local runs, which a deployed stage must not take from the environment of the deploy.
+      QUEUE_DRIVER: 'postgres',
+      DATABASE_POOL_MAX: '10',
     };
-    await run(path.resolve('node_modules/.bin/serverless'), ['package', '--stage', 'ci', '--package', out], { env, timeout: 240_000 });
+    await run(path.resolve('node_modules/.bin/serverless'), ['package', '--package', out], { env, timeout: 240_000 });
     resources = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
   }, 300_000);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
   it('declares the queues with redrive policies to their dead-letter queues', () => {
     expect(resources.TasksQueue?.Properties).toMatchObject({
-      QueueName: 'async-task-service-ci-tasks',
+      QueueName: 'async-task-service-dev-tasks',
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['TasksDlq', 'Arn'] }, maxReceiveCount: 5 },
     });
     expect(resources.TaskIntakeQueue?.Properties).toMatchObject({
-      QueueName: 'async-task-service-ci-task_intake',
+      QueueName: 'async-task-service-dev-task_intake',
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['TaskIntakeDlq', 'Arn'] }, maxReceiveCount: 5 },
     });
     expect(resources.TasksQueue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(900);
@@ -104,16 +107,20 @@ describe('serverless package (the cloud template, without AWS credentials)', () 
     expect(await list('dashboard.zip')).toMatch(/dashboard\/dist\/index\.html/);
   });
 
-  it('schedules the dispatcher (enabled, repeating the maintenance every 10 s) and gives the functions the queue URLs', () => {
+  it('builds the cloud stage dev without --stage: SQS, the queue URLs, the schedule enabled', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
     expect(rules.map((r) => [r.ScheduleExpression, r.State])).toEqual([['rate(1 minute)', 'ENABLED']]);
     expect(JSON.parse(rules[0]?.Targets[0].Input)).toEqual({ repeat_for_ms: 50000, every_ms: 10000 });
     const env = resources.ProcessorLambdaFunction?.Properties.Environment.Variables;
     expect(env).toMatchObject({
+      STAGE: 'dev',
       QUEUE_DRIVER: 'sqs',
       SQS_QUEUE_URL_TASKS: { Ref: 'TasksQueue' },
       SQS_QUEUE_URL_TASKS_DLQ: { Ref: 'TasksDlq' },
+      SQS_QUEUE_URL_TASK_INTAKE: { Ref: 'TaskIntakeQueue' },
+      SQS_QUEUE_URL_TASK_INTAKE_DLQ: { Ref: 'TaskIntakeDlq' },
     });
+    expect(resources.ProcessorLambdaFunction?.Properties.FunctionName).toBe('async-task-service-dev-processor');
     expect(resources.ProcessorLambdaFunction?.Properties.Runtime).toBe('nodejs22.x');
   });
 });
