@@ -8,9 +8,28 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 const run = promisify(execFile);
 
 type Resource = { Type: string; Properties: Record<string, any> };
+type Template = { Resources: Record<string, Resource>; Conditions?: Record<string, unknown> };
+
+/** A condition of the template, evaluated (the intrinsic functions serverless.yml uses in conditions only). */
+function holds(template: Template, condition: unknown): boolean {
+  const c = condition as Record<string, unknown[]>;
+  if (c['Fn::Not']) return !holds(template, c['Fn::Not'][0]);
+  if (c['Fn::Equals']) return String(c['Fn::Equals'][0]) === String(c['Fn::Equals'][1]);
+  if (typeof condition === 'string' && template.Conditions?.[condition] !== undefined)
+    return holds(template, template.Conditions[condition]);
+  throw new Error(`not a condition this test knows: ${JSON.stringify(condition)}`);
+}
+
+/** A property's value as CloudFormation takes it: an `Fn::If` on a template condition resolved, undefined for AWS::NoValue. */
+function resolvedValue(template: Template, value: unknown): unknown {
+  const branches = (value as { 'Fn::If'?: [string, unknown, unknown] } | undefined)?.['Fn::If'];
+  const chosen = branches ? (holds(template, branches[0]) ? branches[1] : branches[2]) : value;
+  return (chosen as { Ref?: string } | undefined)?.Ref === 'AWS::NoValue' ? undefined : chosen;
+}
 
 describe('serverless package of the default stage (the cloud template, without AWS credentials)', () => {
   const out = mkdtempSync(path.join(os.tmpdir(), 'sls-package-'));
+  let template: Template = { Resources: {} };
   let resources: Record<string, Resource> = {};
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
@@ -31,7 +50,8 @@ describe('serverless package of the default stage (the cloud template, without A
       DATABASE_POOL_MAX: '10',
     };
     await run(path.resolve('node_modules/.bin/serverless'), ['package', '--package', out], { env, timeout: 240_000 });
-    resources = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8')).Resources;
+    template = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
+    resources = template.Resources;
   }, 300_000);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -61,6 +81,30 @@ describe('serverless package of the default stage (the cloud template, without A
         FunctionName: { 'Fn::GetAtt': [fn, 'Arn'] },
       });
     }
+  });
+
+  it('gives every function a pool of one connection (a container runs one invocation at a time)', () => {
+    const functions = ofType('AWS::Lambda::Function');
+    expect(functions.length).toBeGreaterThan(15);
+    for (const [name, fn] of functions) expect(fn.Properties.Environment.Variables.DATABASE_POOL_MAX, name).toBe('1');
+  });
+
+  it('caps the queue consumers: MaximumConcurrency on each mapping, a reserved concurrency not below it', () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+    const caps = Object.fromEntries(
+      mappings.map((m) => {
+        const fn = m.FunctionName['Fn::GetAtt'][0] as string;
+        const reserved = resolvedValue(template, resources[fn]?.Properties.ReservedConcurrentExecutions);
+        return [fn, { mapping: m.ScalingConfig?.MaximumConcurrency, reserved }];
+      }),
+    );
+    expect(caps).toEqual({
+      ProcessorLambdaFunction: { mapping: 10, reserved: 10 },
+      IntakeLambdaFunction: { mapping: 2, reserved: 2 },
+    });
+    // Only the queue consumers reserve concurrency.
+    const reserving = ofType('AWS::Lambda::Function').filter(([, r]) => r.Properties.ReservedConcurrentExecutions !== undefined);
+    expect(reserving.map(([name]) => name).sort()).toEqual(['IntakeLambdaFunction', 'ProcessorLambdaFunction']);
   });
 
   it('routes every contract route through the HTTP API, with a catch-all 404', () => {
