@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ABANDON_AFTER_MS } from '#lib/tasks/processor';
+import { TASK_TYPES } from '#lib/tasks/types/index';
 
 const run = promisify(execFile);
 
@@ -64,7 +66,21 @@ describe('serverless package of the default stage (the cloud template, without A
       QueueName: 'async-task-service-dev-task_intake',
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': ['TaskIntakeDlq', 'Arn'] }, maxReceiveCount: 5 },
     });
-    expect(resources.TasksQueue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(900);
+  });
+
+  it("hides a received message for six times its function's timeout (AWS's advice for a mapped queue)", () => {
+    const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
+    expect(mappings).toHaveLength(2);
+    for (const m of mappings) {
+      const queue = resources[m.EventSourceArn['Fn::GetAtt'][0]];
+      const fn = resources[m.FunctionName['Fn::GetAtt'][0]];
+      expect(fn?.Properties.Timeout).toBeGreaterThan(0);
+      expect(queue?.Properties.VisibilityTimeout).toBeGreaterThanOrEqual(6 * fn?.Properties.Timeout);
+      expect(queue?.Properties.VisibilityTimeout).toBeLessThanOrEqual(43_200); // SQS's maximum, 12 hours
+    }
+    // The processor outlives the longest timeout of a task type and the grace of a run that ignores it.
+    const longest = Math.max(...Object.values(TASK_TYPES).map((t) => t.timeoutMs)) + ABANDON_AFTER_MS;
+    expect(resources.ProcessorLambdaFunction?.Properties.Timeout * 1000).toBeGreaterThan(longest);
   });
 
   it('maps both queues to their functions with ReportBatchItemFailures', () => {
