@@ -33,6 +33,7 @@ describe('serverless package of the default stage (the cloud template, without A
   const out = mkdtempSync(path.join(os.tmpdir(), 'sls-package-'));
   let template: Template = { Resources: {} };
   let resources: Record<string, Resource> = {};
+  let refusal = '';
   const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
 
   beforeAll(async () => {
@@ -47,15 +48,32 @@ describe('serverless package of the default stage (the cloud template, without A
       AWS_PROFILE: 'none-configured',
       DATABASE_URL: '',
       CORS_ORIGINS: '',
+      API_KEYS: '',
       // Settings of local runs, which a deployed stage must not take from the environment of the deploy.
       QUEUE_DRIVER: 'postgres',
       DATABASE_POOL_MAX: '10',
     };
-    await run(path.resolve('node_modules/.bin/serverless'), ['package', '--package', out], { env, timeout: 240_000 });
+    const serverless = path.resolve('node_modules/.bin/serverless');
+    // Without API keys: the packaging of the open API, and (at the same time, refused before any bundling) one of a
+    // stage that does not say the API is meant to be open.
+    const [, closed] = await Promise.all([
+      run(serverless, ['package', '--package', out, '--param', 'openApi=true'], { env, timeout: 240_000 }),
+      run(serverless, ['package', '--package', path.join(out, 'refused')], { env, timeout: 120_000 }).then(
+        () => 'packaged',
+        (err: { stdout: string; stderr: string }) => `${err.stdout}${err.stderr}`,
+      ),
+    ]);
+    refusal = closed;
     template = JSON.parse(readFileSync(path.join(out, 'cloudformation-template-update-stack.json'), 'utf8'));
     resources = template.Resources;
   }, 300_000);
   afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+  it('refuses a stage without API keys unless its openApi parameter says the API is meant to be open', () => {
+    expect(refusal).toContain('The stage dev would have no API keys');
+    expect(refusal).toContain('--param openApi=true');
+    expect(resources.TasksGetLambdaFunction?.Properties.Environment.Variables.API_KEYS).toBe('');
+  });
 
   it('declares the queues with redrive policies to their dead-letter queues', () => {
     expect(resources.TasksQueue?.Properties).toMatchObject({
