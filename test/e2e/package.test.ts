@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -27,6 +27,16 @@ function resolvedValue(template: Template, value: unknown): unknown {
   const branches = (value as { 'Fn::If'?: [string, unknown, unknown] } | undefined)?.['Fn::If'];
   const chosen = branches ? (holds(template, branches[0]) ? branches[1] : branches[2]) : value;
   return (chosen as { Ref?: string } | undefined)?.Ref === 'AWS::NoValue' ? undefined : chosen;
+}
+
+/** The files of a zip, with their compressed sizes (`unzip -Zl`). */
+async function zipEntries(zip: string): Promise<Array<{ name: string; compressed: number }>> {
+  const { stdout } = await run('unzip', ['-Zl', zip]);
+  return stdout
+    .split('\n')
+    .map((line) => /^[-dl][rwx-]{9}\s+\S+\s+\S+\s+\d+\s+\S+\s+(\d+)\s+\S+\s+\S+\s+\S+\s+(.+)$/.exec(line))
+    .filter((m) => m !== null)
+    .map((m) => ({ name: m[2] as string, compressed: Number(m[1]) }));
 }
 
 describe('serverless package of the default stage (the cloud template, without AWS credentials)', () => {
@@ -183,6 +193,42 @@ describe('serverless package of the default stage (the cloud template, without A
     const list = async (zip: string) => (await run('unzip', ['-l', path.join(out, zip)])).stdout;
     expect(await list('docs.zip')).toMatch(/node_modules\/swagger-ui-dist\/swagger-ui-bundle\.js/);
     expect(await list('dashboard.zip')).toMatch(/dashboard\/dist\/index\.html/);
+  });
+
+  it('keeps every zip within its size target: HTTP functions 600 KB, the queue consumers 1 MB', async () => {
+    const functions = ofType('AWS::Lambda::Function').map(([name]) => name.replace(/LambdaFunction$/, ''));
+    const consumers = new Set(['Processor', 'Intake', 'Dispatcher']);
+    const rows = [];
+    for (const fn of functions) {
+      const zip = `${fn.charAt(0).toLowerCase()}${fn.slice(1)}.zip`;
+      const entries = await zipEntries(path.join(out, zip));
+      const total = statSync(path.join(out, zip)).size;
+      // The docs function's zip also holds the Swagger UI's files (530 KB compressed), which it serves and never
+      // loads: its code is measured without them.
+      const code = entries.filter((e) => !e.name.startsWith('node_modules/swagger-ui-dist/')).reduce((sum, e) => sum + e.compressed, 0);
+      const measured = fn === 'Docs' ? code : total;
+      rows.push({ zip, KB: Math.round(total / 1024), 'measured KB': Math.round(measured / 1024) });
+      expect(measured, zip).toBeLessThanOrEqual((consumers.has(fn) ? 1024 : 600) * 1024);
+    }
+    console.table(rows);
+    expect(rows.length).toBeGreaterThan(15);
+  });
+
+  it('bundles for the Lambda runtime: minified, source maps beside the code, the AWS SDK left to the runtime', async () => {
+    const entries = await zipEntries(path.join(out, 'processor.zip'));
+    expect(entries.map((e) => e.name).sort()).toEqual(['functions/processor.js', 'functions/processor.js.map']);
+    const code = (await run('unzip', ['-p', path.join(out, 'processor.zip'), 'functions/processor.js'], { maxBuffer: 1 << 26 })).stdout;
+    expect(code).toMatch(/\n\/\/# sourceMappingURL=processor\.js\.map\n?$/);
+    expect(code).not.toContain('sourceMappingURL=data:');
+    expect(code).toContain('require("@aws-sdk/client-sqs")');
+    expect(code).not.toContain('class SQSClient');
+    // Minified: far fewer lines than modules.
+    expect(code.split('\n').length).toBeLessThan(2_000);
+    const map = JSON.parse(
+      (await run('unzip', ['-p', path.join(out, 'processor.zip'), 'functions/processor.js.map'], { maxBuffer: 1 << 26 })).stdout,
+    );
+    expect(map.sources).toContain('../../../lib/tasks/processor.ts');
+    expect(map.sourcesContent).toBeUndefined();
   });
 
   it('builds the cloud stage dev without --stage: SQS, the queue URLs, the schedule enabled', () => {
