@@ -214,7 +214,7 @@ describe('serverless package of the default stage (the cloud template, without A
     expect(rows.length).toBeGreaterThan(15);
   });
 
-  it('bundles for the Lambda runtime: minified, source maps beside the code, the AWS SDK left to the runtime', async () => {
+  it('bundles for the Lambda runtime: minified, source maps beside the code, neither the AWS SDK nor the RabbitMQ client', async () => {
     const entries = await zipEntries(path.join(out, 'processor.zip'));
     expect(entries.map((e) => e.name).sort()).toEqual(['functions/processor.js', 'functions/processor.js.map']);
     const code = (await run('unzip', ['-p', path.join(out, 'processor.zip'), 'functions/processor.js'], { maxBuffer: 1 << 26 })).stdout;
@@ -222,6 +222,9 @@ describe('serverless package of the default stage (the cloud template, without A
     expect(code).not.toContain('sourceMappingURL=data:');
     expect(code).toContain('require("@aws-sdk/client-sqs")');
     expect(code).not.toContain('class SQSClient');
+    // Nor the RabbitMQ client, which the SQS driver never loads.
+    expect(code).toContain('require("amqplib")');
+    expect(code).not.toContain('amqp-node');
     // Minified: far fewer lines than modules.
     expect(code.split('\n').length).toBeLessThan(2_000);
     const map = JSON.parse(
