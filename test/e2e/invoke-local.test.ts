@@ -6,7 +6,7 @@ import { createTestDatabase, type TestDatabase } from '../helpers/db';
 
 const run = promisify(execFile);
 
-// The README's way of running a queue consumer by hand: `serverless invoke local` with a recorded event.
+// The design notes' way of running a queue consumer by hand: `serverless invoke local --stage local` with a recorded event.
 describe('serverless invoke local with the example events', () => {
   let db: TestDatabase;
   beforeAll(async () => {
@@ -15,10 +15,14 @@ describe('serverless invoke local with the example events', () => {
   afterAll(async () => db?.drop());
 
   const invoke = async (fn: string, event: string) => {
-    const { stdout } = await run(path.resolve('node_modules/.bin/serverless'), ['invoke', 'local', '-f', fn, '--path', event], {
-      env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'WARN' },
-      timeout: 120_000,
-    });
+    const { stdout } = await run(
+      path.resolve('node_modules/.bin/serverless'),
+      ['invoke', 'local', '--stage', 'local', '-f', fn, '--path', event],
+      {
+        env: { ...process.env, DATABASE_URL: db.url, LOG_LEVEL: 'WARN' },
+        timeout: 120_000,
+      },
+    );
     return JSON.parse(stdout.slice(stdout.indexOf('{')));
   };
 

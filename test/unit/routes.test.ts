@@ -9,6 +9,11 @@ type FunctionDef = { handler: string; events?: Array<Record<string, unknown>> };
 const customTags = [
   { tag: '!Ref', resolve: (s: string) => ({ Ref: s }) },
   { tag: '!GetAtt', resolve: (s: string) => ({ 'Fn::GetAtt': s.split('.') }) },
+  ...['If', 'Not', 'Equals'].map((fn) => ({
+    tag: `!${fn}`,
+    collection: 'seq' as const,
+    resolve: (seq: unknown) => ({ [`Fn::${fn}`]: seq }),
+  })),
 ];
 const sls = parse(readFileSync('serverless.yml', 'utf8'), { customTags }) as {
   functions: Record<string, FunctionDef | string>;

@@ -1,0 +1,30 @@
+const path = require('node:path');
+
+// esbuild plugins for the function bundles (serverless.yml: custom.esbuild.plugins).
+//
+// zod 4 exports every locale of its error messages (`z.locales`, about 50 languages) from the module that also
+// gives `z`, so each bundle that validates anything carried all of them: some 250 KB of its 650 (minified), to be
+// read and compiled at every cold start. The service uses zod's default, English (`zod/v4/classic` sets it itself
+// from `locales/en.js`), and never `z.locales`: this plugin gives zod a `locales` module with English alone.
+
+/** Whether `dir` is one of zod's own folders that export the locales (`v4/classic`, `v4/core`). */
+const isZodExporter = (dir) => /[\\/]node_modules[\\/]zod[\\/]v4[\\/](classic|core)$/.test(dir);
+
+const NAMESPACE = 'zod-english-only';
+
+/** @type {import('esbuild').Plugin} */
+const zodEnglishOnly = {
+  name: NAMESPACE,
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      isZodExporter(args.resolveDir) ? { path: path.join(args.resolveDir, '../locales/index.js'), namespace: NAMESPACE } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: NAMESPACE }, (args) => ({
+      contents: 'export { default as en } from "./en.js";',
+      resolveDir: path.dirname(args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+module.exports = [zodEnglishOnly];

@@ -1,0 +1,71 @@
+// A Serverless Framework plugin for `serverless package` and `serverless deploy` (which packages first), listed
+// before serverless-esbuild so that its hooks run before that plugin's on the same lifecycle event:
+//
+// - Before anything is bundled, a deployed stage's settings are checked: those serverless.yml hands the functions
+//   must pass lib/config.ts's validation (a bad value would fail every invocation), and a stage without API_KEYS is
+//   refused unless its `openApi` parameter says the API is meant to be open.
+// - Before the functions are packaged, the dashboard is built into dashboard/dist when it is missing or older than
+//   its sources (local/dashboard-build.ts), so that the dashboard function ships the current one.
+//
+// The TypeScript modules are loaded through tsx, as the scripts do.
+
+const LOCAL_STAGE = 'local';
+
+/** Loads one of the project's TypeScript modules. */
+const load = (module) => require('tsx/cjs/api').require(module, __filename);
+
+/**
+ * Why a stage must not be packaged with these settings, or undefined when it may. `environment` is
+ * `provider.environment` as resolved (its queue URLs are CloudFormation references), `openApi` the stage's
+ * parameter, `parseConfig` lib/config.ts's.
+ */
+function deployRefusal({ stage, environment, openApi, parseConfig }) {
+  if (stage === LOCAL_STAGE) return undefined;
+  const settings = Object.fromEntries(Object.entries(environment ?? {}).filter(([, value]) => typeof value === 'string'));
+  let config;
+  try {
+    config = parseConfig(settings);
+  } catch (err) {
+    return `The stage ${stage} would not start: ${err.message}`;
+  }
+  if (config.API_KEYS.length === 0 && openApi !== true) {
+    return (
+      `The stage ${stage} would have no API keys: anyone who finds its URL could create, read and cancel tasks. ` +
+      'Set API_KEYS (comma-separated keys of 16 characters or more) in the environment of the deploy, ' +
+      'or pass --param openApi=true if the API is meant to be open.'
+    );
+  }
+  return undefined;
+}
+
+class LocalPackagePlugin {
+  constructor(serverless, _options, utils) {
+    this.serverless = serverless;
+    this.log = utils?.log ?? { notice: console.log, verbose: () => {} };
+    this.hooks = {
+      'before:package:initialize': () => this.checkStage(),
+      'before:deploy:function:initialize': () => this.checkStage(),
+      'before:package:createDeploymentArtifacts': () => this.buildDashboard(),
+      'before:deploy:function:packageFunction': () => this.buildDashboard(),
+    };
+  }
+
+  checkStage() {
+    const { service } = this.serverless;
+    const refusal = deployRefusal({
+      stage: this.serverless.getProvider('aws').getStage(),
+      environment: service.provider.environment,
+      openApi: service.custom?.openApi,
+      parseConfig: load('../lib/config.ts').parseConfig,
+    });
+    if (refusal) throw new this.serverless.classes.Error(refusal);
+  }
+
+  async buildDashboard() {
+    const built = await load('./dashboard-build.ts').buildDashboardIfStale();
+    this.log.notice(built ? 'Built the dashboard into dashboard/dist' : 'dashboard/dist is up to date');
+  }
+}
+
+module.exports = LocalPackagePlugin;
+module.exports.deployRefusal = deployRefusal;
