@@ -43,7 +43,10 @@ class LocalPackagePlugin {
     this.serverless = serverless;
     this.log = utils?.log ?? { notice: console.log, verbose: () => {} };
     this.hooks = {
-      'before:package:initialize': () => this.checkStage(),
+      'before:package:initialize': () => {
+        this.checkStage();
+        this.emptyWorkFolder();
+      },
       'before:deploy:function:initialize': () => this.checkStage(),
       'before:package:createDeploymentArtifacts': () => this.buildDashboard(),
       'before:deploy:function:packageFunction': () => this.buildDashboard(),
@@ -59,6 +62,13 @@ class LocalPackagePlugin {
       parseConfig: load('../lib/config.ts').parseConfig,
     });
     if (refusal) throw new this.serverless.classes.Error(refusal);
+  }
+
+  /** Empties serverless-esbuild's work folder of this stage, so that only this packaging's bundles are zipped. */
+  emptyWorkFolder() {
+    const folder = this.serverless.service.custom?.esbuild?.outputWorkFolder;
+    if (typeof folder !== 'string' || !folder.startsWith('.esbuild/')) return;
+    require('node:fs').rmSync(require('node:path').join(this.serverless.serviceDir, folder), { recursive: true, force: true });
   }
 
   async buildDashboard() {
