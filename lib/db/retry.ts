@@ -42,12 +42,23 @@ export class DatabaseBusyError extends Error {
   }
 }
 
-/** Whether an error (or one of its causes) says that every connection of the pool was busy: the database does answer. */
-export function isDatabaseBusy(err: unknown): boolean {
+/** PostgreSQL's too_many_connections: the server answers, but takes no more connections (its own or a role's limit). */
+const TOO_MANY_CONNECTIONS = '53300';
+
+/** The busy error an error stands for (or has as a cause): a busy pool, or a server that takes no more connections. */
+function busyCause(err: unknown): unknown {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof DatabaseBusyError) return true;
+    if (e instanceof DatabaseBusyError || (e as { code?: string }).code === TOO_MANY_CONNECTIONS) return e;
   }
-  return false;
+  return undefined;
+}
+
+/**
+ * Whether an error (or one of its causes) says that the database answers but has no connection for this request:
+ * every connection of the pool was busy, or the server takes no more connections.
+ */
+export function isDatabaseBusy(err: unknown): boolean {
+  return busyCause(err) !== undefined;
 }
 
 /** Whether an error (or one of its causes) says the database could not be reached; a busy pool is not that. */
@@ -74,7 +85,14 @@ export async function whileDatabaseIsAway<T>(fn: () => Promise<T>, timeoutMs = 3
     try {
       return await fn();
     } catch (err) {
-      if (isDatabaseBusy(err) && Date.now() < deadline) continue;
+      const busy = busyCause(err);
+      // A busy pool: the wait for a connection was the pause. A server full of connections: pause as for an outage.
+      if (busy instanceof DatabaseBusyError && Date.now() < deadline) continue;
+      if (busy && Date.now() + wait <= deadline) {
+        await sleep(wait);
+        wait = Math.min(wait * 2, 2_000);
+        continue;
+      }
       if (!isConnectionError(err) || Date.now() + wait > deadline) throw err;
       await sleep(wait);
       wait = Math.min(wait * 2, 2_000);

@@ -73,3 +73,35 @@ describe('a request that waited its whole time for a connection', () => {
     }
   });
 });
+
+describe('a server that takes no more connections (too_many_connections)', () => {
+  it('answers 503 "busy", not 500, and whileDatabaseIsAway waits for a connection to free', async () => {
+    // A role allowed one connection: PostgreSQL refuses the second with 53300, as a server at max_connections does.
+    const role = `busy_${process.pid}`;
+    await app.db.db.execute(sql.raw(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`));
+    const url = new URL(app.db.url);
+    url.username = role;
+    url.password = '';
+    const holder = createDb(url.toString(), 1);
+    const other = createDb(url.toString(), 1);
+    try {
+      const held = Promise.resolve(holder.db.execute(sql`SELECT pg_sleep(1.5)`));
+      await expect.poll(() => holder.pool.totalCount === 1 && holder.pool.idleCount === 0).toBe(true);
+      const refused = await failure(other.db.execute(sql`SELECT 1`));
+      expect(isDatabaseBusy(refused)).toBe(true);
+      expect(isConnectionError(refused)).toBe(false);
+      const answer = errorResponse(refused, '/api/v1/tasks', 'r2');
+      expect(answer.statusCode).toBe(503);
+      expect(answer.headers).toMatchObject({ 'retry-after': '1' });
+      expect(JSON.parse(answer.body as string)).toMatchObject({ status: 503, detail: 'The service is busy; try again shortly' });
+      // Once the first connection is given back, a wait gets through.
+      const waited = Promise.resolve(whileDatabaseIsAway(() => other.db.execute(sql`SELECT 1 AS one`), 10_000));
+      await held;
+      await holder.pool.end();
+      expect((await waited).rows).toEqual([{ one: 1 }]);
+    } finally {
+      await Promise.all([holder.pool.ended ? undefined : holder.pool.end(), other.pool.end()]);
+      await app.db.db.execute(sql.raw(`DROP ROLE ${role}`));
+    }
+  });
+});
