@@ -110,6 +110,11 @@ export function onLambda(c: Config = config()): boolean {
   return c.AWS_LAMBDA_FUNCTION_NAME !== undefined && c.IS_OFFLINE === undefined;
 }
 
+/** How often a running task checks its lease and whether it was cancelled: every CANCEL_CHECK_MS, at least three times a lease. */
+export function runCheckEveryMs(c: Config = config()): number {
+  return Math.min(c.CANCEL_CHECK_MS, c.LEASE_MS / 3);
+}
+
 /** Forgets the cached config so that the next call reads process.env again (tests and scripts that change it). */
 export function resetConfig(): void {
   cached = undefined;

@@ -88,12 +88,7 @@ export async function whileDatabaseIsAway<T>(fn: () => Promise<T>, timeoutMs = 3
       const busy = busyCause(err);
       // A busy pool: the wait for a connection was the pause. A server full of connections: pause as for an outage.
       if (busy instanceof DatabaseBusyError && Date.now() < deadline) continue;
-      if (busy && Date.now() + wait <= deadline) {
-        await sleep(wait);
-        wait = Math.min(wait * 2, 2_000);
-        continue;
-      }
-      if (!isConnectionError(err) || Date.now() + wait > deadline) throw err;
+      if (!(busy || isConnectionError(err)) || Date.now() + wait > deadline) throw err;
       await sleep(wait);
       wait = Math.min(wait * 2, 2_000);
     }

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { config } from '#lib/config';
+import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
 import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
@@ -12,10 +12,9 @@ import { dispatchOutbox } from '#lib/tasks/outbox';
  * were published.
  */
 export async function runMaintenance(): Promise<number> {
-  const { LEASE_MS, CANCEL_CHECK_MS } = config();
-  // A live run checks every CANCEL_CHECK_MS (or a third of the lease): two checks and a margin to take its task back.
-  const graceMs = 2 * Math.min(CANCEL_CHECK_MS, LEASE_MS / 3) + 2_000;
-  const lost = await requeueExpiredLeases(db(), LEASE_MS, graceMs);
+  // Two of a live run's checks and a margin: time for a run cut off from the database to take its task back.
+  const graceMs = 2 * runCheckEveryMs() + 2_000;
+  const lost = await requeueExpiredLeases(db(), config().LEASE_MS, graceMs);
   if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost });
   const stale = await republishStalePending(db(), config().REPUBLISH_PENDING_AFTER_MS, 500);
   if (stale.length) logger.warn('PENDING tasks waiting long with no outbox row: their messages are published again', { task_ids: stale });

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { config } from '#lib/config';
+import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
 import { currentRuns, type Run, renewLeases } from '#lib/db/leases';
 import { whileDatabaseIsAway } from '#lib/db/retry';
@@ -76,8 +76,8 @@ class RunEndedError extends Error {
  * waits for a check in flight, so that no renewal lands after the run has recorded its outcome.
  */
 function watchRun(run: Run, controller: AbortController): () => Promise<void> {
-  const { CANCEL_CHECK_MS, LEASE_MS } = config();
-  const everyMs = Math.min(CANCEL_CHECK_MS, LEASE_MS / 3);
+  const { LEASE_MS } = config();
+  const everyMs = runCheckEveryMs();
   // Renew at the first check at or after a third of the lease; timed by a monotonic clock, which a step of the
   // wall clock cannot stall.
   const renewEveryMs = LEASE_MS / 3 - everyMs;
