@@ -85,6 +85,8 @@ describe('a server that takes no more connections (too_many_connections)', () =>
     const holder = createDb(url.toString(), 1);
     const other = createDb(url.toString(), 1);
     try {
+      // The holder's one connection is open before anything else tries (an opening one is not yet counted by the server).
+      await holder.db.execute(sql`SELECT 1`);
       const held = Promise.resolve(holder.db.execute(sql`SELECT pg_sleep(1.5)`));
       await expect.poll(() => holder.pool.totalCount === 1 && holder.pool.idleCount === 0).toBe(true);
       const refused = await failure(other.db.execute(sql`SELECT 1`));
