@@ -17,6 +17,7 @@ const FUNCTIONS: Record<RouteFunction, () => Promise<{ handler: Handler }>> = {
   tasksRetry: () => import('./tasks-retry'),
   tasksBulk: () => import('./tasks-bulk'),
   taskTypes: () => import('./task-types'),
+  taskTypesUpdate: () => import('./task-types-update'),
   stats: () => import('./stats'),
   health: () => import('./health'),
   openapi: () => import('./openapi'),

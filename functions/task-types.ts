@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import { ROUTES } from '#lib/http/routes';
-import { listTaskTypes } from '#lib/tasks/catalog';
+import { listTaskTypesWithState } from '#lib/tasks/task-types';
 
-export const handler = httpHandler(ROUTES.listTaskTypes, async () => ok(listTaskTypes()));
+export const handler = httpHandler(ROUTES.listTaskTypes, async () => ok(await listTaskTypesWithState()));

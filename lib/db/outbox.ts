@@ -98,7 +98,7 @@ export async function returnUnpublishedToNew(
 
 /**
  * Writes an outbox row again for PENDING tasks that have waited longer than `olderThanMs` since their last change
- * with no outbox row: their message may be gone (SQS moves a message that failed too often to the dead-letter
+ * with no outbox row (held tasks excepted: their type lets them go, lib/db/task-types.ts): their message may be gone (SQS moves a message that failed too often to the dead-letter
  * queue; a broker may lose one). Touches `updated_at` so that each is written again at most once per period; a
  * duplicate message is harmless (claims are conditional). Returns the ids.
  */
@@ -106,7 +106,8 @@ export async function republishStalePending(ex: Executor, olderThanMs: number, l
   const res = await ex.execute<{ id: string }>(sql`
     WITH stale AS (
       SELECT t.id FROM tasks t
-      WHERE t.status = ANY(${fromOf(MOVES.claim)}) AND t.updated_at < now() - make_interval(secs => ${olderThanMs}::float8 / 1000.0)
+      WHERE t.status = ANY(${fromOf(MOVES.claim)}) AND t.held_at IS NULL
+        AND t.updated_at < now() - make_interval(secs => ${olderThanMs}::float8 / 1000.0)
         AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.body->>'task_id' = t.id::text)
       ORDER BY t.updated_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
     ),

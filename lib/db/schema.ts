@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import {
   bigserial,
+  boolean,
   check,
   index,
   integer,
@@ -45,6 +46,11 @@ export const tasks = pgTable(
     finished_at: ts('finished_at'),
     /** The last sign of life of the run in progress: its lease counts from here (see lib/db/leases.ts). */
     heartbeat_at: ts('heartbeat_at'),
+    /**
+     * Set while a PENDING task waits because its type is paused or at its concurrency limit: its message was taken
+     * and acknowledged, and a new one is written when the type has room again (see lib/db/task-types.ts).
+     */
+    held_at: ts('held_at'),
   },
   (t) => [
     index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
@@ -55,7 +61,23 @@ export const tasks = pgTable(
     check('tasks_max_attempts_range', sql`${t.max_attempts} between 1 and 10`),
     // Finds runs whose lease lapsed without scanning the finished tasks.
     index('tasks_in_progress_heartbeat_idx').on(t.heartbeat_at).where(sql`status = 'IN_PROGRESS'`),
+    // The tasks a type holds back, in the order they are let go; and a type's running count.
+    index('tasks_held_idx').on(t.type, t.priority.desc(), t.created_at).where(sql`held_at IS NOT NULL`),
+    index('tasks_in_progress_type_idx').on(t.type).where(sql`status = 'IN_PROGRESS'`),
   ],
+);
+
+/** Run-time settings of a task type, set by PATCH /api/v1/task-types/{name}; a type without a row runs freely. */
+export const taskTypeSettings = pgTable(
+  'task_type_settings',
+  {
+    name: text('name').primaryKey(),
+    paused: boolean('paused').notNull().default(false),
+    /** Most runs of the type at once across all processes; null for no limit. */
+    concurrency: integer('concurrency'),
+    updated_at: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [check('task_type_settings_concurrency_min', sql`${t.concurrency} >= 1`)],
 );
 
 export const taskEvents = pgTable(

@@ -224,12 +224,19 @@ export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' |
  * NEW tasks are locked too: a dispatcher that is publishing a task's message holds its row (NEW -> PENDING, not yet
  * committed), and its message can arrive first. Waiting for that lock lets the claim see the task PENDING; a task
  * that is still NEW afterwards has an outbox row, so another message will come.
+ *
+ * Tasks of a type that is paused or limited (lib/db/task-types.ts) are left PENDING and answered in `gated`, for
+ * claimGatedTasks, unless `gated` is true: the caller has already picked them under their types' locks.
  */
 export async function claimTasks(
   ex: Executor,
   ids: readonly string[],
-): Promise<{ claimed: ClaimedTask[]; others: Map<string, TaskStatus> }> {
-  if (ids.length === 0) return { claimed: [], others: new Map() };
+  { gated = false }: { gated?: boolean } = {},
+): Promise<{ claimed: ClaimedTask[]; others: Map<string, TaskStatus>; gated: string[] }> {
+  if (ids.length === 0) return { claimed: [], others: new Map(), gated: [] };
+  const gate = gated
+    ? sql``
+    : sql`AND NOT EXISTS (SELECT 1 FROM task_type_settings g WHERE g.name = t.type AND (g.paused OR g.concurrency IS NOT NULL))`;
   // Rows are locked in id order (as the dispatcher does), so that two statements locking overlapping tasks cannot deadlock.
   const result = await ex.execute(sql`
     WITH prev AS (
@@ -238,25 +245,29 @@ export async function claimTasks(
     ),
     u AS (
       UPDATE tasks t SET status = ${status(MOVES.claim.to)}, updated_at = now(), started_at = now(), heartbeat_at = now(),
-        attempts = t.attempts + 1, progress = 0, error = NULL, finished_at = NULL
-      FROM prev WHERE t.id = prev.id AND prev.status = ANY(${fromOf(MOVES.claim)})
+        attempts = t.attempts + 1, progress = 0, error = NULL, finished_at = NULL, held_at = NULL
+      FROM prev WHERE t.id = prev.id AND prev.status = ANY(${fromOf(MOVES.claim)}) ${gate}
       RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.started_at, t.updated_at, prev.status AS prev_status
     ),
     e AS (${recordEvents('u', moved(MOVES.claim, 'started'))})
     SELECT id, type, payload, attempts, max_attempts, timeout_ms, started_at, NULL::task_status AS status FROM u
     UNION ALL
-    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev WHERE NOT (status = ANY(${fromOf(MOVES.claim)}))
+    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev
+    WHERE NOT (status = ANY(${fromOf(MOVES.claim)})) OR NOT EXISTS (SELECT 1 FROM u WHERE u.id = prev.id)
     UNION ALL
     SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
     WHERE t.id = ANY(${uuids(ids)}) AND NOT EXISTS (SELECT 1 FROM prev WHERE prev.id = t.id)`);
   const claimed: ClaimedTask[] = [];
   const others = new Map<string, TaskStatus>();
+  const waiting: string[] = [];
   for (const row of result.rows as Array<ClaimedTask & { status: TaskStatus | null }>) {
     const { status, ...task } = row;
     if (status === null) claimed.push(task);
+    // Locked PENDING and not claimed: only the gate leaves a task so.
+    else if (status === MOVES.claim.from[0]) waiting.push(task.id);
     else others.set(task.id, status);
   }
-  return { claimed, others };
+  return { claimed, others, gated: waiting };
 }
 
 /** The terminal outcome of a running task, for `finishTasks`. */

@@ -14,7 +14,10 @@ import {
   TaskSchema,
   TaskStatusResponseSchema,
   TaskTypeListSchema,
+  TaskTypeParamsSchema,
+  TaskTypeSchema,
   UpdateTaskSchema,
+  UpdateTaskTypeSchema,
 } from '#lib/tasks/schemas';
 
 // The ONE list of the HTTP routes. serverless.yml declares the same routes for API Gateway (a unit test holds the two
@@ -203,9 +206,27 @@ export const ROUTES = {
     method: 'GET',
     path: '/api/v1/task-types',
     function: 'taskTypes',
-    summary: 'Registered task types and the JSON Schema of their payloads',
+    summary: 'Registered task types, the JSON Schema of their payloads, and their run-time settings',
     tags: ['tasks'],
-    responses: { 200: json(TaskTypeListSchema, 'The task types') },
+    responses: { 200: json(TaskTypeListSchema, 'The task types'), ...E503 },
+  },
+  updateTaskType: {
+    method: 'PATCH',
+    path: '/api/v1/task-types/{name}',
+    function: 'taskTypesUpdate',
+    summary: 'Pause, resume or limit a task type',
+    description:
+      'While a type is paused no run of it starts: its tasks wait in PENDING (their messages are taken and kept back), and are queued again when it is resumed. `concurrency` caps the runs of the type in progress at once across every process and instance; a task over the cap waits in PENDING until a run of its type ends. A cap set while runs are starting applies from the next start; runs already going are not stopped.',
+    tags: ['tasks'],
+    request: { params: TaskTypeParamsSchema, body: UpdateTaskTypeSchema },
+    responses: {
+      200: json(TaskTypeSchema, 'The task type with its new settings'),
+      404: problem('Task type not found'),
+      ...E400,
+      ...E415,
+      ...E422,
+      ...E503,
+    },
   },
   getStats: {
     method: 'GET',

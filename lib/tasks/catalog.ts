@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { TaskTypeList } from '#lib/tasks/schemas';
+import type { TaskTypeItem } from '#lib/tasks/schemas';
 import { DEFAULT_TASK_TYPE, TASK_TYPES } from '#lib/tasks/types/index';
 
 type JsonSchema = Record<string, unknown>;
@@ -15,10 +15,13 @@ function payloadJsonSchema(schema: z.ZodType): JsonSchema {
   return { ...root, ...rest, ...(Object.keys(others).length ? { $defs: others } : {}) };
 }
 
-let cached: TaskTypeList | undefined;
+/** A type as registered in code; its run-time settings come from lib/tasks/task-types.ts. */
+export type RegisteredTaskType = Omit<TaskTypeItem, 'paused' | 'concurrency' | 'running'>;
+
+let cached: { items: RegisteredTaskType[] } | undefined;
 
 /** The registered task types with the JSON Schema of their payloads, so that a client can build a form for each. */
-export function listTaskTypes(): TaskTypeList {
+export function listTaskTypes(): { items: RegisteredTaskType[] } {
   cached ??= {
     items: Object.values(TASK_TYPES).map((t) => ({
       name: t.name,

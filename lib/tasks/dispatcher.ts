@@ -5,10 +5,11 @@ import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
 import { logger } from '#lib/logger';
 import { dispatchOutbox } from '#lib/tasks/outbox';
+import { releaseHeld } from '#lib/tasks/task-types';
 
 /**
- * The scheduled maintenance: queues again the tasks whose run was lost (its lease lapsed) and the PENDING tasks
- * whose message may be gone, then publishes what the outbox holds (theirs among it). Returns how many messages
+ * The scheduled maintenance: queues again the tasks whose run was lost (its lease lapsed), the PENDING tasks whose
+ * message may be gone, and held tasks whose type has room, then publishes what the outbox holds (theirs among it). Returns how many messages
  * were published.
  */
 export async function runMaintenance(): Promise<number> {
@@ -18,6 +19,8 @@ export async function runMaintenance(): Promise<number> {
   if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost });
   const stale = await republishStalePending(db(), config().REPUBLISH_PENDING_AFTER_MS, 500);
   if (stale.length) logger.warn('PENDING tasks waiting long with no outbox row: their messages are published again', { task_ids: stale });
+  // Held tasks whose type has room that no run's end let go (a cap raised elsewhere, a run lost or claimed before the cap).
+  await releaseHeld();
   return dispatchOutbox();
 }
 

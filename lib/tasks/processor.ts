@@ -3,6 +3,7 @@ import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
 import { currentRuns, type Run, renewLeases } from '#lib/db/leases';
 import { whileDatabaseIsAway } from '#lib/db/retry';
+import { claimGatedTasks } from '#lib/db/task-types';
 import { type ClaimedTask, claimTasks, type Finish, finishTasks, setProgress, transition } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
 import { logger } from '#lib/logger';
@@ -11,6 +12,7 @@ import { deadLetter } from '#lib/tasks/dead-letters';
 import { formatBytes } from '#lib/tasks/limits';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
+import { releaseHeld } from '#lib/tasks/task-types';
 import { findTaskType } from '#lib/tasks/types/index';
 
 /** What became of one queue message: handled (ack it) or to be delivered again later. */
@@ -132,20 +134,39 @@ export function untilAbandoned<T>(work: Promise<T>, signal: AbortSignal, graceMs
  */
 const CLAIMS = { maxBatch: 500, inFlight: 2 };
 
+interface Claim {
+  task?: ClaimedTask;
+  /** Claimed through its type's gate (paused or limited): its end may give a held task of the type room. */
+  gated?: boolean;
+  /** Not claimed: its type is paused or at its limit (the task waits, held, for a new message). */
+  held?: boolean;
+  status?: TaskStatus;
+}
+
 /** Claims a task (PENDING -> IN_PROGRESS) together with the other messages of its batch; else says its status. */
-const claim = batched<string, { task?: ClaimedTask; status?: TaskStatus }>(async (ids) => {
-  const { claimed, others } = await claimTasks(db(), [...new Set(ids)]);
-  const won = new Map(claimed.map((t) => [t.id, t]));
+const claim = batched<string, Claim>(async (ids) => {
+  const first = await claimTasks(db(), [...new Set(ids)]);
+  const gate = await claimGatedTasks(db(), first.gated);
+  const won = new Map([...first.claimed, ...gate.claimed].map((t) => [t.id, t]));
+  const viaGate = new Set(gate.claimed.map((t) => t.id));
+  const held = new Set(gate.held);
   const claimedIds = new Set(won.keys());
   // The same task twice in a batch: the first message runs it, the others find it IN_PROGRESS.
-  return ids.map((id) => {
+  return ids.map((id): Claim => {
     const task = won.get(id);
     if (task) {
       won.delete(id);
-      return { task };
+      return { task, gated: viaGate.has(id) };
     }
-    return { status: others.get(id) ?? (claimedIds.has(id) ? 'IN_PROGRESS' : undefined) };
+    if (held.has(id)) return { held: true, status: 'PENDING' };
+    return { status: first.others.get(id) ?? gate.others.get(id) ?? (claimedIds.has(id) ? 'IN_PROGRESS' : undefined) };
   });
+}, CLAIMS);
+
+/** Lets held tasks of types whose runs ended go, types of runs ending together in one statement. */
+const releaseAfterRuns = batched<string, number>(async (types) => {
+  const released = await releaseHeld([...new Set(types)]);
+  return types.map(() => released);
 }, CLAIMS);
 
 /** Records the outcomes of tasks finishing together in one statement; true for each that was still running. */
@@ -175,13 +196,28 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
     await deadLetter('tasks', body, 'not a valid tasks message: expected {"task_id": "<uuid>"}');
     return 'done';
   }
-  const { task: claimed, status } = await claim(taskId);
+  const { task: claimed, status, gated, held } = await claim(taskId);
+  if (held) {
+    logger.info('task held: its type is paused or at its concurrency limit', { task_id: taskId });
+    return 'done';
+  }
   if (!claimed) {
     // A task still NEW has an outbox row, which the dispatcher publishes: this message (published by a create
     // whose confirm timed out) is not needed.
     logger.info('message skipped', { task_id: taskId, status: status ?? 'missing' });
     return 'done';
   }
+  try {
+    return await runClaimed(claimed, body);
+  } finally {
+    // A run of a gated type has ended (or gone back to the queue): a held task of its type may start.
+    if (gated) await releaseAfterRuns(claimed.type);
+  }
+}
+
+/** Runs a claimed task's type with a signal and progress, and records the outcome. */
+async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOutcome> {
+  const taskId = claimed.id;
   const log = runLog({ task_id: taskId, attempt: claimed.attempts });
   const type = findTaskType(claimed.type);
   if (!type) {

@@ -246,17 +246,42 @@ export const BulkActionResultSchema = z
   .meta({ id: 'BulkActionResult' });
 export type BulkActionResult = z.output<typeof BulkActionResultSchema>;
 
-export const TaskTypeListSchema = z
+export const TaskTypeSchema = z
   .object({
-    items: z.array(
-      z.object({
-        name: z.string(),
-        description: z.string(),
-        default: z.boolean().meta({ description: 'The type of a task created without one' }),
-        timeout_ms: z.number().int().meta({ description: 'Default (and longest) run of one attempt' }),
-        payload_schema: z.record(z.string(), z.unknown()).meta({ description: "JSON Schema of the type's payload" }),
-      }),
-    ),
+    name: z.string(),
+    description: z.string(),
+    default: z.boolean().meta({ description: 'The type of a task created without one' }),
+    timeout_ms: z.number().int().meta({ description: 'Default (and longest) run of one attempt' }),
+    payload_schema: z.record(z.string(), z.unknown()).meta({ description: "JSON Schema of the type's payload" }),
+    paused: z.boolean().meta({ description: 'While true no run of the type starts; its tasks wait in PENDING' }),
+    concurrency: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'Most runs of the type at once across all processes and instances; null for no limit' }),
+    running: z.number().int().meta({ description: 'Runs of the type in progress now' }),
   })
-  .meta({ id: 'TaskTypeList' });
+  .meta({ id: 'TaskType' });
+export type TaskTypeItem = z.output<typeof TaskTypeSchema>;
+
+export const TaskTypeListSchema = z.object({ items: z.array(TaskTypeSchema) }).meta({ id: 'TaskTypeList' });
+
+export const TaskTypeParamsSchema = z.object({
+  name: z.string().min(1).max(100).meta({ description: 'The name of a registered task type' }),
+});
+
+export const UpdateTaskTypeSchema = z
+  .strictObject({
+    paused: z.boolean().optional().meta({ description: 'Pause (true) or resume (false) the starting of runs' }),
+    concurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .nullable()
+      .optional()
+      .meta({ description: 'Most runs at once across all processes; null removes the limit' }),
+  })
+  .meta({ id: 'UpdateTaskType' });
+export type UpdateTaskTypeInput = z.output<typeof UpdateTaskTypeSchema>;
 export type TaskTypeList = z.output<typeof TaskTypeListSchema>;

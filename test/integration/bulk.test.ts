@@ -106,6 +106,9 @@ describe('GET /api/v1/task-types', () => {
           description: expect.any(String),
           default: true,
           timeout_ms: expect.any(Number),
+          paused: false,
+          concurrency: null,
+          running: 0,
           payload_schema: {
             type: 'object',
             properties: {
@@ -122,6 +125,9 @@ describe('GET /api/v1/task-types', () => {
           description: expect.any(String),
           default: false,
           timeout_ms: 60_000,
+          paused: false,
+          concurrency: null,
+          running: 0,
           payload_schema: {
             type: 'object',
             properties: {

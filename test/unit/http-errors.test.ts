@@ -157,9 +157,10 @@ describe('the catch-all route', () => {
 });
 
 describe('the catch-all route and the routes added later', () => {
-  it('hands /api/v1/task-types/ and /dashboard/ to their handlers', async () => {
-    const types = await invoke(notFound, httpEvent({ method: 'GET', path: '/api/v1/task-types/', routeKey: '$default' }));
-    expect(types.statusCode).toBe(200);
+  it('hands /docs/ and /dashboard/ to their handlers', async () => {
+    const docs = await invoke(notFound, httpEvent({ method: 'GET', path: '/docs/', routeKey: '$default' }));
+    expect(docs.statusCode).toBe(200);
+    expect(docs.headers['content-type']).toContain('text/html');
     const page = await invoke(notFound, httpEvent({ method: 'GET', path: '/dashboard/', routeKey: '$default' }));
     expect(page.statusCode).toBe(200);
     expect(page.headers['content-type']).toContain('text/html');
