@@ -40,6 +40,29 @@ export const apiKey = {
 type Listener = () => void;
 const unauthorizedListeners = new Set<Listener>();
 
+/** Whether the service answers: the outcome of the latest API call (a 4xx is an answer; a 5xx or no answer is not). */
+export interface ApiHealth {
+  ok: boolean;
+  /** 0 when the service did not answer, else the HTTP status of the failed call. */
+  status?: number;
+  message?: string;
+}
+let health: ApiHealth = { ok: true };
+const healthListeners = new Set<(h: ApiHealth) => void>();
+const setHealth = (next: ApiHealth) => {
+  if (next.ok === health.ok && next.status === health.status && next.message === health.message) return;
+  health = next;
+  for (const l of healthListeners) l(health);
+};
+export const apiHealth = {
+  get: (): ApiHealth => health,
+  /** Calls `listener` on every change of the health; returns the unsubscribe. */
+  subscribe(listener: (h: ApiHealth) => void): () => void {
+    healthListeners.add(listener);
+    return () => healthListeners.delete(listener);
+  },
+};
+
 /** Called whenever the API answers 401: the page then asks for a key. */
 export function onUnauthorized(listener: Listener): () => void {
   unauthorizedListeners.add(listener);
@@ -84,10 +107,14 @@ async function send<T>(method: string, path: string, body?: unknown): Promise<T>
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
-    throw new ApiError(0, 'The service did not answer; is it running?');
+    const message = 'The service did not answer; is it running?';
+    setHealth({ ok: false, status: 0, message });
+    throw new ApiError(0, message);
   }
   const text = await res.text();
   const data = text ? safeJson(text) : undefined;
+  if (res.status >= 500) setHealth({ ok: false, status: res.status, message: `The service answered ${res.status}` });
+  else setHealth({ ok: true });
   if (!res.ok) {
     if (res.status === 401) for (const l of unauthorizedListeners) l();
     const problem = (data ?? {}) as Partial<z.output<typeof ProblemSchema>>;
