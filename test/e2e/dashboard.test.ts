@@ -254,7 +254,7 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     // Sorting orders the page shown (the list API has one order): ascending, descending, then the API's order again.
     const titles = () => b.page.locator('tbody .task-title').allTextContents();
     const newestFirst = await titles();
-    const header = b.page.getByRole('columnheader', { name: 'Task' });
+    const header = b.page.getByRole('columnheader', { name: 'Task', exact: true });
     const sortedAs = async (dir: string, order: string[]) => {
       await expect.poll(() => header.getAttribute('aria-sort')).toBe(dir);
       await expect.poll(titles).toEqual(order);
@@ -335,7 +335,7 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
   ] as const)('fits a %s screen, every dialog in view, with no serious accessibility violation', async (name, device) => {
     const t = tag();
     // Three tasks of which one can be cancelled: a finished one, a running one, a failed one.
-    await createTask({ title: `fit ${t} done`, payload: { duration_ms: 0, failure_rate: 0 } });
+    await createTask({ title: `fit ${t} done`, priority: 'LOW', payload: { duration_ms: 0, failure_rate: 0 } });
     const running = await createTask({ title: `fit ${t} a task with a long title that has to wrap`, payload: { duration_ms: 60_000 } });
     const failed = await createTask({ title: `fit ${t} failed`, max_attempts: 1, payload: { duration_ms: 0, failure_rate: 1 } });
     const context = await b.browser.newContext({ ...device, baseURL: svc.baseUrl });
@@ -349,6 +349,7 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
       await page.locator(`tr[data-task-id="${running.id}"] .badge`, { hasText: 'In progress' }).waitFor({ timeout: 20_000 });
       await page.locator(`tr[data-task-id="${failed.id}"] .badge`, { hasText: 'Failed' }).waitFor({ timeout: 20_000 });
       await checkState(page, `${name}-tasks`);
+      await screenshot(page, `${name}-tasks-full`, true);
 
       await page.getByRole('button', { name: '+ New task' }).click();
       const create = page.getByRole('dialog', { name: 'New task' });
