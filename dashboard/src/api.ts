@@ -40,20 +40,30 @@ export const apiKey = {
 type Listener = () => void;
 const unauthorizedListeners = new Set<Listener>();
 
-/** Whether the service answers: the outcome of the latest API call (a 4xx is an answer; a 5xx or no answer is not). */
+/**
+ * Whether the service answers what the page reads: failing while the latest call of any read route failed (a 5xx
+ * or no answer; a 4xx is an answer). Kept per route, so that one failing route among working ones does not make the
+ * badge flicker with every poll. A failed create, cancel or retry is reported where it was asked for.
+ */
 export interface ApiHealth {
   ok: boolean;
-  /** 0 when the service did not answer, else the HTTP status of the failed call. */
+  /** 0 when the service did not answer, else the HTTP status of a failed call. */
   status?: number;
   message?: string;
 }
+const failing = new Map<string, { status: number; message: string }>();
 let health: ApiHealth = { ok: true };
 const healthListeners = new Set<(h: ApiHealth) => void>();
-const setHealth = (next: ApiHealth) => {
+function recordOutcome(route: string, failure: { status: number; message: string } | undefined): void {
+  if (failure) failing.set(route, failure);
+  else failing.delete(route);
+  // No answer at all says more than a 5xx: it is the one shown.
+  const worst = [...failing.values()].sort((a, b) => a.status - b.status)[0];
+  const next: ApiHealth = worst ? { ok: false, ...worst } : { ok: true };
   if (next.ok === health.ok && next.status === health.status && next.message === health.message) return;
   health = next;
   for (const l of healthListeners) l(health);
-};
+}
 export const apiHealth = {
   get: (): ApiHealth => health,
   /** Calls `listener` on every change of the health; returns the unsubscribe. */
@@ -95,7 +105,24 @@ function call<N extends Called>(name: N, input: CallInput<N> = {}): Promise<Answ
   const [method, template] = ROUTE_PATHS[name];
   const params = (input.params ?? {}) as Record<string, string>;
   const path = template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(params[key] ?? ''));
-  return send(method, input.query ? `${path}?${input.query}` : path, input.body);
+  const sent = send<Answer<N>>(method, input.query ? `${path}?${input.query}` : path, input.body);
+  if (method !== 'GET') return sent;
+  return sent.then(
+    (answer) => {
+      recordOutcome(name, undefined);
+      return answer;
+    },
+    (err: unknown) => {
+      const failed = err instanceof ApiError && (err.status === 0 || err.status >= 500);
+      recordOutcome(
+        name,
+        failed
+          ? { status: err.status, message: err.status ? `The service answered ${err.status}: ${err.message}` : err.message }
+          : undefined,
+      );
+      throw err;
+    },
+  );
 }
 
 async function send<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -107,14 +134,10 @@ async function send<T>(method: string, path: string, body?: unknown): Promise<T>
   try {
     res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch {
-    const message = 'The service did not answer; is it running?';
-    setHealth({ ok: false, status: 0, message });
-    throw new ApiError(0, message);
+    throw new ApiError(0, 'The service did not answer; is it running?');
   }
   const text = await res.text();
   const data = text ? safeJson(text) : undefined;
-  if (res.status >= 500) setHealth({ ok: false, status: res.status, message: `The service answered ${res.status}` });
-  else setHealth({ ok: true });
   if (!res.ok) {
     if (res.status === 401) for (const l of unauthorizedListeners) l();
     const problem = (data ?? {}) as Partial<z.output<typeof ProblemSchema>>;

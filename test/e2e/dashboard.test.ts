@@ -436,6 +436,18 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     );
     await expect.poll(() => live.textContent(), { timeout: 10_000 }).toBe('Error');
     await b.page.unroute('**/api/v1/**');
+    // One failing route among working ones: the badge stays red through the polls of the others, without flickering.
+    await b.page.route('**/api/v1/stats', (route) =>
+      route.fulfill({ status: 500, contentType: 'application/problem+json', json: { title: 'Internal Server Error', status: 500 } }),
+    );
+    await expect.poll(() => b.page.getByRole('status').textContent(), { timeout: 10_000 }).toContain('500');
+    const seen = new Set<string | null>();
+    for (let i = 0; i < 12; i++) {
+      seen.add(await live.textContent());
+      await b.page.waitForTimeout(250);
+    }
+    expect([...seen]).toEqual(['Error']);
+    await b.page.unroute('**/api/v1/stats');
     await expect.poll(() => live.textContent(), { timeout: 10_000 }).toBe('Live');
     expect(await live.getAttribute('class')).toContain('live-live');
     // Paused, the badge says so; a failure still shows through.
