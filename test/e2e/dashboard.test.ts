@@ -204,12 +204,12 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     // The confirmation counts only the tasks the action applies to, and sends only those.
     await b.page.getByRole('button', { name: 'Cancel selected' }).click();
     const confirm = b.page.getByRole('dialog', { name: 'Cancel 6 selected tasks?' });
-    await confirm.getByText('5 tasks of 6 can be cancelled; the other 1 task (already finished) will be left as they are.').waitFor();
+    await confirm.getByText('5 tasks of 6 can be cancelled; the other task (already finished) will be left as it is.').waitFor();
     await confirm.getByRole('button', { name: 'Cancel 5 of 6 tasks (1 already finished)' }).click();
     const results = b.page.getByRole('dialog', { name: 'Cancel 5 tasks: results' });
     await results.getByTestId('bulk-summary').getByText('5 cancelled').waitFor();
     await results.getByText('0 refused').waitFor();
-    await results.getByText('1 other selected task (already finished) left as they were.').waitFor();
+    await results.getByText('the other task (already finished) left as it was.').waitFor();
     expect(await results.locator(`tr[data-result-id="${done.id}"]`).count()).toBe(0);
     for (const l of long) expect(await results.locator(`tr[data-result-id="${l.id}"] .badge`).textContent()).toBe('Cancelled');
     await screenshot(b.page, 'bulk-results');

@@ -29,6 +29,12 @@ export function bulkLabel(action: 'cancel' | 'retry', tasks: readonly TaskListIt
   return { label, eligible };
 }
 
+/** "the other task (already finished) will be left as it is", "the other 2 tasks (…) left as they were". */
+function others(n: number, why: string, verb: 'will be left as' | 'left as'): string {
+  const state = verb === 'left as' ? (n === 1 ? 'it was' : 'they were') : n === 1 ? 'it is' : 'they are';
+  return `${n === 1 ? 'the other task' : `the other ${n.toLocaleString()} tasks`} (${why}) ${verb} ${state}`;
+}
+
 /**
  * Cancels or retries the selected tasks the action applies to through POST /api/v1/tasks/bulk (100 per request), then
  * shows what happened to each; the others are not sent. A task that moved since it was last seen is refused by the
@@ -83,7 +89,7 @@ export function BulkDialog(props: { action: 'cancel' | 'retry'; tasks: TaskListI
             ? `All ${plural(eligible.length, 'selected task')} can be ${words.done}.`
             : eligible.length === 0
               ? `None of the selected tasks can be ${words.done}: ${props.tasks.length === 1 ? 'it is' : 'all are'} ${words.skipped}.`
-              : `${plural(eligible.length, 'task')} of ${props.tasks.length} can be ${words.done}; the other ${plural(props.tasks.length - eligible.length, 'task')} (${words.skipped}) will be left as they are.`}
+              : `${plural(eligible.length, 'task')} of ${props.tasks.length} can be ${words.done}; ${others(props.tasks.length - eligible.length, words.skipped, 'will be left as')}.`}
         </p>
         {eligible.length > 0 && <p class="muted small">Each task gets its own result, as if it had been done one by one.</p>}
       </Modal>
@@ -142,9 +148,7 @@ export function BulkDialog(props: { action: 'cancel' | 'retry'; tasks: TaskListI
       </div>
       {phase.error && <p class="form-error">The service stopped answering: {phase.error}</p>}
       {eligible.length < props.tasks.length && (
-        <p class="muted small">
-          {plural(props.tasks.length - eligible.length, 'other selected task')} ({words.skipped}) left as they were.
-        </p>
+        <p class="muted small">{others(props.tasks.length - eligible.length, words.skipped, 'left as')}.</p>
       )}
       <div class="bulk-results">
         <table class="tasks compact">
