@@ -40,6 +40,39 @@ export const apiKey = {
 type Listener = () => void;
 const unauthorizedListeners = new Set<Listener>();
 
+/**
+ * Whether the service answers what the page reads: failing while the latest call of any read route failed (a 5xx
+ * or no answer; a 4xx is an answer). Kept per route, so that one failing route among working ones does not make the
+ * badge flicker with every poll. A failed create, cancel or retry is reported where it was asked for.
+ */
+export interface ApiHealth {
+  ok: boolean;
+  /** 0 when the service did not answer, else the HTTP status of a failed call. */
+  status?: number;
+  message?: string;
+}
+const failing = new Map<string, { status: number; message: string }>();
+let health: ApiHealth = { ok: true };
+const healthListeners = new Set<(h: ApiHealth) => void>();
+function recordOutcome(route: string, failure: { status: number; message: string } | undefined): void {
+  if (failure) failing.set(route, failure);
+  else failing.delete(route);
+  // No answer at all says more than a 5xx: it is the one shown.
+  const worst = [...failing.values()].sort((a, b) => a.status - b.status)[0];
+  const next: ApiHealth = worst ? { ok: false, ...worst } : { ok: true };
+  if (next.ok === health.ok && next.status === health.status && next.message === health.message) return;
+  health = next;
+  for (const l of healthListeners) l(health);
+}
+export const apiHealth = {
+  get: (): ApiHealth => health,
+  /** Calls `listener` on every change of the health; returns the unsubscribe. */
+  subscribe(listener: (h: ApiHealth) => void): () => void {
+    healthListeners.add(listener);
+    return () => healthListeners.delete(listener);
+  },
+};
+
 /** Called whenever the API answers 401: the page then asks for a key. */
 export function onUnauthorized(listener: Listener): () => void {
   unauthorizedListeners.add(listener);
@@ -72,7 +105,24 @@ function call<N extends Called>(name: N, input: CallInput<N> = {}): Promise<Answ
   const [method, template] = ROUTE_PATHS[name];
   const params = (input.params ?? {}) as Record<string, string>;
   const path = template.replace(/\{(\w+)\}/g, (_, key: string) => encodeURIComponent(params[key] ?? ''));
-  return send(method, input.query ? `${path}?${input.query}` : path, input.body);
+  const sent = send<Answer<N>>(method, input.query ? `${path}?${input.query}` : path, input.body);
+  if (method !== 'GET') return sent;
+  return sent.then(
+    (answer) => {
+      recordOutcome(name, undefined);
+      return answer;
+    },
+    (err: unknown) => {
+      const failed = err instanceof ApiError && (err.status === 0 || err.status >= 500);
+      recordOutcome(
+        name,
+        failed
+          ? { status: err.status, message: err.status ? `The service answered ${err.status}: ${err.message}` : err.message }
+          : undefined,
+      );
+      throw err;
+    },
+  );
 }
 
 async function send<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -1,5 +1,6 @@
+import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
-import { ApiError, api, apiKey, onUnauthorized } from './api';
+import { ApiError, type ApiHealth, api, apiHealth, apiKey, onUnauthorized } from './api';
 import { Modal } from './components/modal';
 import { Toasts } from './components/toasts';
 import { findUuid } from './format';
@@ -8,9 +9,30 @@ import { linkProps, navigate, useLocation } from './router';
 import { TaskPage } from './views/task-page';
 import { TasksView } from './views/tasks';
 
+/** What a page of the nav is given. */
+export interface PageProps {
+  live: boolean;
+}
+
+/**
+ * The pages of the nav, in its order: a new page is one entry here (its path, its label, its view). A task's own page
+ * (/tasks/<id>) is reached from the list and find-by-id, not from the nav.
+ */
+const PAGES: Array<{ path: string; label: string; view: (props: PageProps) => JSX.Element }> = [
+  { path: '/', label: 'Tasks', view: TasksView },
+];
+
+/** The outcome of the latest API call, re-rendering when it changes. */
+function useApiHealth(): ApiHealth {
+  const [health, setHealth] = useState(apiHealth.get);
+  useEffect(() => apiHealth.subscribe(setHealth), []);
+  return health;
+}
+
 export function App() {
   const loc = useLocation();
   const [live, setLive] = useState(true);
+  const health = useApiHealth();
   const [askKey, setAskKey] = useState(false);
   // Bumped when the API key changes, so that every view loads again with it.
   const [session, setSession] = useState(0);
@@ -19,11 +41,19 @@ export function App() {
   useEffect(() => onUnauthorized(() => setAskKey(true)), []);
 
   const taskId = /^\/tasks\/([^/]+)$/.exec(loc.path)?.[1];
+  const page = PAGES.find((p) => p.path === loc.path);
   let view = <NotFound />;
-  if (loc.path === '/') view = <TasksView key={session} live={live} />;
+  if (page) view = <page.view key={`${session}:${page.path}`} live={live} />;
   else if (taskId) view = <TaskPage key={`${session}:${taskId}`} id={decodeURIComponent(taskId)} live={live} />;
 
-  const liveState = !live ? 'paused' : shown ? 'live' : 'idle';
+  // A failed call shows whatever the pause: the badge is how a person learns that what they see is stale.
+  const liveState = !health.ok ? 'error' : !live ? 'paused' : shown ? 'live' : 'idle';
+  const liveLabel = !health.ok ? (health.status === 0 ? 'Offline' : 'Error') : live ? 'Live' : 'Paused';
+  const liveTitle = !health.ok
+    ? `${health.message}; the data shown may be out of date. ${live ? 'Still trying every few seconds.' : 'Click to resume live updates.'}`
+    : live
+      ? 'Updates every 2 s while this tab is shown; click to pause'
+      : 'Click to resume live updates';
   return (
     <>
       <header class="topbar">
@@ -36,24 +66,29 @@ export function App() {
             </svg>
             <span>Task Service</span>
           </a>
-          <nav class="nav">
-            <a {...linkProps('/')} class={loc.path === '/' ? 'active' : ''}>
-              Tasks
-            </a>
+          <nav class="nav" aria-label="Pages">
+            {PAGES.map((p) => (
+              <a
+                key={p.path}
+                {...linkProps(p.path)}
+                class={loc.path === p.path ? 'active' : ''}
+                aria-current={loc.path === p.path ? 'page' : undefined}
+              >
+                {p.label}
+              </a>
+            ))}
             <a href="/docs" target="_blank" rel="noreferrer">
               API docs
             </a>
           </nav>
           <FindById />
-          <button
-            type="button"
-            class={`live live-${liveState}`}
-            onClick={() => setLive(!live)}
-            title={live ? 'Updates every 2 s while this tab is shown; click to pause' : 'Click to resume live updates'}
-          >
+          <button type="button" class={`live live-${liveState}`} onClick={() => setLive(!live)} title={liveTitle} data-testid="live">
             <span class="live-dot" />
-            {liveState === 'paused' ? 'Paused' : 'Live'}
+            {liveLabel}
           </button>
+          <span class="sr-only" role="status">
+            {health.ok ? '' : health.message}
+          </span>
           <button type="button" class="ghost small" onClick={() => setAskKey(true)} title="The key sent in the x-api-key header">
             {apiKey.get() ? 'API key ✓' : 'API key'}
           </button>

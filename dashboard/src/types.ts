@@ -6,7 +6,11 @@ import type { TaskEventSchema } from '../../lib/tasks/schemas';
 
 export type { TaskPriority, TaskStatus } from '../../lib/model';
 export type { BulkActionResult, Stats, Task, TaskListItem, TaskTypeList } from '../../lib/tasks/schemas';
-export type TaskEvent = z.output<typeof TaskEventSchema>;
+/**
+ * A change of a task's status. A failed attempt's event carries the attempt's number and its error (optional here,
+ * so that the dashboard also reads a service whose events do not have them yet).
+ */
+export type TaskEvent = z.output<typeof TaskEventSchema> & { attempt?: number | null; error?: string | null };
 
 export const STATUSES = TASK_STATUSES;
 export const PRIORITIES = TASK_PRIORITIES;

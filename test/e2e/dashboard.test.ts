@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchChromium, requireChromium, screenshot } from '../helpers/browser';
@@ -9,6 +11,43 @@ type Task = { id: string; title: string; status: string };
 // Browser tests of the dashboard in a headless Chromium, against serverless-offline and the queue bridge.
 const hasChromium = requireChromium();
 const tag = () => randomBytes(3).toString('hex');
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const DESKTOP = { viewport: { width: 1440, height: 1000 } };
+// As a phone shows it: a mobile viewport widens its layout to what the page needs, as a phone's browser does.
+const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
+
+/** The serious and critical violations axe-core finds in the page as it is now, one line each. */
+async function axeViolations(page: Page): Promise<string[]> {
+  if (!(await page.evaluate('typeof window.axe !== "undefined"'))) await page.evaluate(AXE); // not a <script>: the page's CSP refuses inline ones
+  type Violation = { id: string; impact: string | null; help: string; nodes: Array<{ target: unknown[] }> };
+  const violations = (await page.evaluate('window.axe.run(document).then((r) => r.violations)')) as Violation[];
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+}
+
+/** What does not fit the viewport: a page wider than the screen, an open dialog that reaches past an edge. */
+async function layoutProblems(page: Page): Promise<string[]> {
+  const { width, height } = page.viewportSize() as { width: number; height: number };
+  const problems: string[] = [];
+  const scrollWidth = (await page.evaluate('document.scrollingElement.scrollWidth')) as number;
+  if (scrollWidth > width) problems.push(`the page is ${scrollWidth} px wide in a ${width} px viewport`);
+  for (const dialog of await page.locator('dialog[open]').all()) {
+    const box = await dialog.boundingBox();
+    if (!box || box.x < 0 || box.y < 0 || box.x + box.width > width || box.y + box.height > height) {
+      problems.push(`a dialog at ${JSON.stringify(box)} is not inside the ${width}x${height} viewport`);
+    }
+  }
+  return problems;
+}
+
+/** Checks the page in its current state (fits, no serious accessibility violation) and saves a screenshot of it. */
+async function checkState(page: Page, name: string): Promise<void> {
+  await screenshot(page, name);
+  expect(await layoutProblems(page), `${name}: layout`).toEqual([]);
+  expect(await axeViolations(page), `${name}: axe-core`).toEqual([]);
+}
 
 /** A browser page on the dashboard of `baseUrl`, with the page's errors collected. */
 function useBrowser(baseUrl: () => string) {
@@ -162,14 +201,16 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     await b.page.getByLabel('Select every task on this page').check();
     await b.page.getByText('6 tasks selected').waitFor();
 
+    // The confirmation counts only the tasks the action applies to, and sends only those.
     await b.page.getByRole('button', { name: 'Cancel selected' }).click();
-    const confirm = b.page.getByRole('dialog', { name: 'Cancel 6 tasks?' });
-    await confirm.getByText('5 tasks of 6 can be cancelled').waitFor();
-    await confirm.getByRole('button', { name: 'Cancel 6 tasks' }).click();
-    const results = b.page.getByRole('dialog', { name: 'Cancel 6 tasks: results' });
+    const confirm = b.page.getByRole('dialog', { name: 'Cancel 6 selected tasks?' });
+    await confirm.getByText('5 tasks of 6 can be cancelled; the other task (already finished) will be left as it is.').waitFor();
+    await confirm.getByRole('button', { name: 'Cancel 5 of 6 tasks (1 already finished)' }).click();
+    const results = b.page.getByRole('dialog', { name: 'Cancel 5 tasks: results' });
     await results.getByTestId('bulk-summary').getByText('5 cancelled').waitFor();
-    await results.getByText('1 refused').waitFor();
-    expect(await results.locator(`tr[data-result-id="${done.id}"]`).textContent()).toContain('409');
+    await results.getByText('0 refused').waitFor();
+    await results.getByText('the other task (already finished) left as it was.').waitFor();
+    expect(await results.locator(`tr[data-result-id="${done.id}"]`).count()).toBe(0);
     for (const l of long) expect(await results.locator(`tr[data-result-id="${l.id}"] .badge`).textContent()).toBe('Cancelled');
     await screenshot(b.page, 'bulk-results');
     await results.getByRole('button', { name: 'Done' }).click();
@@ -177,12 +218,22 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
 
     await b.page.getByLabel('Select every task on this page').check();
     await b.page.getByRole('button', { name: 'Retry selected' }).click();
-    await b.page.getByRole('dialog', { name: 'Retry 6 tasks?' }).getByRole('button', { name: 'Retry 6 tasks' }).click();
-    const retried = b.page.getByRole('dialog', { name: 'Retry 6 tasks: results' });
+    await b.page
+      .getByRole('dialog', { name: 'Retry 6 selected tasks?' })
+      .getByRole('button', { name: 'Retry 5 of 6 tasks (1 not failed or cancelled)' })
+      .click();
+    const retried = b.page.getByRole('dialog', { name: 'Retry 5 tasks: results' });
     await retried.getByText('5 queued again').waitFor();
-    await retried.getByRole('button', { name: 'Refused only' }).click();
-    expect(await retried.locator('tbody tr').count()).toBe(1);
     await retried.getByRole('button', { name: 'Done' }).click();
+
+    // Nothing to do: the button says so and cannot be pressed.
+    await b.page.getByLabel(`Select ${done.title}`).check();
+    await b.page.getByText('1 task selected').waitFor();
+    await b.page.getByRole('button', { name: 'Cancel selected' }).click();
+    const none = b.page.getByRole('dialog', { name: 'Cancel 1 selected task?' });
+    await none.getByText('None of the selected tasks can be cancelled: it is already finished.').waitFor();
+    expect(await none.getByRole('button', { name: 'Cancel 0 of 1 task (1 already finished)' }).isDisabled()).toBe(true);
+    await none.getByRole('button', { name: 'Back' }).click();
     const after = await api('POST', '/api/v1/tasks/bulk', { action: 'cancel', ids: long.map((l) => l.id) });
     expect(after.body.succeeded).toBe(5);
   });
@@ -200,6 +251,28 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     await b.page.goto('/dashboard');
     await search(`page ${t}`);
     await b.page.getByTestId('pager-summary').getByText('1–20 of 23 tasks').waitFor();
+    // Sorting orders the page shown (the list API has one order): ascending, descending, then the API's order again.
+    const titles = () => b.page.locator('tbody .task-title').allTextContents();
+    const newestFirst = await titles();
+    const header = b.page.getByRole('columnheader', { name: 'Task', exact: true });
+    const sortedAs = async (dir: string, order: string[]) => {
+      await expect.poll(() => header.getAttribute('aria-sort')).toBe(dir);
+      await expect.poll(titles).toEqual(order);
+    };
+    await header.getByRole('button').click();
+    await sortedAs(
+      'ascending',
+      [...newestFirst].sort((x, y) => x.localeCompare(y)),
+    );
+    expect(b.page.url()).toContain('sort=title');
+    await header.getByRole('button').click();
+    await sortedAs(
+      'descending',
+      [...newestFirst].sort((x, y) => y.localeCompare(x)),
+    );
+    await header.getByRole('button').click();
+    await sortedAs('none', newestFirst);
+
     await b.page.getByRole('button', { name: 'Next ›' }).click();
     await b.page.getByTestId('pager-summary').getByText('21–23 of 23 tasks').waitFor();
     expect(b.page.url()).toContain('page=2');
@@ -254,6 +327,134 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     await expect.poll(createdInLastMinutes, { timeout: 15_000 }).toBeGreaterThan(0);
     await b.page.mouse.move(0, 0);
     await screenshot(b.page, 'dashboard', true);
+  });
+
+  it.each([
+    ['desktop', DESKTOP],
+    ['phone', PHONE],
+  ] as const)('fits a %s screen, every dialog in view, with no serious accessibility violation', async (name, device) => {
+    const t = tag();
+    // Three tasks of which one can be cancelled: a finished one, a running one, a failed one.
+    await createTask({ title: `fit ${t} done`, priority: 'LOW', payload: { duration_ms: 0, failure_rate: 0 } });
+    const running = await createTask({ title: `fit ${t} a task with a long title that has to wrap`, payload: { duration_ms: 60_000 } });
+    const failed = await createTask({ title: `fit ${t} failed`, max_attempts: 1, payload: { duration_ms: 0, failure_rate: 1 } });
+    const context = await b.browser.newContext({ ...device, baseURL: svc.baseUrl });
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (err) => errors.push(err.message));
+    try {
+      await page.goto('/dashboard');
+      await page.getByRole('heading', { level: 1, name: 'Tasks' }).waitFor();
+      await page.getByTestId('queue-depth').waitFor();
+      await page.locator(`tr[data-task-id="${running.id}"] .badge`, { hasText: 'In progress' }).waitFor({ timeout: 20_000 });
+      await page.locator(`tr[data-task-id="${failed.id}"] .badge`, { hasText: 'Failed' }).waitFor({ timeout: 20_000 });
+      await checkState(page, `${name}-tasks`);
+      await screenshot(page, `${name}-tasks-full`, true);
+
+      await page.getByRole('button', { name: '+ New task' }).click();
+      const create = page.getByRole('dialog', { name: 'New task' });
+      await create.getByLabel('duration_ms').waitFor();
+      await checkState(page, `${name}-new-task`);
+      await page.keyboard.press('Escape');
+      await create.waitFor({ state: 'detached' });
+
+      await page.getByLabel('Search title or description').fill(`fit ${t}`);
+      await page.getByTestId('pager-summary').getByText('1–3 of 3 tasks').waitFor();
+      await page.getByLabel('Select every task on this page').check();
+      await page.getByRole('button', { name: 'Cancel selected' }).click();
+      const bulk = page.getByRole('dialog', { name: 'Cancel 3 selected tasks?' });
+      await bulk.getByRole('button', { name: 'Cancel 1 of 3 tasks (2 already finished)' }).waitFor();
+      await checkState(page, `${name}-bulk`);
+      await bulk.getByRole('button', { name: 'Back' }).click();
+
+      await page.getByRole('button', { name: 'API key' }).click();
+      await page.getByRole('dialog', { name: 'API key' }).waitFor();
+      await checkState(page, `${name}-api-key`);
+      await page.keyboard.press('Escape');
+
+      // Find-by-id is in view and takes an id on a phone too.
+      const find = page.getByLabel('Find a task by id');
+      await page.evaluate('window.scrollTo(0, 0)');
+      expect(await find.isVisible()).toBe(true);
+      const box = await find.boundingBox();
+      expect(box && box.x >= 0 && box.x + box.width <= device.viewport.width && box.width >= 200, JSON.stringify(box)).toBe(true);
+      await find.fill(failed.id);
+      await find.press('Enter');
+      await page.waitForURL(`**/dashboard/tasks/${failed.id}`);
+      await page.getByRole('heading', { level: 1, name: failed.title }).waitFor();
+      await page.getByTestId('task-error').waitFor();
+      await checkState(page, `${name}-task`);
+      await screenshot(page, `${name}-task-full`, true);
+      expect(errors, 'errors in the page').toEqual([]);
+    } finally {
+      await context.close();
+      await api('DELETE', `/api/v1/tasks/${running.id}`);
+    }
+  });
+
+  it('shows the error of each failed attempt on the task page', async () => {
+    const task = await createTask({ title: `attempts ${tag()}`, max_attempts: 1, payload: { duration_ms: 0, failure_rate: 1 } });
+    await expect.poll(async () => (await api('GET', `/api/v1/tasks/${task.id}`)).body.status, { timeout: 20_000 }).toBe('FAILED');
+    const { error } = (await api('GET', `/api/v1/tasks/${task.id}`)).body as { error: string };
+    // Until the service's events carry `attempt` and `error`, the failed attempt's event is given them here, as the
+    // service will send them; once they do, their own are shown.
+    let sent: Array<{ attempt?: number; error?: string }> = [];
+    await b.page.route(`**/api/v1/tasks/${task.id}/events`, async (route) => {
+      const res = await route.fetch();
+      const body = (await res.json()) as {
+        items: Array<{ from_status: string | null; to_status: string; attempt?: number; error?: string }>;
+      };
+      for (const e of body.items) if (e.to_status === 'FAILED' && e.error === undefined) Object.assign(e, { attempt: 1, error });
+      sent = body.items;
+      await route.fulfill({ response: res, json: body });
+    });
+    await b.page.goto(`/dashboard/tasks/${task.id}`);
+    const list = b.page.getByTestId('attempt-errors');
+    await list.waitFor();
+    const failedAttempts = sent.filter((e) => e.error);
+    expect(failedAttempts.length).toBeGreaterThan(0);
+    expect(await list.locator('li pre').allTextContents()).toEqual(failedAttempts.map((e) => e.error));
+    expect(await list.locator('li strong').allTextContents()).toEqual(failedAttempts.map((e) => `Attempt ${e.attempt}`));
+    await b.page.getByTestId('timeline').getByText('attempt 1').waitFor();
+    await b.page.getByTestId('timeline').locator('.timeline-error', { hasText: error }).waitFor();
+  });
+
+  it('turns the Live badge red while the API fails, and back when it answers', async () => {
+    await b.page.goto('/dashboard');
+    const live = b.page.getByTestId('live');
+    await expect.poll(() => live.textContent()).toBe('Live');
+    // No answer at all (the service is down or the network is gone).
+    await b.page.route('**/api/v1/**', (route) => route.abort('connectionrefused'));
+    await expect.poll(() => live.textContent(), { timeout: 10_000 }).toBe('Offline');
+    expect(await live.getAttribute('class')).toContain('live-error');
+    await b.page.getByRole('status').getByText('The service did not answer; is it running?').waitFor();
+    await screenshot(b.page, 'live-offline');
+    // An answer that is a server error.
+    await b.page.unroute('**/api/v1/**');
+    await b.page.route('**/api/v1/**', (route) =>
+      route.fulfill({ status: 503, contentType: 'application/problem+json', json: { title: 'Service Unavailable', status: 503 } }),
+    );
+    await expect.poll(() => live.textContent(), { timeout: 10_000 }).toBe('Error');
+    await b.page.unroute('**/api/v1/**');
+    // One failing route among working ones: the badge stays red through the polls of the others, without flickering.
+    await b.page.route('**/api/v1/stats', (route) =>
+      route.fulfill({ status: 500, contentType: 'application/problem+json', json: { title: 'Internal Server Error', status: 500 } }),
+    );
+    await expect.poll(() => b.page.getByRole('status').textContent(), { timeout: 10_000 }).toContain('500');
+    const seen = new Set<string | null>();
+    for (let i = 0; i < 12; i++) {
+      seen.add(await live.textContent());
+      await b.page.waitForTimeout(250);
+    }
+    expect([...seen]).toEqual(['Error']);
+    await b.page.unroute('**/api/v1/stats');
+    await expect.poll(() => live.textContent(), { timeout: 10_000 }).toBe('Live');
+    expect(await live.getAttribute('class')).toContain('live-live');
+    // Paused, the badge says so; a failure still shows through.
+    await live.click();
+    await expect.poll(() => live.textContent()).toBe('Paused');
+    await live.click();
+    await expect.poll(() => live.textContent()).toBe('Live');
   });
 });
 

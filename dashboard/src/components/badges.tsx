@@ -14,12 +14,12 @@ export function PriorityBadge({ priority }: { priority: string }) {
   return <span class={`priority priority-${priority}`}>{statusLabel(priority)}</span>;
 }
 
-/** A progress bar; striped while the task runs, empty (a dash) when the task never reported any. */
-export function Progress({ value, status }: { value: number | null; status: TaskStatus }) {
+/** A progress bar named `label`; striped while the task runs, empty (a dash) when the task never reported any. */
+export function Progress({ value, status, label = 'Progress' }: { value: number | null; status: TaskStatus; label?: string }) {
   if (value === null && status !== 'IN_PROGRESS') return <span class="muted">—</span>;
   const v = value ?? 0;
   return (
-    <div class={`progress status-${status}`} role="progressbar" aria-valuenow={v} aria-valuemin={0} aria-valuemax={100}>
+    <div class={`progress status-${status}`} role="progressbar" aria-label={label} aria-valuenow={v} aria-valuemin={0} aria-valuemax={100}>
       <div class="progress-track">
         <div class="progress-fill" style={{ width: `${v}%` }} />
       </div>

@@ -11,20 +11,45 @@ type Phase = { step: 'confirm' } | { step: 'running'; done: number } | { step: '
 
 const CHUNK = 100;
 const WORDS = {
-  cancel: { verb: 'Cancel', done: 'cancelled', can: canCancel, from: 'new, pending or running' },
-  retry: { verb: 'Retry', done: 'queued again', can: canRetry, from: 'failed or cancelled' },
+  cancel: { verb: 'Cancel', done: 'cancelled', can: canCancel, skipped: 'already finished' },
+  retry: { verb: 'Retry', done: 'queued again', can: canRetry, skipped: 'not failed or cancelled' },
 } as const;
 
-/** Cancels or retries many tasks through POST /api/v1/tasks/bulk (100 per request), then shows what happened to each. */
+/**
+ * The button of the confirmation: the tasks the action applies to, of those selected, and why the others are left
+ * out ("Cancel 1 of 3 tasks (2 already finished)"), as their statuses were last seen.
+ */
+export function bulkLabel(action: 'cancel' | 'retry', tasks: readonly TaskListItem[]): { label: string; eligible: TaskListItem[] } {
+  const words = WORDS[action];
+  const eligible = tasks.filter((t) => words.can(t.status));
+  const skipped = tasks.length - eligible.length;
+  const label = skipped
+    ? `${words.verb} ${eligible.length.toLocaleString()} of ${plural(tasks.length, 'task')} (${skipped.toLocaleString()} ${words.skipped})`
+    : `${words.verb} ${plural(tasks.length, 'task')}`;
+  return { label, eligible };
+}
+
+/** "the other task (already finished) will be left as it is", "the other 2 tasks (…) left as they were". */
+function others(n: number, why: string, verb: 'will be left as' | 'left as'): string {
+  const state = verb === 'left as' ? (n === 1 ? 'it was' : 'they were') : n === 1 ? 'it is' : 'they are';
+  return `${n === 1 ? 'the other task' : `the other ${n.toLocaleString()} tasks`} (${why}) ${verb} ${state}`;
+}
+
+/**
+ * Cancels or retries the selected tasks the action applies to through POST /api/v1/tasks/bulk (100 per request), then
+ * shows what happened to each; the others are not sent. A task that moved since it was last seen is refused by the
+ * service and shown so.
+ */
 export function BulkDialog(props: { action: 'cancel' | 'retry'; tasks: TaskListItem[]; onClose: (done: boolean) => void }) {
   const words = WORDS[props.action];
   const [phase, setPhase] = useState<Phase>({ step: 'confirm' });
   const [show, setShow] = useState<'all' | 'refused'>('all');
-  const eligible = props.tasks.filter((t) => words.can(t.status)).length;
+  // Counted once, when the dialog opens: the confirmation must not change under the pointer.
+  const [{ label, eligible }] = useState(() => bulkLabel(props.action, props.tasks));
   const titles = new Map(props.tasks.map((t) => [t.id, t.title]));
 
   const run = async () => {
-    const ids = props.tasks.map((t) => t.id);
+    const ids = eligible.map((t) => t.id);
     const items: Item[] = [];
     setPhase({ step: 'running', done: 0 });
     try {
@@ -42,40 +67,49 @@ export function BulkDialog(props: { action: 'cancel' | 'retry'; tasks: TaskListI
     }
   };
 
-  const title = `${words.verb} ${plural(props.tasks.length, 'task')}`;
+  const title = `${words.verb} ${plural(eligible.length, 'task')}`;
   if (phase.step === 'confirm') {
     return (
       <Modal
-        title={`${title}?`}
+        title={`${words.verb} ${plural(props.tasks.length, 'selected task')}?`}
         onClose={() => props.onClose(false)}
         footer={
           <>
             <button type="button" class="ghost" onClick={() => props.onClose(false)}>
               Back
             </button>
-            <button type="button" class={props.action === 'cancel' ? 'danger' : 'primary'} onClick={run}>
-              {title}
+            <button type="button" class={props.action === 'cancel' ? 'danger' : 'primary'} onClick={run} disabled={eligible.length === 0}>
+              {label}
             </button>
           </>
         }
       >
-        <p>
-          {eligible === props.tasks.length
-            ? `All ${plural(eligible, 'selected task')} can be ${words.done}.`
-            : `${plural(eligible, 'task')} of ${props.tasks.length} can be ${words.done}; the others are not ${words.from} and will be refused.`}
+        <p data-testid="bulk-eligible">
+          {eligible.length === props.tasks.length
+            ? `All ${plural(eligible.length, 'selected task')} can be ${words.done}.`
+            : eligible.length === 0
+              ? `None of the selected tasks can be ${words.done}: ${props.tasks.length === 1 ? 'it is' : 'all are'} ${words.skipped}.`
+              : `${plural(eligible.length, 'task')} of ${props.tasks.length} can be ${words.done}; ${others(props.tasks.length - eligible.length, words.skipped, 'will be left as')}.`}
         </p>
-        <p class="muted small">Each task gets its own result, as if it had been done one by one.</p>
+        {eligible.length > 0 && <p class="muted small">Each task gets its own result, as if it had been done one by one.</p>}
       </Modal>
     );
   }
   if (phase.step === 'running') {
-    const pct = Math.round((phase.done / props.tasks.length) * 100);
+    const pct = Math.round((phase.done / eligible.length) * 100);
     return (
       <Modal title={title} onClose={() => {}}>
         <p>
-          Working… {phase.done} of {props.tasks.length}
+          Working… {phase.done} of {eligible.length}
         </p>
-        <div class="progress status-IN_PROGRESS">
+        <div
+          class="progress status-IN_PROGRESS"
+          role="progressbar"
+          aria-label={`${title}: done so far`}
+          aria-valuenow={pct}
+          aria-valuemin={0}
+          aria-valuemax={100}
+        >
           <div class="progress-track">
             <div class="progress-fill" style={{ width: `${pct}%` }} />
           </div>
@@ -113,11 +147,16 @@ export function BulkDialog(props: { action: 'cancel' | 'retry'; tasks: TaskListI
         </div>
       </div>
       {phase.error && <p class="form-error">The service stopped answering: {phase.error}</p>}
+      {eligible.length < props.tasks.length && (
+        <p class="muted small">{others(props.tasks.length - eligible.length, words.skipped, 'left as')}.</p>
+      )}
       <div class="bulk-results">
         <table class="tasks compact">
           <thead>
             <tr>
-              <th />
+              <th>
+                <span class="sr-only">Outcome</span>
+              </th>
               <th>Task</th>
               <th>Result</th>
             </tr>

@@ -107,6 +107,7 @@ export function TaskPage({ id, live }: { id: string; live: boolean }) {
               </pre>
             </section>
           )}
+          <AttemptErrors events={events} />
           {task.result !== null && task.result !== undefined && (
             <section class="card">
               <h2>Result</h2>
@@ -158,6 +159,30 @@ function Details({ task, now }: { task: Task; now: number }) {
   );
 }
 
+/** The error of each failed attempt, oldest first, from the events that carry one. */
+function AttemptErrors({ events }: { events: TaskEvent[] }) {
+  const failed = events.filter((e) => e.error);
+  if (!failed.length) return null;
+  return (
+    <section class="card">
+      <h2>Errors by attempt</h2>
+      <ol class="attempt-errors" data-testid="attempt-errors">
+        {failed.map((e, i) => (
+          <li key={`${e.at}-${i}`}>
+            <div class="attempt-errors-line">
+              <strong>{e.attempt != null ? `Attempt ${e.attempt}` : 'An attempt'}</strong>
+              <span class="muted small">
+                → {statusLabel(e.to_status)} at <time dateTime={e.at}>{timeOfDay(e.at)}</time>
+              </span>
+            </div>
+            <pre class="json error-block">{e.error}</pre>
+          </li>
+        ))}
+      </ol>
+    </section>
+  );
+}
+
 function Timeline({ events, task, now }: { events: TaskEvent[]; task: Task; now: number }) {
   return (
     <ol class="timeline" data-testid="timeline">
@@ -182,9 +207,11 @@ function Timeline({ events, task, now }: { events: TaskEvent[]; task: Task; now:
                 </time>
               </div>
               <div class="timeline-meta">
+                {e.attempt != null && <span class="attempt">attempt {e.attempt}</span>}
                 {e.reason && <span>{e.reason}</span>}
                 {current && <span class="muted">· {duration(now - Date.parse(e.at))} so far</span>}
               </div>
+              {e.error && <pre class="timeline-error">{e.error}</pre>}
             </div>
           </li>
         );

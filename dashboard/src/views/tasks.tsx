@@ -2,6 +2,8 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { ApiError, api, type TaskFilters } from '../api';
 import { PriorityBadge, Progress, StatusBadge } from '../components/badges';
 import { StatusDonut, ThroughputChart, TypeBars } from '../components/charts';
+import { PageHeader } from '../components/page';
+import { formatSort, parseSort, type Sort, SortableTh, sortRows, TableWrap } from '../components/table';
 import { toast } from '../components/toasts';
 import { ago, dateTime, findUuid, plural, shortId, statusLabel } from '../format';
 import { useDebounced, useNow, usePolling } from '../hooks';
@@ -25,7 +27,22 @@ interface ListState {
   to: string;
   page: number;
   limit: number;
+  /** A client-side sort of the page shown (the list API has one order: newest first). */
+  sort: Sort | undefined;
 }
+
+const PRIORITY_RANK: Record<string, number> = Object.fromEntries(PRIORITIES.map((p, i) => [p, i]));
+const STATUS_RANK: Record<string, number> = Object.fromEntries(STATUSES.map((s, i) => [s, i]));
+/** What each sortable column sorts by. */
+const SORT_BY: Record<string, (t: TaskListItem) => string | number | null> = {
+  title: (t) => t.title.toLowerCase(),
+  status: (t) => STATUS_RANK[t.status] ?? null,
+  progress: (t) => t.progress,
+  type: (t) => t.type,
+  priority: (t) => PRIORITY_RANK[t.priority] ?? null,
+  attempts: (t) => t.attempts,
+  created: (t) => Date.parse(t.created_at),
+};
 
 function readState(q: URLSearchParams): ListState {
   const limit = Number(q.get('limit'));
@@ -38,6 +55,7 @@ function readState(q: URLSearchParams): ListState {
     to: q.get('to') ?? '',
     page: Math.max(1, Number(q.get('page')) || 1),
     limit: PAGE_SIZES.includes(limit) ? limit : 20,
+    sort: ((s) => (s && s.key in SORT_BY ? s : undefined))(parseSort(q.get('sort'))),
   };
 }
 
@@ -51,6 +69,7 @@ function writeState(s: ListState): string {
   if (s.to) q.set('to', s.to);
   if (s.page > 1) q.set('page', String(s.page));
   if (s.limit !== 20) q.set('limit', String(s.limit));
+  if (s.sort) q.set('sort', formatSort(s.sort));
   const qs = q.toString();
   return qs ? `/?${qs}` : '/';
 }
@@ -78,6 +97,7 @@ export function TasksView({ live }: { live: boolean }) {
 
   return (
     <div class="stack">
+      <PageHeader title="Tasks" sub="Everything the service was asked to do, live." />
       <Overview stats={stats.data} error={stats.error} selected={state.status} onSelect={toggleStatus} />
       <TaskTable state={state} set={set} live={live} types={stats.data?.by_type.map((t) => t.type) ?? []} onChanged={stats.refresh} />
     </div>
@@ -177,6 +197,9 @@ function TaskTable(props: {
   const list = usePolling(() => api.list(filters, state.limit, offset), [key], LIST_EVERY_MS, props.live);
   const page = list.data;
   const items = page?.items ?? [];
+  const rows = useMemo(() => sortRows(items, state.sort, SORT_BY), [items, state.sort]);
+  // A sort keeps the page and the filters: it orders what is shown.
+  const sortBy = (sort: Sort | undefined) => navigate(writeState({ ...state, sort }), true);
   const pages = page ? Math.max(1, Math.ceil(page.total / state.limit)) : 1;
 
   // Rows selected before keep their latest state, so that the bulk actions know what they are acting on.
@@ -350,27 +373,27 @@ function TaskTable(props: {
         </section>
       )}
 
-      <div class="table-wrap">
+      <TableWrap label="Tasks">
         <table class="tasks">
           <thead>
             <tr>
               <th class="check">
                 <input type="checkbox" checked={allOnPage} onChange={togglePage} aria-label="Select every task on this page" />
               </th>
-              <th>Task</th>
-              <th>Status</th>
-              <th class="progress-col">Progress</th>
-              <th>Type</th>
-              <th>Priority</th>
-              <th class="num">Attempts</th>
-              <th>Created</th>
+              <SortableTh label="Task" column="title" sort={state.sort} onSort={sortBy} />
+              <SortableTh label="Status" column="status" sort={state.sort} onSort={sortBy} />
+              <SortableTh label="Progress" column="progress" sort={state.sort} onSort={sortBy} class="progress-col" />
+              <SortableTh label="Type" column="type" sort={state.sort} onSort={sortBy} class="type-col" />
+              <SortableTh label="Priority" column="priority" sort={state.sort} onSort={sortBy} />
+              <SortableTh label="Attempts" column="attempts" sort={state.sort} onSort={sortBy} class="num attempts-col" />
+              <SortableTh label="Created" column="created" sort={state.sort} onSort={sortBy} />
               <th class="actions-col">
                 <span class="sr-only">Actions</span>
               </th>
             </tr>
           </thead>
           <tbody>
-            {items.map((t) => (
+            {rows.map((t) => (
               <tr key={t.id} data-task-id={t.id} class={selected.has(t.id) ? 'selected' : ''}>
                 <td class="check">
                   <input type="checkbox" checked={selected.has(t.id)} onChange={() => toggle(t)} aria-label={`Select ${t.title}`} />
@@ -394,15 +417,15 @@ function TaskTable(props: {
                   <StatusBadge status={t.status} />
                 </td>
                 <td class="progress-col">
-                  <Progress value={t.progress} status={t.status} />
+                  <Progress value={t.progress} status={t.status} label={`Progress of ${t.title}`} />
                 </td>
-                <td>
+                <td class="type-col">
                   <span class="type">{t.type}</span>
                 </td>
                 <td>
                   <PriorityBadge priority={t.priority} />
                 </td>
-                <td class="num">
+                <td class="num attempts-col">
                   {t.attempts}/{t.max_attempts}
                 </td>
                 <td class="nowrap" title={dateTime(t.created_at)}>
@@ -442,7 +465,7 @@ function TaskTable(props: {
               : `Could not load the tasks: ${list.error.message}`}
           </div>
         )}
-      </div>
+      </TableWrap>
 
       <footer class="pager">
         <span class="muted" data-testid="pager-summary">
