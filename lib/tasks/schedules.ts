@@ -1,0 +1,184 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { db } from '#lib/db/client';
+import {
+  advanceSchedule,
+  deleteSchedule as deleteScheduleRow,
+  findSchedule,
+  insertSchedule,
+  listSchedules,
+  lockDueSchedules,
+  type ScheduleValues,
+  updateSchedule as updateScheduleRow,
+} from '#lib/db/schedules';
+import type { ScheduleRow } from '#lib/db/schema';
+import { insertQueuedTasks } from '#lib/db/tasks';
+import { logger } from '#lib/logger';
+import { taskValues } from '#lib/tasks/commands';
+import { nextRunAfter } from '#lib/tasks/cron';
+import { ConflictError, InvalidInputError, NotFoundError } from '#lib/tasks/errors';
+import { toSchedule, toTask } from '#lib/tasks/mapping';
+import { publishAfterCommit, type Queued, selfPublishMs } from '#lib/tasks/outbox';
+import {
+  type CreateScheduleInput,
+  type CreateTaskInput,
+  type ListSchedulesQuery,
+  type Schedule,
+  ScheduleTaskSchema,
+  type Task,
+  type UpdateScheduleInput,
+} from '#lib/tasks/schemas';
+
+// Recurring schedules: their API and the scheduler tick that turns each due time into exactly one task.
+//
+// Exactly once: the tick takes due schedules with FOR UPDATE SKIP LOCKED, and in the same transaction creates the
+// task (through the tasks' own insert: events and outbox row included) and moves next_run_at on; the unique index
+// tasks(schedule_id, schedule_due_at) refuses a second task for a due time whatever happens. Missed due times (no
+// scheduler ran) make ONE catch-up run: the task of the earliest missed time, then next_run_at jumps to the first
+// time after now.
+
+const NOT_FOUND = 'Schedule not found';
+
+/** A schedule's task body checked against its task type now; errors name `task.<field>`. */
+function checkedTask(task: CreateTaskInput) {
+  try {
+    return taskValues(task);
+  } catch (err) {
+    if (!(err instanceof InvalidInputError)) throw err;
+    throw new InvalidInputError(
+      err.errors.map((e) => ({ ...e, path: `task.${e.path}` })),
+      err.message,
+    );
+  }
+}
+
+/** The next due time of an enabled schedule after `after`; null while disabled. */
+const nextRun = (s: Pick<ScheduleValues, 'cron' | 'timezone' | 'enabled'>, after: Date) =>
+  s.enabled ? nextRunAfter(s.cron, s.timezone, after) : null;
+
+/** Creates a schedule; its first run is the first due time after now. ConflictError when the name is taken. */
+export async function createSchedule(input: CreateScheduleInput): Promise<Schedule> {
+  checkedTask(input.task);
+  const values = { ...input, next_run_at: nextRun(input, new Date()) };
+  const row = await insertSchedule(db(), values);
+  if (!row) throw new ConflictError(`A schedule named '${input.name}' exists already`);
+  return toSchedule(row);
+}
+
+/** The schedule with this id; NotFoundError when there is none. */
+export async function getSchedule(id: string): Promise<Schedule> {
+  const row = await findSchedule(db(), id);
+  if (!row) throw new NotFoundError(NOT_FOUND);
+  return toSchedule(row);
+}
+
+/** A page of schedules, newest first. */
+export async function searchSchedules(q: ListSchedulesQuery) {
+  const { items, total } = await listSchedules(db(), q);
+  return { items: items.map(toSchedule), total, limit: q.limit, offset: q.offset };
+}
+
+/**
+ * Changes a schedule. A new cron, time zone or enabling counts the next run from now (the times it missed while
+ * disabled are not caught up); disabling clears next_run_at.
+ */
+export async function updateSchedule(id: string, input: UpdateScheduleInput): Promise<Schedule> {
+  if (input.task) checkedTask(input.task);
+  const row = await db().transaction(async (tx) => {
+    const current = await findSchedule(tx, id, true);
+    if (!current) throw new NotFoundError(NOT_FOUND);
+    const merged = { ...current, ...input };
+    const retimed = merged.enabled !== current.enabled || merged.cron !== current.cron || merged.timezone !== current.timezone;
+    const changed = await updateScheduleRow(tx, id, retimed ? { ...input, next_run_at: nextRun(merged, new Date()) } : input);
+    if (changed === 'name_taken') throw new ConflictError(`A schedule named '${input.name}' exists already`);
+    return changed;
+  });
+  if (!row) throw new NotFoundError(NOT_FOUND);
+  return toSchedule(row);
+}
+
+/** Deletes a schedule; the tasks it created stay (their schedule_id becomes null). NotFoundError when there is none. */
+export async function deleteSchedule(id: string): Promise<void> {
+  if (!(await deleteScheduleRow(db(), id))) throw new NotFoundError(NOT_FOUND);
+}
+
+/** A schedule's task as the columns of a new task, for a due time (null: a run by hand). */
+function scheduledTask(schedule: ScheduleRow, dueAt: Date | null) {
+  const body = ScheduleTaskSchema.parse(schedule.task);
+  return {
+    ...taskValues(body),
+    id: randomUUID(),
+    idempotency_key: null,
+    request_hash: null,
+    schedule_id: schedule.id,
+    schedule_due_at: dueAt,
+  };
+}
+
+/** Publishes the messages of tasks committed with outbox rows (the dispatcher publishes what this misses). */
+const publishAll = (rows: Queued[]) => Promise.all(rows.map((row) => publishAfterCommit(row)));
+
+/** Runs a schedule once now, whatever its timing (also when disabled); its next due time stays. */
+export async function triggerSchedule(id: string): Promise<Task> {
+  const row = await db().transaction(async (tx) => {
+    const schedule = await findSchedule(tx, id, true);
+    if (!schedule) throw new NotFoundError(NOT_FOUND);
+    const task = scheduledTask(schedule, null);
+    const inserted = await insertQueuedTasks(tx, [task], selfPublishMs());
+    await advanceSchedule(tx, id, schedule.next_run_at, new Date());
+    return inserted.get(task.id) as Queued;
+  });
+  return toTask(await publishAfterCommit(row));
+}
+
+const TICK_BATCH = 100;
+
+/**
+ * The scheduler's tick: creates the task of every schedule that is due (one per due time, however many ticks run
+ * at once) and moves each schedule's next_run_at to its first due time after now. Returns the tasks created.
+ */
+export async function runDueSchedules(): Promise<number> {
+  let created = 0;
+  for (;;) {
+    const { taken, rows } = await db().transaction(async (tx) => {
+      const { rows: due, now } = await lockDueSchedules(tx, TICK_BATCH);
+      const tasks = [];
+      for (const schedule of due) {
+        try {
+          tasks.push(scheduledTask(schedule, schedule.next_run_at));
+        } catch (err) {
+          // The stored body no longer fits (its task type went away, or changed its payload): this run is skipped.
+          logger.error('a schedule could not create its task; the run is skipped', { schedule_id: schedule.id, error: err as Error });
+        }
+        await advanceSchedule(tx, schedule.id, nextRun(schedule, now), now);
+      }
+      const inserted = await insertQueuedTasks(tx, tasks, selfPublishMs());
+      return { taken: due.length, rows: [...inserted.values()] };
+    });
+    await publishAll(rows);
+    created += rows.length;
+    if (taken < TICK_BATCH) break;
+  }
+  if (created) logger.info('scheduled tasks created', { created });
+  return created;
+}
+
+/**
+ * Runs the scheduler's tick every `everyMs` for `forMs` (once when `forMs` is 0), so that a due time is met within
+ * about `everyMs` between the invocations of a coarser schedule. A failed tick is logged and the next one goes on.
+ * Returns the tasks created.
+ */
+export async function runDueSchedulesRepeatedly({ forMs = 0, everyMs }: { forMs?: number; everyMs: number }): Promise<number> {
+  const start = Date.now();
+  let created = 0;
+  for (let at = start; ; at += everyMs) {
+    await sleep(Math.max(0, at - Date.now()));
+    try {
+      created += await runDueSchedules();
+    } catch (err) {
+      logger.error('scheduler tick failed', { error: err as Error });
+    }
+    if (at + everyMs >= start + forMs) break;
+  }
+  return created;
+}
