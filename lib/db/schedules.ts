@@ -75,8 +75,9 @@ export async function lockDueSchedules(ex: Executor, limit: number): Promise<{ r
     .orderBy(schedules.next_run_at)
     .limit(limit)
     .for('update', { skipLocked: true });
-  const clock = await ex.execute(sql`SELECT now() AS now`);
-  return { rows, now: new Date(clock.rows[0]?.now as Date) };
+  // As epoch milliseconds: a raw query gives a timestamp as text in PostgreSQL's own format.
+  const clock = await ex.execute<{ ms: number }>(sql`SELECT (extract(epoch FROM now()) * 1000)::float8 AS ms`);
+  return { rows, now: new Date(clock.rows[0]?.ms as number) };
 }
 
 /** Records the run of a schedule: its next due time and when the last run was created. */
