@@ -6,7 +6,6 @@ import {
   deleteSchedule as deleteScheduleRow,
   findSchedule,
   insertSchedule,
-  listSchedules,
   lockDueSchedules,
   type ScheduleValues,
   updateSchedule as updateScheduleRow,
@@ -19,25 +18,24 @@ import { nextRunAfter } from '#lib/tasks/cron';
 import { ConflictError, InvalidInputError, NotFoundError } from '#lib/tasks/errors';
 import { toSchedule, toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, type Queued, selfPublishMs } from '#lib/tasks/outbox';
+import { SCHEDULE_NOT_FOUND } from '#lib/tasks/schedule-queries';
 import {
   type CreateScheduleInput,
   type CreateTaskInput,
-  type ListSchedulesQuery,
   type Schedule,
   ScheduleTaskSchema,
   type Task,
   type UpdateScheduleInput,
 } from '#lib/tasks/schemas';
 
-// Recurring schedules: their API and the scheduler tick that turns each due time into exactly one task.
+// Changing recurring schedules (reading them: schedule-queries.ts), and the scheduler tick that turns each due
+// time into exactly one task.
 //
 // Exactly once: the tick takes due schedules with FOR UPDATE SKIP LOCKED, and in the same transaction creates the
 // task (through the tasks' own insert: events and outbox row included) and moves next_run_at on; the unique index
 // tasks(schedule_id, schedule_due_at) refuses a second task for a due time whatever happens. Missed due times (no
 // scheduler ran) make ONE catch-up run: the task of the earliest missed time, then next_run_at jumps to the first
 // time after now.
-
-const NOT_FOUND = 'Schedule not found';
 
 /** A schedule's task body checked against its task type now; errors name `task.<field>`. */
 function checkedTask(task: CreateTaskInput) {
@@ -65,19 +63,6 @@ export async function createSchedule(input: CreateScheduleInput): Promise<Schedu
   return toSchedule(row);
 }
 
-/** The schedule with this id; NotFoundError when there is none. */
-export async function getSchedule(id: string): Promise<Schedule> {
-  const row = await findSchedule(db(), id);
-  if (!row) throw new NotFoundError(NOT_FOUND);
-  return toSchedule(row);
-}
-
-/** A page of schedules, newest first. */
-export async function searchSchedules(q: ListSchedulesQuery) {
-  const { items, total } = await listSchedules(db(), q);
-  return { items: items.map(toSchedule), total, limit: q.limit, offset: q.offset };
-}
-
 /**
  * Changes a schedule. A new cron, time zone or enabling counts the next run from now (the times it missed while
  * disabled are not caught up); disabling clears next_run_at.
@@ -86,20 +71,20 @@ export async function updateSchedule(id: string, input: UpdateScheduleInput): Pr
   if (input.task) checkedTask(input.task);
   const row = await db().transaction(async (tx) => {
     const current = await findSchedule(tx, id, true);
-    if (!current) throw new NotFoundError(NOT_FOUND);
+    if (!current) throw new NotFoundError(SCHEDULE_NOT_FOUND);
     const merged = { ...current, ...input };
     const retimed = merged.enabled !== current.enabled || merged.cron !== current.cron || merged.timezone !== current.timezone;
     const changed = await updateScheduleRow(tx, id, retimed ? { ...input, next_run_at: nextRun(merged, new Date()) } : input);
     if (changed === 'name_taken') throw new ConflictError(`A schedule named '${input.name}' exists already`);
     return changed;
   });
-  if (!row) throw new NotFoundError(NOT_FOUND);
+  if (!row) throw new NotFoundError(SCHEDULE_NOT_FOUND);
   return toSchedule(row);
 }
 
 /** Deletes a schedule; the tasks it created stay (their schedule_id becomes null). NotFoundError when there is none. */
 export async function deleteSchedule(id: string): Promise<void> {
-  if (!(await deleteScheduleRow(db(), id))) throw new NotFoundError(NOT_FOUND);
+  if (!(await deleteScheduleRow(db(), id))) throw new NotFoundError(SCHEDULE_NOT_FOUND);
 }
 
 /** A schedule's task as the columns of a new task, for a due time (null: a run by hand). */
@@ -122,7 +107,7 @@ const publishAll = (rows: Queued[]) => Promise.all(rows.map((row) => publishAfte
 export async function triggerSchedule(id: string): Promise<Task> {
   const row = await db().transaction(async (tx) => {
     const schedule = await findSchedule(tx, id, true);
-    if (!schedule) throw new NotFoundError(NOT_FOUND);
+    if (!schedule) throw new NotFoundError(SCHEDULE_NOT_FOUND);
     const task = scheduledTask(schedule, null);
     const inserted = await insertQueuedTasks(tx, [task], selfPublishMs());
     await advanceSchedule(tx, id, schedule.next_run_at, new Date());
