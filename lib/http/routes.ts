@@ -298,6 +298,7 @@ export const ROUTES = {
         ...json(TaskSchema, 'The task created: PENDING when queued, NEW when the queue was unreachable'),
         headers: { Location: { schema: { type: 'string' }, description: '/api/v1/tasks/{id}' } },
       },
+      409: problem("The schedule's stored task no longer fits its task type (the type went away or changed)"),
       ...S404,
       ...E422,
       ...E503,

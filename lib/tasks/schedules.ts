@@ -15,7 +15,7 @@ import { insertQueuedTasks } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
 import { taskValues } from '#lib/tasks/commands';
 import { nextRunAfter } from '#lib/tasks/cron';
-import { ConflictError, InvalidInputError, NotFoundError } from '#lib/tasks/errors';
+import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 import { toSchedule, toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, type Queued, selfPublishMs } from '#lib/tasks/outbox';
 import { SCHEDULE_NOT_FOUND } from '#lib/tasks/schedule-queries';
@@ -87,11 +87,15 @@ export async function deleteSchedule(id: string): Promise<void> {
   if (!(await deleteScheduleRow(db(), id))) throw new NotFoundError(SCHEDULE_NOT_FOUND);
 }
 
-/** A schedule's task as the columns of a new task, for a due time (null: a run by hand). */
+/**
+ * A schedule's task as the columns of a new task, for a due time (null: a run by hand). InvalidInputError when the
+ * stored body no longer fits (its task type went away, or its schemas changed since it was stored).
+ */
 function scheduledTask(schedule: ScheduleRow, dueAt: Date | null) {
-  const body = ScheduleTaskSchema.parse(schedule.task);
+  const body = ScheduleTaskSchema.safeParse(schedule.task);
+  if (!body.success) throw new InvalidInputError(zodIssuesToFieldErrors(body.error.issues), 'The task body is not valid');
   return {
-    ...taskValues(body),
+    ...taskValues(body.data),
     id: randomUUID(),
     idempotency_key: null,
     request_hash: null,
@@ -103,12 +107,22 @@ function scheduledTask(schedule: ScheduleRow, dueAt: Date | null) {
 /** Publishes the messages of tasks committed with outbox rows (the dispatcher publishes what this misses). */
 const publishAll = (rows: Queued[]) => Promise.all(rows.map((row) => publishAfterCommit(row)));
 
+function storedTaskOrConflict(schedule: ScheduleRow) {
+  try {
+    return scheduledTask(schedule, null);
+  } catch (err) {
+    if (!(err instanceof InvalidInputError)) throw err;
+    const fields = err.errors.map((e) => `task.${e.path}: ${e.message}`).join('; ');
+    throw new ConflictError(`The schedule's task no longer fits its task type (${fields}); give it a new one with PATCH`);
+  }
+}
+
 /** Runs a schedule once now, whatever its timing (also when disabled); its next due time stays. */
 export async function triggerSchedule(id: string): Promise<Task> {
   const row = await db().transaction(async (tx) => {
     const schedule = await findSchedule(tx, id, true);
     if (!schedule) throw new NotFoundError(SCHEDULE_NOT_FOUND);
-    const task = scheduledTask(schedule, null);
+    const task = storedTaskOrConflict(schedule);
     const inserted = await insertQueuedTasks(tx, [task], selfPublishMs());
     await advanceSchedule(tx, id, schedule.next_run_at, new Date());
     return inserted.get(task.id) as Queued;
@@ -129,13 +143,16 @@ export async function runDueSchedules(): Promise<number> {
       const { rows: due, now } = await lockDueSchedules(tx, TICK_BATCH);
       const tasks = [];
       for (const schedule of due) {
+        let next: Date | null = null;
         try {
+          next = nextRun(schedule, now);
           tasks.push(scheduledTask(schedule, schedule.next_run_at));
         } catch (err) {
-          // The stored body no longer fits (its task type went away, or changed its payload): this run is skipped.
+          // One schedule that cannot run (its stored body no longer fits, or its cron no longer parses) must not
+          // hold up the others: its run is skipped (and with no next due time, it waits for a PATCH).
           logger.error('a schedule could not create its task; the run is skipped', { schedule_id: schedule.id, error: err as Error });
         }
-        await advanceSchedule(tx, schedule.id, nextRun(schedule, now), now);
+        await advanceSchedule(tx, schedule.id, next, now);
       }
       const inserted = await insertQueuedTasks(tx, tasks, selfPublishMs());
       return { taken: due.length, rows: [...inserted.values()] };

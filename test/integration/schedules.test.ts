@@ -320,6 +320,10 @@ describe('running schedules', () => {
     expect(await tasksOf(off.id)).toEqual([]);
     expect(await tasksOf(broken.id)).toEqual([]);
     expect(new Date((await byId(get, 'GET', broken.id)).body.next_run_at).getTime()).toBeGreaterThan(Date.now());
+    const fired = await byId(trigger, 'POST', broken.id, '/trigger');
+    expect(fired.statusCode).toBe(409);
+    expect(fired.body.detail).toMatch(/^The schedule's task no longer fits its task type \(task\.type: unknown task type 'gone'/);
+    expect(await tasksOf(broken.id)).toEqual([]);
   });
 
   it('the dispatcher function runs the scheduler tick', async () => {
