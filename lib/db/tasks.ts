@@ -123,6 +123,8 @@ export interface TaskQuery {
   created_to?: string;
   /** A case-insensitive substring of the title or the description. */
   search?: string;
+  /** The recurring schedule that created the tasks. */
+  schedule_id?: string;
   limit: number;
   offset: number;
   /** Payloads and results longer than this (as JSON) are left out of the items. */
@@ -135,6 +137,7 @@ export async function listTasks(ex: Executor, q: TaskQuery): Promise<{ items: Ta
   if (q.status) where.push(inArray(tasks.status, q.status));
   if (q.priority) where.push(eq(tasks.priority, q.priority));
   if (q.type) where.push(eq(tasks.type, q.type));
+  if (q.schedule_id) where.push(eq(tasks.schedule_id, q.schedule_id));
   if (q.created_from) where.push(gte(tasks.created_at, new Date(q.created_from)));
   if (q.created_to) where.push(lt(tasks.created_at, new Date(q.created_to)));
   if (q.search) {

@@ -89,6 +89,7 @@ export const ListTasksQuerySchema = z
     created_from: isoTimeInRange.optional().meta({ description: 'Created at or after (inclusive)' }),
     created_to: isoTimeInRange.optional().meta({ description: 'Created before (exclusive)' }),
     search: text(200).min(1).optional().meta({ description: 'Case-insensitive substring of title or description' }),
+    schedule_id: z.guid({ error: 'must be a UUID' }).toLowerCase().optional().meta({ description: 'Created by this recurring schedule' }),
     limit: intParam(1, 100, 20),
     offset: intParam(0, 1_000_000, 0),
   })

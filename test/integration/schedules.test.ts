@@ -12,6 +12,7 @@ import { handler as list } from '../../functions/schedules-list';
 import { handler as trigger } from '../../functions/schedules-trigger';
 import { handler as update } from '../../functions/schedules-update';
 import { handler as getTask } from '../../functions/tasks-get';
+import { handler as listTasks } from '../../functions/tasks-list';
 import { useTestApp } from '../helpers/app';
 import { fakeContext, httpEvent, invoke } from '../helpers/lambda';
 
@@ -231,6 +232,13 @@ describe('running schedules', () => {
     // Triggered twice: two tasks (runs by hand have no due time to be unique on).
     expect((await byId(trigger, 'POST', s.id, '/trigger')).statusCode).toBe(201);
     expect(await tasksOf(s.id)).toHaveLength(2);
+    // The task list filters by schedule.
+    const listed = await invoke(listTasks, httpEvent({ method: 'GET', path: '/api/v1/tasks', query: { schedule_id: s.id.toUpperCase() } }));
+    expect(listed.statusCode).toBe(200);
+    expect(listed.body).toMatchObject({ total: 2, items: [{ schedule_id: s.id }, { id: res.body.id, schedule_id: s.id }] });
+    const bad = await invoke(listTasks, httpEvent({ method: 'GET', path: '/api/v1/tasks', query: { schedule_id: 'x' } }));
+    expect(bad.statusCode).toBe(422);
+    expect(bad.body.errors).toEqual([{ path: 'schedule_id', message: 'must be a UUID' }]);
   });
 
   it('a due schedule gets one task for its due time, and next_run_at moves to the next one', async () => {
