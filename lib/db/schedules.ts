@@ -81,6 +81,6 @@ export async function lockDueSchedules(ex: Executor, limit: number): Promise<{ r
 }
 
 /** Records the run of a schedule: its next due time and when the last run was created. */
-export async function advanceSchedule(ex: Executor, id: string, nextRunAt: Date | null, lastRunAt: Date): Promise<void> {
+export async function advanceSchedule(ex: Executor, id: string, nextRunAt: Date | null, lastRunAt: Date | null): Promise<void> {
   await ex.update(schedules).set({ next_run_at: nextRunAt, last_run_at: lastRunAt, updated_at: sql`now()` }).where(eq(schedules.id, id));
 }

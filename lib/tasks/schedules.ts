@@ -144,15 +144,17 @@ export async function runDueSchedules(): Promise<number> {
       const tasks = [];
       for (const schedule of due) {
         let next: Date | null = null;
+        let lastRun = schedule.last_run_at;
         try {
           next = nextRun(schedule, now);
           tasks.push(scheduledTask(schedule, schedule.next_run_at));
+          lastRun = now;
         } catch (err) {
           // One schedule that cannot run (its stored body no longer fits, or its cron no longer parses) must not
           // hold up the others: its run is skipped (and with no next due time, it waits for a PATCH).
           logger.error('a schedule could not create its task; the run is skipped', { schedule_id: schedule.id, error: err as Error });
         }
-        await advanceSchedule(tx, schedule.id, next, now);
+        await advanceSchedule(tx, schedule.id, next, lastRun);
       }
       const inserted = await insertQueuedTasks(tx, tasks, selfPublishMs());
       return { taken: due.length, rows: [...inserted.values()] };

@@ -327,7 +327,9 @@ describe('running schedules', () => {
     expect(await runDueSchedules()).toBe(0);
     expect(await tasksOf(off.id)).toEqual([]);
     expect(await tasksOf(broken.id)).toEqual([]);
-    expect(new Date((await byId(get, 'GET', broken.id)).body.next_run_at).getTime()).toBeGreaterThan(Date.now());
+    const after = (await byId(get, 'GET', broken.id)).body;
+    expect(new Date(after.next_run_at).getTime()).toBeGreaterThan(Date.now());
+    expect(after.last_run_at).toBeNull();
     const fired = await byId(trigger, 'POST', broken.id, '/trigger');
     expect(fired.statusCode).toBe(409);
     expect(fired.body.detail).toMatch(/^The schedule's task no longer fits its task type \(task\.type: unknown task type 'gone'/);
