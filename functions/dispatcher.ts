@@ -1,15 +1,29 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
+import { config } from '#lib/config';
 import { logger } from '#lib/logger';
 import { runMaintenanceRepeatedly } from '#lib/tasks/dispatcher';
+import { runDueSchedulesRepeatedly } from '#lib/tasks/schedules';
 
-/** The schedule's input (serverless.yml): repeat the maintenance for a while; any other event runs it once. */
-const Input = z.object({ repeat_for_ms: z.number().int().min(0).max(55_000).optional(), every_ms: z.number().int().min(1_000).optional() });
+/**
+ * The schedule's input (serverless.yml): repeat the maintenance for a while, and look for due recurring schedules
+ * every SCHEDULE_TICK_MS for `schedules_for_ms` (default: as long as the maintenance); any other event runs each once.
+ */
+const Input = z.object({
+  repeat_for_ms: z.number().int().min(0).max(55_000).optional(),
+  every_ms: z.number().int().min(1_000).optional(),
+  schedules_for_ms: z.number().int().min(0).max(59_000).optional(),
+});
 
-/** Scheduled: queues again the tasks of lost runs and publishes whatever the outbox still holds. */
+/** Scheduled: queues again the tasks of lost runs, publishes whatever the outbox still holds, starts due schedules. */
 export const handler = middy(async (event: unknown) => {
   const input = Input.safeParse(event);
   const options = input.success ? { forMs: input.data.repeat_for_ms, everyMs: input.data.every_ms } : {};
-  return { published: await runMaintenanceRepeatedly(options) };
+  const schedulesForMs = input.success ? (input.data.schedules_for_ms ?? input.data.repeat_for_ms) : 0;
+  const [published, scheduled] = await Promise.all([
+    runMaintenanceRepeatedly(options),
+    runDueSchedulesRepeatedly({ forMs: schedulesForMs, everyMs: config().SCHEDULE_TICK_MS }),
+  ]);
+  return { published, scheduled };
 }).use(injectLambdaContext(logger, { resetKeys: true }));

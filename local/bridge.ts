@@ -17,6 +17,8 @@ export interface BridgeOptions {
   batchSize: number;
   /** How often the dispatcher function runs; 0 turns it off. */
   dispatchEveryMs: number;
+  /** How often, within each dispatcher run, it looks for due recurring schedules (when finer than `dispatchEveryMs`). */
+  scheduleTickMs: number;
   /** Longest wait for one invocation. */
   invokeTimeoutMs: number;
 }
@@ -101,10 +103,13 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
     consumers.push(consumer);
   }
   let dispatching: Promise<void> = Promise.resolve();
+  // The maintenance once per run; the schedules' tick at its own finer cadence until shortly before the next run.
+  const dispatcherEvent =
+    o.scheduleTickMs < o.dispatchEveryMs ? { schedules_for_ms: Math.min(o.dispatchEveryMs - o.scheduleTickMs / 2, 59_000) } : {};
   const timer =
     o.dispatchEveryMs > 0
       ? setInterval(() => {
-          dispatching = invokeFunction(o, 'dispatcher', {})
+          dispatching = invokeFunction(o, 'dispatcher', dispatcherEvent)
             .then(() => undefined)
             .catch((err) => logger.warn('dispatcher run failed', { error: err as Error }));
         }, o.dispatchEveryMs)
@@ -128,6 +133,7 @@ export function bridgeOptionsFromConfig(lambdaUrl: string): BridgeOptions {
     concurrency: c.WORKER_CONCURRENCY,
     batchSize: c.WORKER_BATCH_SIZE,
     dispatchEveryMs: c.OUTBOX_INTERVAL_MS,
+    scheduleTickMs: c.SCHEDULE_TICK_MS,
     invokeTimeoutMs: 15 * 60_000,
   };
 }

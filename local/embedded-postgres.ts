@@ -66,7 +66,7 @@ export async function startEmbeddedPostgres(options: Options): Promise<EmbeddedS
     persistent: options.persistent,
     initdbFlags: ['--encoding=UTF8', '--locale=C'],
     // Throw-away test servers trade durability for speed; a kept one stays durable.
-    postgresFlags: ['-c', 'max_connections=300', ...(options.persistent ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off'])],
+    postgresFlags: ['-c', 'max_connections=400', ...(options.persistent ? [] : ['-c', 'fsync=off', '-c', 'synchronous_commit=off'])],
     onLog: () => {},
     onError: () => {},
   });

@@ -51,6 +51,10 @@ export const tasks = pgTable(
      * and acknowledged, and a new one is written when the type has room again (see lib/db/task-types.ts).
      */
     held_at: ts('held_at'),
+    /** The recurring schedule that created the task; set to NULL when the schedule is deleted. */
+    schedule_id: uuid('schedule_id').references(() => schedules.id, { onDelete: 'set null' }),
+    /** The schedule's due time this task runs for; NULL for a run started by hand (POST .../trigger). */
+    schedule_due_at: ts('schedule_due_at'),
   },
   (t) => [
     index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
@@ -64,6 +68,34 @@ export const tasks = pgTable(
     // The tasks a type holds back, in the order they are let go; and a type's running count.
     index('tasks_held_idx').on(t.type, t.priority.desc(), t.created_at).where(sql`held_at IS NOT NULL`),
     index('tasks_in_progress_type_idx').on(t.type).where(sql`status = 'IN_PROGRESS'`),
+    // Exactly one task per due time of a schedule, however many schedulers run at once; it also serves the
+    // SET NULL of a deleted schedule.
+    uniqueIndex('tasks_schedule_due_idx').on(t.schedule_id, t.schedule_due_at).where(sql`schedule_id IS NOT NULL`),
+  ],
+);
+
+/** Recurring schedules: each due time of `cron` (in `timezone`) creates one task from `task`. */
+export const schedules = pgTable(
+  'schedules',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    cron: text('cron').notNull(),
+    timezone: text('timezone').notNull().default('UTC'),
+    /** A task create body (validated when stored and again at each run). */
+    task: jsonb('task').notNull(),
+    enabled: boolean('enabled').notNull().default(true),
+    /** The next due time; NULL while disabled. */
+    next_run_at: ts('next_run_at'),
+    last_run_at: ts('last_run_at'),
+    created_at: ts('created_at').notNull().defaultNow(),
+    updated_at: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('schedules_name_idx').on(t.name),
+    index('schedules_created_at_idx').on(t.created_at.desc(), t.id.desc()),
+    // The scheduler's question, "which are due?", without scanning the disabled ones.
+    index('schedules_next_run_at_idx').on(t.next_run_at).where(sql`enabled AND next_run_at IS NOT NULL`),
   ],
 );
 
@@ -135,3 +167,4 @@ export const queueMessages = pgTable(
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskEventRow = typeof taskEvents.$inferSelect;
+export type ScheduleRow = typeof schedules.$inferSelect;

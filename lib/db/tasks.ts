@@ -16,6 +16,9 @@ export interface NewTask {
   timeout_ms: number | null;
   idempotency_key: string | null;
   request_hash: string | null;
+  /** The recurring schedule that creates the task, and the due time it runs for (NULL for a run by hand). */
+  schedule_id?: string | null;
+  schedule_due_at?: Date | null;
 }
 
 type Returned = TaskRow & { outbox_id: number | null };
@@ -42,15 +45,19 @@ export async function insertQueuedTasks(
   const column = (pick: (task: NewTask & { id: string }) => unknown, type: string) => arrayOf(list.map(pick), type);
   const result = await ex.execute(sql`
     WITH t AS (
-      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash)
-      SELECT id, type, title, description, priority, payload, ${status(MOVES.queue.to)}, max_attempts, timeout_ms, idempotency_key, request_hash
+      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash,
+        schedule_id, schedule_due_at)
+      SELECT id, type, title, description, priority, payload, ${status(MOVES.queue.to)}, max_attempts, timeout_ms, idempotency_key, request_hash,
+        schedule_id, schedule_due_at
       FROM unnest(${column((task) => task.id, 'uuid')}, ${column((task) => task.type, 'text')}, ${column((task) => task.title, 'text')},
         ${column((task) => task.description, 'text')}, ${column((task) => task.priority, 'task_priority')},
         ${column((task) => JSON.stringify(task.payload), 'jsonb')}, ${column((task) => task.max_attempts, 'integer')},
         ${column((task) => task.timeout_ms, 'integer')}, ${column((task) => task.idempotency_key, 'text')},
-        ${column((task) => task.request_hash, 'text')})
-        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash)
-      ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+        ${column((task) => task.request_hash, 'text')}, ${column((task) => task.schedule_id ?? null, 'uuid')},
+        ${column((task) => task.schedule_due_at?.toISOString() ?? null, 'timestamptz')})
+        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash, schedule_id, schedule_due_at)
+      -- No target: a taken idempotency key and a schedule's due time that has its task already are both left out.
+      ON CONFLICT DO NOTHING
       RETURNING *
     ),
     e AS (${recordEvents('t', { from: sql`NULL::task_status`, to: status('NEW'), reason: 'created' }, moved(MOVES.queue, 'queued', undefined, status('NEW')))}),
@@ -116,6 +123,8 @@ export interface TaskQuery {
   created_to?: string;
   /** A case-insensitive substring of the title or the description. */
   search?: string;
+  /** The recurring schedule that created the tasks. */
+  schedule_id?: string;
   limit: number;
   offset: number;
   /** Payloads and results longer than this (as JSON) are left out of the items. */
@@ -128,6 +137,7 @@ export async function listTasks(ex: Executor, q: TaskQuery): Promise<{ items: Ta
   if (q.status) where.push(inArray(tasks.status, q.status));
   if (q.priority) where.push(eq(tasks.priority, q.priority));
   if (q.type) where.push(eq(tasks.type, q.type));
+  if (q.schedule_id) where.push(eq(tasks.schedule_id, q.schedule_id));
   if (q.created_from) where.push(gte(tasks.created_at, new Date(q.created_from)));
   if (q.created_to) where.push(lt(tasks.created_at, new Date(q.created_to)));
   if (q.search) {

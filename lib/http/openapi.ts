@@ -70,7 +70,7 @@ function build() {
         'Create tasks over HTTP or through the `task_intake` queue; a processor runs them asynchronously. Errors are `application/problem+json` (RFC 9457).',
     },
     servers: [{ url: '/' }],
-    tags: [{ name: 'tasks' }, { name: 'service' }],
+    tags: [{ name: 'tasks' }, { name: 'schedules' }, { name: 'service' }],
   });
 }
 

@@ -3,10 +3,15 @@ import { z } from 'zod';
 import {
   BulkActionResultSchema,
   BulkActionSchema,
+  CreateScheduleSchema,
   CreateTaskSchema,
   HealthSchema,
+  ListSchedulesQuerySchema,
   ListTasksQuerySchema,
   ProblemSchema,
+  ScheduleIdParamsSchema,
+  ScheduleListSchema,
+  ScheduleSchema,
   StatsSchema,
   TaskEventListSchema,
   TaskIdParamsSchema,
@@ -16,6 +21,7 @@ import {
   TaskTypeListSchema,
   TaskTypeParamsSchema,
   TaskTypeSchema,
+  UpdateScheduleSchema,
   UpdateTaskSchema,
   UpdateTaskTypeSchema,
 } from '#lib/tasks/schemas';
@@ -99,6 +105,16 @@ const IdempotencyKeyHeaders = z.object({
 });
 
 const byId = { params: TaskIdParamsSchema };
+const scheduleById = { params: ScheduleIdParamsSchema };
+const S404 = { 404: problem('Schedule not found') };
+const S422 = {
+  422: problem('The request parses but is not valid (a bad cron expression or time zone among others); `errors` lists the failing fields'),
+};
+const SCHEDULE_TIMING =
+  'Each due time of `cron` (five fields, read in `timezone`) creates exactly one task, carrying `schedule_id`, however many service instances run. ' +
+  'Due times missed while no scheduler ran (an outage) make at most ONE catch-up run, then `next_run_at` moves to the first due time after now. ' +
+  'Across daylight-saving changes: a time that the spring-forward skips runs at the first minute after the gap (`30 2 * * *` in Europe/Berlin runs at 03:00 that day), ' +
+  'a time that the fall-back repeats runs once; an interval such as `*/30 * * * *` keeps counting in real time.';
 
 /** Every HTTP route, by name; the documented ones in the order of the OpenAPI document. */
 export const ROUTES = {
@@ -201,6 +217,95 @@ export const ROUTES = {
     tags: ['tasks'],
     request: { body: BulkActionSchema },
     responses: { 200: json(BulkActionResultSchema, 'One result per task'), ...E400, ...E413, ...E415, ...E422, ...E503 },
+  },
+  createSchedule: {
+    method: 'POST',
+    path: '/api/v1/schedules',
+    function: 'schedulesCreate',
+    summary: 'Create a recurring schedule',
+    description: `Stores the schedule; its first run is its first due time after now. Names are unique (409 on a duplicate). ${SCHEDULE_TIMING}`,
+    tags: ['schedules'],
+    request: { body: CreateScheduleSchema },
+    responses: {
+      201: {
+        ...json(ScheduleSchema, 'Created'),
+        headers: { Location: { schema: { type: 'string' }, description: '/api/v1/schedules/{id}' } },
+      },
+      409: problem('A schedule with this name exists already'),
+      ...E400,
+      ...E413,
+      ...E415,
+      ...S422,
+      ...E503,
+    },
+  },
+  listSchedules: {
+    method: 'GET',
+    path: '/api/v1/schedules',
+    function: 'schedulesList',
+    summary: 'List schedules, newest first',
+    tags: ['schedules'],
+    request: { query: ListSchedulesQuerySchema },
+    responses: { 200: json(ScheduleListSchema, 'A page of schedules'), ...E422, ...E503 },
+  },
+  getSchedule: {
+    method: 'GET',
+    path: '/api/v1/schedules/{id}',
+    function: 'schedulesGet',
+    summary: 'Get a schedule',
+    tags: ['schedules'],
+    request: scheduleById,
+    responses: { 200: json(ScheduleSchema, 'The schedule'), ...S404, ...E422, ...E503 },
+  },
+  updateSchedule: {
+    method: 'PATCH',
+    path: '/api/v1/schedules/{id}',
+    function: 'schedulesUpdate',
+    summary: 'Change a schedule',
+    description:
+      'Changes any of name, cron, timezone, task (replaced whole) and enabled. A new cron or time zone, or enabling, counts the next due time from now (times missed while disabled are not caught up); disabling sets `next_run_at` to null.',
+    tags: ['schedules'],
+    request: { ...scheduleById, body: UpdateScheduleSchema },
+    responses: {
+      200: json(ScheduleSchema, 'The changed schedule'),
+      409: problem('Another schedule has this name'),
+      ...E400,
+      ...S404,
+      ...E413,
+      ...E415,
+      ...S422,
+      ...E503,
+    },
+  },
+  deleteSchedule: {
+    method: 'DELETE',
+    path: '/api/v1/schedules/{id}',
+    function: 'schedulesDelete',
+    summary: 'Delete a schedule',
+    description: 'The tasks it created stay; their `schedule_id` becomes null.',
+    tags: ['schedules'],
+    request: scheduleById,
+    responses: { 204: { description: 'Deleted' }, ...S404, ...E422, ...E503 },
+  },
+  triggerSchedule: {
+    method: 'POST',
+    path: '/api/v1/schedules/{id}/trigger',
+    function: 'schedulesTrigger',
+    summary: 'Run a schedule once now',
+    description:
+      "Creates one task from the schedule's task body now, also when the schedule is disabled; its next due time stays as it was.",
+    tags: ['schedules'],
+    request: scheduleById,
+    responses: {
+      201: {
+        ...json(TaskSchema, 'The task created: PENDING when queued, NEW when the queue was unreachable'),
+        headers: { Location: { schema: { type: 'string' }, description: '/api/v1/tasks/{id}' } },
+      },
+      409: problem("The schedule's stored task no longer fits its task type (the type went away or changed)"),
+      ...S404,
+      ...E422,
+      ...E503,
+    },
   },
   listTaskTypes: {
     method: 'GET',

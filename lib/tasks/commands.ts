@@ -69,8 +69,11 @@ const insertQueued = batched(
   { inFlight: 2 },
 );
 
-/** Creates a task and queues it; with an idempotency key, a repeat returns the first task (`created: false`). */
-export async function createTask(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {
+/** The columns of a new task as a create body gives them: checked against its type, defaults resolved. */
+export type TaskValues = Omit<NewTask, 'idempotency_key' | 'request_hash' | 'schedule_id' | 'schedule_due_at'>;
+
+/** Checks a create body against its task type (payload, timeout) and resolves its defaults; InvalidInputError if not valid. */
+export function taskValues(input: CreateTaskInput): TaskValues {
   const payload = validatePayload(input.type, input.payload);
   const typeTimeout = taskTypeOrThrow(input.type).timeoutMs;
   if (input.timeout_ms !== undefined && input.timeout_ms > typeTimeout) {
@@ -78,8 +81,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
       { path: 'timeout_ms', message: `must be at most ${typeTimeout} (the default timeout of '${input.type}')` },
     ]);
   }
-  const key = idempotencyKey ?? null;
-  const stored = {
+  return {
     type: input.type,
     title: input.title,
     description: input.description ?? null,
@@ -88,6 +90,12 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
     max_attempts: input.max_attempts ?? config().DEFAULT_MAX_ATTEMPTS,
     timeout_ms: input.timeout_ms ?? null,
   };
+}
+
+/** Creates a task and queues it; with an idempotency key, a repeat returns the first task (`created: false`). */
+export async function createTask(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {
+  const stored = taskValues(input);
+  const key = idempotencyKey ?? null;
   // Over what is stored, defaults resolved: a repeat that spells out a default (`"priority": "MEDIUM"`) is the same request.
   const requestHash = key ? createHash('sha256').update(canonicalJson(stored)).digest('hex') : null;
   const values = { ...stored, idempotency_key: key, request_hash: requestHash };

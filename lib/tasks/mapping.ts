@@ -1,6 +1,6 @@
-import type { TaskEventRow, TaskRow } from '#lib/db/schema';
+import type { ScheduleRow, TaskEventRow, TaskRow } from '#lib/db/schema';
 import type { TaskListRow } from '#lib/db/tasks';
-import type { Task, TaskListItem } from '#lib/tasks/schemas';
+import type { Schedule, Task, TaskListItem } from '#lib/tasks/schemas';
 
 /** A time as the API writes it: ISO 8601 UTC with milliseconds. */
 export const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString());
@@ -25,6 +25,7 @@ export function toTask(row: TaskRow): Task {
     updated_at: iso(row.updated_at) as string,
     started_at: iso(row.started_at),
     finished_at: iso(row.finished_at),
+    schedule_id: row.schedule_id,
   };
 }
 
@@ -44,4 +45,18 @@ export const toTaskEvent = (e: TaskEventRow) => ({
   to_status: e.to_status,
   at: iso(e.at) as string,
   reason: e.reason,
+});
+
+/** The API shape of a stored schedule. */
+export const toSchedule = (row: ScheduleRow): Schedule => ({
+  id: row.id,
+  name: row.name,
+  cron: row.cron,
+  timezone: row.timezone,
+  task: row.task as Schedule['task'],
+  enabled: row.enabled,
+  next_run_at: iso(row.next_run_at),
+  last_run_at: iso(row.last_run_at),
+  created_at: iso(row.created_at) as string,
+  updated_at: iso(row.updated_at) as string,
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { TASK_PRIORITIES, TASK_STATUSES } from '#lib/model';
+import { canonicalTimeZone, cronProblem } from '#lib/tasks/cron';
 import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 
 /** Rejects NUL characters, which PostgreSQL text cannot store. */
@@ -88,6 +89,7 @@ export const ListTasksQuerySchema = z
     created_from: isoTimeInRange.optional().meta({ description: 'Created at or after (inclusive)' }),
     created_to: isoTimeInRange.optional().meta({ description: 'Created before (exclusive)' }),
     search: text(200).min(1).optional().meta({ description: 'Case-insensitive substring of title or description' }),
+    schedule_id: z.guid({ error: 'must be a UUID' }).toLowerCase().optional().meta({ description: 'Created by this recurring schedule' }),
     limit: intParam(1, 100, 20),
     offset: intParam(0, 1_000_000, 0),
   })
@@ -115,6 +117,7 @@ export const TaskSchema = z
     updated_at: isoTime,
     started_at: isoTime.nullable(),
     finished_at: isoTime.nullable(),
+    schedule_id: z.uuid().nullable().meta({ description: 'The recurring schedule that created the task (null if none, or deleted)' }),
   })
   .meta({ id: 'Task' });
 export type Task = z.output<typeof TaskSchema>;
@@ -285,3 +288,91 @@ export const UpdateTaskTypeSchema = z
   .meta({ id: 'UpdateTaskType' });
 export type UpdateTaskTypeInput = z.output<typeof UpdateTaskTypeSchema>;
 export type TaskTypeList = z.output<typeof TaskTypeListSchema>;
+
+export const ScheduleIdParamsSchema = z.object({
+  id: z.guid({ error: 'must be a UUID' }).meta({ description: 'Schedule id', example: '5c1d0a8e-7f0e-4c52-9d1b-3a2f6e9b8c41' }),
+});
+
+const ScheduleNameSchema = z
+  .string()
+  .trim()
+  .min(1, 'must not be blank')
+  .max(200, 'must be at most 200 characters')
+  .refine(noNul, 'must not contain NUL characters')
+  .meta({ description: 'Unique among the schedules', example: 'nightly-report' });
+
+const CronSchema = z
+  .string()
+  .max(200, 'must be at most 200 characters')
+  .superRefine((cron, ctx) => {
+    const problem = cronProblem(cron);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  })
+  .meta({
+    description: 'Five fields: minute hour day-of-month month day-of-week (Vixie cron: `*`, lists, ranges, steps, names)',
+    example: '30 2 * * *',
+  });
+
+const TimeZoneSchema = z
+  .string()
+  .max(100)
+  .transform((name, ctx) => {
+    const canonical = canonicalTimeZone(name);
+    if (!canonical) ctx.addIssue({ code: 'custom', message: 'must be an IANA time zone name such as Europe/Berlin or UTC' });
+    return canonical ?? name;
+  })
+  .meta({ description: 'IANA time zone that the cron expression is read in', example: 'Europe/Berlin' });
+
+/** The task a schedule creates at each due time: a create body (the schedule says when it runs). */
+export const ScheduleTaskSchema = CreateTaskSchema.extend({}).meta({
+  id: 'ScheduleTask',
+  description: 'A task create body: the task each due time creates',
+});
+
+export const CreateScheduleSchema = z
+  .strictObject({
+    name: ScheduleNameSchema,
+    cron: CronSchema,
+    timezone: TimeZoneSchema.default('UTC'),
+    task: ScheduleTaskSchema,
+    enabled: z.boolean().default(true),
+  })
+  .meta({ id: 'CreateSchedule' });
+export type CreateScheduleInput = z.output<typeof CreateScheduleSchema>;
+
+export const UpdateScheduleSchema = z
+  .strictObject({
+    name: ScheduleNameSchema.optional(),
+    cron: CronSchema.optional(),
+    timezone: TimeZoneSchema.optional(),
+    task: ScheduleTaskSchema.optional().meta({ description: 'Replaces the whole task body' }),
+    enabled: z.boolean().optional(),
+  })
+  .refine((v) => Object.keys(v).length > 0, 'at least one of name, cron, timezone, task, enabled is required')
+  .meta({ id: 'UpdateSchedule' });
+export type UpdateScheduleInput = z.output<typeof UpdateScheduleSchema>;
+
+export const ListSchedulesQuerySchema = z
+  .object({ limit: intParam(1, 100, 20), offset: intParam(0, 1_000_000, 0) })
+  .meta({ id: 'ListSchedulesQuery' });
+export type ListSchedulesQuery = z.output<typeof ListSchedulesQuerySchema>;
+
+export const ScheduleSchema = z
+  .object({
+    id: z.uuid(),
+    name: z.string(),
+    cron: z.string(),
+    timezone: z.string(),
+    task: ScheduleTaskSchema,
+    enabled: z.boolean(),
+    next_run_at: isoTime.nullable().meta({ description: 'The next due time; null while disabled' }),
+    last_run_at: isoTime.nullable().meta({ description: 'When the last run (due or triggered) created its task' }),
+    created_at: isoTime,
+    updated_at: isoTime,
+  })
+  .meta({ id: 'Schedule' });
+export type Schedule = z.output<typeof ScheduleSchema>;
+
+export const ScheduleListSchema = z
+  .object({ items: z.array(ScheduleSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })
+  .meta({ id: 'ScheduleList' });
