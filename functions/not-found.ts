@@ -16,6 +16,7 @@ const FUNCTIONS: Record<RouteFunction, () => Promise<{ handler: Handler }>> = {
   tasksEvents: () => import('./tasks-events'),
   tasksRetry: () => import('./tasks-retry'),
   tasksBulk: () => import('./tasks-bulk'),
+  tasksBatch: () => import('./tasks-batch'),
   taskTypes: () => import('./task-types'),
   stats: () => import('./stats'),
   health: () => import('./health'),

@@ -45,6 +45,8 @@ export const tasks = pgTable(
     finished_at: ts('finished_at'),
     /** The last sign of life of the run in progress: its lease counts from here (see lib/db/leases.ts). */
     heartbeat_at: ts('heartbeat_at'),
+    /** When the task is to start (create's `run_at` or `delay_ms`); null for a task to run at once. */
+    run_at: ts('run_at'),
   },
   (t) => [
     index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
@@ -55,6 +57,11 @@ export const tasks = pgTable(
     check('tasks_max_attempts_range', sql`${t.max_attempts} between 1 and 10`),
     // Finds runs whose lease lapsed without scanning the finished tasks.
     index('tasks_in_progress_heartbeat_idx').on(t.heartbeat_at).where(sql`status = 'IN_PROGRESS'`),
+    // The releaser's every probe (lib/db/scheduled.ts): the due and the next SCHEDULED tasks, without a scan. Its
+    // predicate holds for every SCHEDULED task (and for waiting tasks with a run_at, until they start), and names no
+    // status: a migration that adds the enum value cannot use it in the same transaction, and drizzle's migrator runs
+    // all pending migrations in one (`status::text` is not immutable, so not allowed in a predicate).
+    index('tasks_scheduled_run_at_idx').on(t.run_at).where(sql`run_at IS NOT NULL AND started_at IS NULL AND finished_at IS NULL`),
   ],
 );
 
