@@ -57,7 +57,7 @@ export const tasks = pgTable(
     check('tasks_max_attempts_range', sql`${t.max_attempts} between 1 and 10`),
     // Finds runs whose lease lapsed without scanning the finished tasks.
     index('tasks_in_progress_heartbeat_idx').on(t.heartbeat_at).where(sql`status = 'IN_PROGRESS'`),
-    // The releaser's every probe (lib/db/scheduled.ts): the due and the next SCHEDULED tasks, without a scan. Its
+    // The releaser's every probe (releaseDueTasks, msUntilNextRelease): the due and the next SCHEDULED tasks, without a scan. Its
     // predicate holds for every SCHEDULED task (and for waiting tasks with a run_at, until they start), and names no
     // status: a migration that adds the enum value cannot use it in the same transaction, and drizzle's migrator runs
     // all pending migrations in one (`status::text` is not immutable, so not allowed in a predicate).
