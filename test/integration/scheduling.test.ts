@@ -5,6 +5,7 @@ import { releaseDueTasks } from '#lib/db/tasks';
 import { runMaintenance } from '#lib/tasks/dispatcher';
 import { processIntakeMessage } from '#lib/tasks/intake';
 import { releaseDue, runReleaseLoop } from '#lib/tasks/scheduler';
+import { handler as dispatcher } from '../../functions/dispatcher';
 import { handler as cancel } from '../../functions/tasks-cancel';
 import { handler as create } from '../../functions/tasks-create';
 import { handler as events } from '../../functions/tasks-events';
@@ -12,7 +13,7 @@ import { handler as get } from '../../functions/tasks-get';
 import { handler as list } from '../../functions/tasks-list';
 import { handler as update } from '../../functions/tasks-update';
 import { useTestApp } from '../helpers/app';
-import { httpEvent, invoke } from '../helpers/lambda';
+import { fakeContext, httpEvent, invoke } from '../helpers/lambda';
 import { expectOnlyAllowedMoves } from '../helpers/moves';
 
 const app = useTestApp();
@@ -190,6 +191,18 @@ describe('scheduled tasks', () => {
     const late = Number(r.rows[0]?.late_ms);
     expect(late).toBeGreaterThanOrEqual(0);
     expect(late).toBeLessThan(300);
+  });
+
+  it('the dispatcher function (the cloud schedule) releases on its own fine cadence between maintenance rounds', async () => {
+    const { body: task } = await post({ title: 'cloud', delay_ms: 1_200 });
+    // Maintenance rounds at 0 and 2 s only: a release at the task's time comes from the releaser's cadence.
+    await dispatcher({ repeat_for_ms: 2_500, every_ms: 2_000 }, fakeContext('dispatcher'));
+    const r = await app.db.db.execute<{ late_ms: number }>(sql`
+      SELECT EXTRACT(EPOCH FROM e.at - t.run_at) * 1000 AS late_ms FROM task_events e JOIN tasks t ON t.id = e.task_id
+      WHERE e.task_id = ${task.id} AND e.to_status = 'PENDING'`);
+    const late = Number(r.rows[0]?.late_ms);
+    expect(late).toBeGreaterThanOrEqual(0);
+    expect(late).toBeLessThan(500);
   });
 
   it('the maintenance releases due tasks too', async () => {
