@@ -78,6 +78,13 @@ describe('POST /api/v1/tasks/batch', () => {
     expect(await messagesOf(res.body.items.map((t: { id: string }) => t.id))).toBe(100);
   });
 
+  it('413 for a batch over 256 KiB as a whole, creating nothing', async () => {
+    const before = await taskCount();
+    const res = await postBatch({ tasks: Array.from({ length: 100 }, (_, i) => ({ title: `big ${i}`, description: 'x'.repeat(2_700) })) });
+    expect(res.statusCode).toBe(413);
+    expect(await taskCount()).toBe(before);
+  });
+
   it('honours idempotency keys per item: a repeat gives the first tasks, a changed body fails the whole batch', async () => {
     const key = `batch-${Date.now()}`;
     const body = { tasks: [{ title: 'keyed', idempotency_key: key }, { title: 'unkeyed' }] };
