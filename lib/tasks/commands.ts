@@ -137,7 +137,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
 }
 
 /** A task of a batch was left out by the insert (its key taken) and its holder not seen: the batch is tried again. */
-class KeyRace extends Error {}
+class KeyRaceError extends Error {}
 
 /**
  * Creates many tasks, all or nothing: one transaction, then one publish of their messages. An item with an
@@ -146,7 +146,19 @@ class KeyRace extends Error {}
  * (`tasks.<i>.<field>`). The tasks come back in the order given.
  */
 export async function createTasks(inputs: readonly KeyedCreateInput[]): Promise<Task[]> {
-  const prepared = inputs.map(({ idempotency_key, ...input }, i) => prepareCreate(input, idempotency_key, `tasks.${i}.`));
+  // Every invalid item is named at once, not only the first.
+  const invalid: InvalidInputError[] = [];
+  const prepared = inputs.flatMap(({ idempotency_key, ...input }, i) => {
+    try {
+      return [prepareCreate(input, idempotency_key, `tasks.${i}.`)];
+    } catch (err) {
+      if (!(err instanceof InvalidInputError)) throw err;
+      invalid.push(err);
+      return [];
+    }
+  });
+  if (invalid.length === 1) throw invalid[0];
+  if (invalid.length > 1) throw new InvalidInputError(invalid.flatMap((e) => e.errors));
   const keys = [...new Set(prepared.flatMap((p) => (p.idempotency_key ? [p.idempotency_key] : [])))];
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
@@ -163,7 +175,7 @@ export async function createTasks(inputs: readonly KeyedCreateInput[]): Promise<
           const row = inserted.get(t.id);
           if (row) return row;
           const holder = t.idempotency_key ? holders.get(t.idempotency_key) : undefined;
-          if (!holder) throw new KeyRace();
+          if (!holder) throw new KeyRaceError();
           if (holder.request_hash !== t.request_hash) throw keyReused(`tasks.${i}.idempotency_key`);
           return { ...holder, outbox_id: null };
         });
@@ -172,7 +184,7 @@ export async function createTasks(inputs: readonly KeyedCreateInput[]): Promise<
       const published = await Promise.all(rows.map((row) => publishAfterCommit(row)));
       return published.map(toTask);
     } catch (err) {
-      if (!(err instanceof KeyRace)) throw err;
+      if (!(err instanceof KeyRaceError)) throw err;
     }
   }
   throw new ConflictError('An idempotency key of the batch is being used by a concurrent request; try again');

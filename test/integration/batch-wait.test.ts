@@ -57,6 +57,10 @@ describe('POST /api/v1/tasks/batch', () => {
       [{ tasks: [{ title: 'ok' }, { title: 'ok' }, { title: 'ok' }, { title: '  ' }] }, ['tasks.3.title']],
       [{ tasks: [{ title: 'ok' }, { title: 'bad type', type: 'nope' }] }, ['tasks.1.type']],
       [{ tasks: [{ title: 'bad payload', payload: { min_ms: -5 } }] }, ['tasks.0.payload.min_ms']],
+      [
+        { tasks: [{ title: 'a', type: 'nope' }, { title: 'ok' }, { title: 'b', payload: { min_ms: -5 } }] },
+        ['tasks.0.type', 'tasks.2.payload.min_ms'],
+      ],
       [{ tasks: [{ title: 'x', run_at: '2030-01-01T00:00:00Z', delay_ms: 5 }] }, ['tasks.0.delay_ms']],
       [{ tasks: [{ title: 'x', extra: 1 }] }, ['tasks.0']],
       [{ tasks: [] }, ['tasks']],
