@@ -40,7 +40,7 @@ const DelayMsSchema = z
   .int()
   .min(0)
   .max(31_536_000_000)
-  .meta({ description: 'Start this many milliseconds from now (not with run_at); 0 is an ordinary create' });
+  .meta({ description: 'Start this many milliseconds from now, at most a year (not with run_at); 0 is an ordinary create' });
 const RunAtSchema = isoTimeInRange.meta({
   description: 'Start at this time (not with delay_ms): SCHEDULED until then; a time not in the future is an ordinary create',
   example: '2026-01-01T12:00:00.000Z',
