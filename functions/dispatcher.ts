@@ -11,12 +11,15 @@ import { runDueSchedulesRepeatedly } from '#lib/tasks/schedules';
  * every SCHEDULE_TICK_MS for `schedules_for_ms` (default: as long as the maintenance); any other event runs each once.
  */
 const Input = z.object({
-  repeat_for_ms: z.number().int().min(0).max(55_000).optional(),
+  repeat_for_ms: z.number().int().min(0).max(65_000).optional(),
   every_ms: z.number().int().min(1_000).optional(),
-  schedules_for_ms: z.number().int().min(0).max(59_000).optional(),
+  schedules_for_ms: z.number().int().min(0).max(65_000).optional(),
 });
 
-/** Scheduled: queues again the tasks of lost runs, publishes whatever the outbox still holds, starts due schedules. */
+/**
+ * Scheduled: releases due scheduled tasks, queues again the tasks of lost runs, publishes whatever the outbox still
+ * holds, starts due schedules.
+ */
 export const handler = middy(async (event: unknown) => {
   const input = Input.safeParse(event);
   const options = input.success ? { forMs: input.data.repeat_for_ms, everyMs: input.data.every_ms } : {};

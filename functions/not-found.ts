@@ -22,6 +22,7 @@ const FUNCTIONS: Record<RouteFunction, () => Promise<{ handler: Handler }>> = {
   schedulesUpdate: () => import('./schedules-update'),
   schedulesDelete: () => import('./schedules-delete'),
   schedulesTrigger: () => import('./schedules-trigger'),
+  tasksBatch: () => import('./tasks-batch'),
   taskTypes: () => import('./task-types'),
   taskTypesUpdate: () => import('./task-types-update'),
   stats: () => import('./stats'),

@@ -64,6 +64,8 @@ const envSchema = z.object({
   OUTBOX_INTERVAL_MS: int(100, 3_600_000).default(3_000),
   /** How often the dispatcher looks for recurring schedules that are due (within its run, see functions/dispatcher.ts). */
   SCHEDULE_TICK_MS: int(100, 60_000).default(1_000),
+  /** Longest pause of the releaser of scheduled tasks (it wakes sooner when the next one is due). */
+  RELEASE_INTERVAL_MS: int(20, 60_000).default(250),
   API_KEYS: commaList.pipe(z.array(z.string().min(16, 'each key must be at least 16 characters'))),
   /** Origins whose web pages may call the API (CORS); serverless.yml passes them to the gateway (local/cors.js). */
   CORS_ORIGINS: commaList.pipe(z.array(z.string().refine(isOrigin, 'each must be an origin such as https://app.example'))),

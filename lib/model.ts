@@ -2,7 +2,7 @@
 // the moves a task can make between statuses. Every status change in the code is one of MOVES, and every move
 // is recorded as an event by one statement part (lib/db/events.ts).
 
-export const TASK_STATUSES = ['NEW', 'PENDING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
+export const TASK_STATUSES = ['SCHEDULED', 'NEW', 'PENDING', 'IN_PROGRESS', 'COMPLETED', 'FAILED', 'CANCELLED'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const TASK_PRIORITIES = ['LOW', 'MEDIUM', 'HIGH'] as const;
@@ -27,6 +27,11 @@ const move = <const F extends readonly TaskStatus[], const T extends TaskStatus>
 export const MOVES = {
   /** Its message is being published (a new task is stored already PENDING, with its NEW event). */
   queue: move(['NEW'], 'PENDING'),
+  /**
+   * A SCHEDULED task is due (its `run_at` has come): its message is written to the outbox and published. If that
+   * publish fails, the task goes back to NEW (`unqueue`) and the dispatcher queues it (`queue`), as for a create.
+   */
+  release: move(['SCHEDULED'], 'PENDING'),
   /** Its message could not be published: the outbox publishes it later. */
   unqueue: move(['PENDING'], 'NEW'),
   /** A worker starts a run. */
@@ -37,7 +42,7 @@ export const MOVES = {
   fail: move(['IN_PROGRESS'], 'FAILED'),
   /** A failed attempt with attempts left, or a run whose worker was lost: the task runs again. */
   requeue: move(['IN_PROGRESS'], 'PENDING'),
-  cancel: move(['NEW', 'PENDING', 'IN_PROGRESS'], 'CANCELLED'),
+  cancel: move(['SCHEDULED', 'NEW', 'PENDING', 'IN_PROGRESS'], 'CANCELLED'),
   /** POST .../retry: a fresh attempt budget. */
   retry: move(['FAILED', 'CANCELLED'], 'PENDING'),
 } as const;
@@ -45,10 +50,16 @@ export const MOVES = {
 export type MoveName = keyof typeof MOVES;
 
 /** The statuses whose editable fields may change (no move: PATCH keeps the status). */
-export const EDITABLE: readonly TaskStatus[] = ['NEW', 'PENDING'];
+export const EDITABLE: readonly TaskStatus[] = ['SCHEDULED', 'NEW', 'PENDING'];
 
-/** Whether `from -> to` is one of the moves (`null -> NEW` is a task's creation). */
+/** The statuses in which `run_at` may change (PATCH). */
+export const RESCHEDULABLE: readonly TaskStatus[] = ['SCHEDULED'];
+
+/** The statuses a task is created in: NEW (queued at once), SCHEDULED (its `run_at` is in the future). */
+export const CREATED_AS: readonly TaskStatus[] = ['NEW', 'SCHEDULED'];
+
+/** Whether `from -> to` is one of the moves (`null -> NEW` and `null -> SCHEDULED` are a task's creation). */
 export function isAllowedMove(from: TaskStatus | null, to: TaskStatus): boolean {
-  if (from === null) return to === 'NEW';
+  if (from === null) return CREATED_AS.includes(to);
   return Object.values(MOVES).some((m: Move) => m.to === to && m.from.includes(from));
 }

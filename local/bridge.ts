@@ -4,6 +4,7 @@ import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
 import { type BatchResponse, toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
 import type { Consumer, QueueName, ReceivedMessage } from '#lib/queue/types';
+import { runReleaseLoop } from '#lib/tasks/scheduler';
 
 /** Which function consumes which queue (function names as in serverless.yml). */
 export const CONSUMERS: Record<QueueName, string> = { tasks: 'processor', task_intake: 'intake' };
@@ -19,6 +20,8 @@ export interface BridgeOptions {
   dispatchEveryMs: number;
   /** How often, within each dispatcher run, it looks for due recurring schedules (when finer than `dispatchEveryMs`). */
   scheduleTickMs: number;
+  /** Longest pause of the releaser of scheduled tasks, which the bridge runs itself (as the cloud's dispatcher does between its rounds); 0 turns it off. */
+  releaseEveryMs: number;
   /** Longest wait for one invocation. */
   invokeTimeoutMs: number;
 }
@@ -114,10 +117,16 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
             .catch((err) => logger.warn('dispatcher run failed', { error: err as Error }));
         }, o.dispatchEveryMs)
       : undefined;
+  // In this process rather than through the dispatcher function: an invocation every 250 ms through
+  // serverless-offline would cost more than the release itself.
+  const releasing = new AbortController();
+  const released = o.releaseEveryMs > 0 ? runReleaseLoop({ everyMs: o.releaseEveryMs, signal: releasing.signal }) : Promise.resolve(0);
   logger.info('bridge started', { driver: q.driver, concurrency: o.concurrency, batch_size: o.batchSize });
   return {
     async stop(timeoutMs = 30_000) {
       clearInterval(timer);
+      releasing.abort();
+      await released;
       await Promise.all(consumers.map((c) => c.stop(timeoutMs)));
       await dispatching;
     },
@@ -134,6 +143,7 @@ export function bridgeOptionsFromConfig(lambdaUrl: string): BridgeOptions {
     batchSize: c.WORKER_BATCH_SIZE,
     dispatchEveryMs: c.OUTBOX_INTERVAL_MS,
     scheduleTickMs: c.SCHEDULE_TICK_MS,
+    releaseEveryMs: c.RELEASE_INTERVAL_MS,
     invokeTimeoutMs: 15 * 60_000,
   };
 }

@@ -55,6 +55,8 @@ export const tasks = pgTable(
     schedule_id: uuid('schedule_id').references(() => schedules.id, { onDelete: 'set null' }),
     /** The schedule's due time this task runs for; NULL for a run started by hand (POST .../trigger). */
     schedule_due_at: ts('schedule_due_at'),
+    /** When the task is to start (create's `run_at` or `delay_ms`); null for a task to run at once. */
+    run_at: ts('run_at'),
   },
   (t) => [
     index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
@@ -71,6 +73,11 @@ export const tasks = pgTable(
     // Exactly one task per due time of a schedule, however many schedulers run at once; it also serves the
     // SET NULL of a deleted schedule.
     uniqueIndex('tasks_schedule_due_idx').on(t.schedule_id, t.schedule_due_at).where(sql`schedule_id IS NOT NULL`),
+    // The releaser's every probe (releaseDueTasks, msUntilNextRelease): the due and the next SCHEDULED tasks, without a scan. Its
+    // predicate holds for every SCHEDULED task (and for waiting tasks with a run_at, until they start), and names no
+    // status: a migration that adds the enum value cannot use it in the same transaction, and drizzle's migrator runs
+    // all pending migrations in one (`status::text` is not immutable, so not allowed in a predicate).
+    index('tasks_scheduled_run_at_idx').on(t.run_at).where(sql`run_at IS NOT NULL AND started_at IS NULL AND finished_at IS NULL`),
   ],
 );
 

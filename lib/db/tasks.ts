@@ -4,7 +4,7 @@ import type { Executor } from '#lib/db/client';
 import { fromOf, moved, recordEvents, status } from '#lib/db/events';
 import { insertTaskMessages, setTaskMessagesPriority } from '#lib/db/outbox';
 import { type TaskEventRow, type TaskRow, taskEvents, tasks } from '#lib/db/schema';
-import { EDITABLE, MOVES, type TaskPriority, type TaskStatus } from '#lib/model';
+import { EDITABLE, MOVES, RESCHEDULABLE, type TaskPriority, type TaskStatus } from '#lib/model';
 
 export interface NewTask {
   type: string;
@@ -19,6 +19,9 @@ export interface NewTask {
   /** The recurring schedule that creates the task, and the due time it runs for (NULL for a run by hand). */
   schedule_id?: string | null;
   schedule_due_at?: Date | null;
+  /** When to start (ISO), or null: now plus `delay_ms`, or at once when both are null. */
+  run_at?: string | null;
+  delay_ms?: number | null;
 }
 
 type Returned = TaskRow & { outbox_id: number | null };
@@ -30,8 +33,10 @@ function toReturned(row: Record<string, unknown> | undefined): Returned | undefi
 }
 
 /**
- * Inserts tasks already `PENDING` (ids chosen by the caller), their `NEW` and `PENDING` events and their outbox
- * messages, in one statement. Returns the inserted ones by id: a task whose idempotency key is taken is left out.
+ * Inserts tasks (ids chosen by the caller) with their events, in one statement: a task whose start time (`run_at`,
+ * or now + `delay_ms`) is in the future is stored SCHEDULED (its `SCHEDULED` event), any other already `PENDING`
+ * (its `NEW` and `PENDING` events) with its outbox message. Returns the inserted ones by id (`outbox_id` null for a
+ * SCHEDULED one): a task whose idempotency key is taken is left out.
  */
 export async function insertQueuedTasks(
   ex: Executor,
@@ -43,31 +48,78 @@ export async function insertQueuedTasks(
   if (list.length === 0) return inserted;
   // One array per column: the statement's text is the same for any number of tasks.
   const column = (pick: (task: NewTask & { id: string }) => unknown, type: string) => arrayOf(list.map(pick), type);
+  const scheduled = sql`status = ${status('SCHEDULED')}`;
   const result = await ex.execute(sql`
-    WITH t AS (
-      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash,
-        schedule_id, schedule_due_at)
-      SELECT id, type, title, description, priority, payload, ${status(MOVES.queue.to)}, max_attempts, timeout_ms, idempotency_key, request_hash,
-        schedule_id, schedule_due_at
+    WITH v AS (
+      SELECT v.*, COALESCE(v.at, now() + make_interval(secs => v.delay_ms::float8 / 1000.0)) AS start_at
       FROM unnest(${column((task) => task.id, 'uuid')}, ${column((task) => task.type, 'text')}, ${column((task) => task.title, 'text')},
         ${column((task) => task.description, 'text')}, ${column((task) => task.priority, 'task_priority')},
         ${column((task) => JSON.stringify(task.payload), 'jsonb')}, ${column((task) => task.max_attempts, 'integer')},
         ${column((task) => task.timeout_ms, 'integer')}, ${column((task) => task.idempotency_key, 'text')},
-        ${column((task) => task.request_hash, 'text')}, ${column((task) => task.schedule_id ?? null, 'uuid')},
+        ${column((task) => task.request_hash, 'text')}, ${column((task) => task.run_at ?? null, 'timestamptz')},
+        ${column((task) => task.delay_ms ?? null, 'bigint')}, ${column((task) => task.schedule_id ?? null, 'uuid')},
         ${column((task) => task.schedule_due_at?.toISOString() ?? null, 'timestamptz')})
-        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash, schedule_id, schedule_due_at)
+        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash, at, delay_ms,
+          schedule_id, schedule_due_at)
+    ),
+    t AS (
+      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash,
+        run_at, schedule_id, schedule_due_at)
+      SELECT id, type, title, description, priority, payload,
+        CASE WHEN start_at > now() THEN ${status('SCHEDULED')} ELSE ${status(MOVES.queue.to)} END,
+        max_attempts, timeout_ms, idempotency_key, request_hash, start_at, schedule_id, schedule_due_at
+      FROM v
       -- No target: a taken idempotency key and a schedule's due time that has its task already are both left out.
       ON CONFLICT DO NOTHING
       RETURNING *
     ),
-    e AS (${recordEvents('t', { from: sql`NULL::task_status`, to: status('NEW'), reason: 'created' }, moved(MOVES.queue, 'queued', undefined, status('NEW')))}),
-    o AS (${insertTaskMessages('t', availableInMs)} RETURNING id, (body->>'task_id')::uuid AS task_id)
-    SELECT t.*, o.id AS outbox_id FROM t JOIN o ON o.task_id = t.id`);
+    q AS (SELECT id, priority FROM t WHERE NOT (${scheduled})),
+    e AS (${recordEvents(
+      't',
+      { from: sql`NULL::task_status`, to: status('NEW'), reason: 'created', where: sql`NOT (${scheduled})` },
+      moved(MOVES.queue, 'queued', sql`NOT (${scheduled})`, status('NEW')),
+      { from: sql`NULL::task_status`, to: status('SCHEDULED'), reason: 'scheduled', where: scheduled },
+    )}),
+    o AS (${insertTaskMessages('q', availableInMs)} RETURNING id, (body->>'task_id')::uuid AS task_id)
+    SELECT t.*, o.id AS outbox_id FROM t LEFT JOIN o ON o.task_id = t.id`);
   for (const row of result.rows) {
     const returned = toReturned(row) as Returned;
     inserted.set(returned.id, returned);
   }
   return inserted;
+}
+
+/**
+ * Releases up to `limit` SCHEDULED tasks that are due (SCHEDULED -> PENDING, with the event and the outbox row) in
+ * one statement; rows another releaser holds are skipped. Returns them with their outbox ids, to publish after commit.
+ */
+export async function releaseDueTasks(ex: Executor, limit: number, availableInMs: number): Promise<Returned[]> {
+  // The conditions of tasks_scheduled_run_at_idx spelled out, so that the planner uses it.
+  const result = await ex.execute(sql`
+    WITH due AS (
+      SELECT id, status FROM tasks
+      WHERE status = ANY(${fromOf(MOVES.release)}) AND run_at IS NOT NULL AND started_at IS NULL AND finished_at IS NULL
+        AND run_at <= now()
+      ORDER BY run_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ),
+    u AS (
+      UPDATE tasks t SET status = ${status(MOVES.release.to)}, updated_at = now()
+      FROM due WHERE t.id = due.id
+      RETURNING t.*, due.status AS prev_status
+    ),
+    e AS (${recordEvents('u', moved(MOVES.release, 'due'))}),
+    o AS (${insertTaskMessages('u', availableInMs)} RETURNING id, (body->>'task_id')::uuid AS task_id)
+    SELECT u.*, o.id AS outbox_id FROM u JOIN o ON o.task_id = u.id`);
+  return result.rows.map((row) => toReturned(row) as Returned);
+}
+
+/** Milliseconds until the next SCHEDULED task is due (0 when one is due already), or null when none is scheduled. */
+export async function msUntilNextRelease(ex: Executor): Promise<number | null> {
+  const result = await ex.execute<{ ms: number | null }>(sql`
+    SELECT GREATEST(0, EXTRACT(EPOCH FROM min(run_at) - clock_timestamp()) * 1000)::float8 AS ms FROM tasks
+    WHERE status = ANY(${fromOf(MOVES.release)}) AND run_at IS NOT NULL AND started_at IS NULL AND finished_at IS NULL`);
+  const ms = result.rows[0]?.ms;
+  return ms == null ? null : Number(ms);
 }
 
 /** The task with this idempotency key, if any. */
@@ -76,14 +128,26 @@ export async function findTaskByIdempotencyKey(ex: Executor, key: string): Promi
   return row;
 }
 
-/** Frees an idempotency key whose task is older than `hours` (a key is honoured for that long). */
-export async function releaseExpiredIdempotencyKey(ex: Executor, key: string, hours: number): Promise<boolean> {
+/** Frees the idempotency keys whose task is older than `hours` (a key is honoured for that long); true if any was. */
+export async function releaseExpiredIdempotencyKey(ex: Executor, keys: string | readonly string[], hours: number): Promise<boolean> {
+  const list = typeof keys === 'string' ? [keys] : keys;
+  if (list.length === 0) return false;
   const res = await ex
     .update(tasks)
     .set({ idempotency_key: null })
-    .where(and(eq(tasks.idempotency_key, key), lt(tasks.created_at, sql`now() - make_interval(hours => ${hours})`)))
+    .where(and(inArray(tasks.idempotency_key, [...list]), lt(tasks.created_at, sql`now() - make_interval(hours => ${hours})`)))
     .returning({ id: tasks.id });
   return res.length > 0;
+}
+
+/** The tasks with these idempotency keys, by key. */
+export async function findTasksByIdempotencyKeys(ex: Executor, keys: readonly string[]): Promise<Map<string, TaskRow>> {
+  if (keys.length === 0) return new Map();
+  const rows = await ex
+    .select()
+    .from(tasks)
+    .where(inArray(tasks.idempotency_key, [...keys]));
+  return new Map(rows.map((row) => [row.idempotency_key as string, row]));
 }
 
 /** The task with this id, if any. */
@@ -332,19 +396,32 @@ export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Pr
   return new Set(result.rows.map((r) => r.id));
 }
 
-/** Changes editable fields of a task that is still waiting (NEW or PENDING); undefined when it is not. */
+/** A new start time for a SCHEDULED task: a time (ISO), or now plus a delay. */
+export type Reschedule = { run_at: string; delay_ms?: undefined } | { run_at?: undefined; delay_ms: number };
+
+/**
+ * Changes editable fields of a task that is still waiting (SCHEDULED, NEW or PENDING), and with `reschedule` its
+ * start time, which only a SCHEDULED task may change; undefined when the task is not in such a status. A start
+ * time that has come is released by the releaser (lib/tasks/scheduler.ts) within its cadence.
+ */
 export async function updateWaitingTask(
   ex: Executor,
   id: string,
   fields: Partial<Pick<TaskRow, 'title' | 'description' | 'priority' | 'payload'>>,
   /** Also write the task's run message to the outbox (its priority changed), for the dispatcher after this long. */
   enqueue?: { availableInMs: number },
+  reschedule?: Reschedule,
 ): Promise<Returned | undefined> {
   return ex.transaction(async (tx) => {
+    const runAt = reschedule
+      ? reschedule.run_at !== undefined
+        ? sql`${reschedule.run_at}::timestamptz`
+        : sql`now() + make_interval(secs => ${reschedule.delay_ms}::float8 / 1000.0)`
+      : undefined;
     const [row] = await tx
       .update(tasks)
-      .set({ ...fields, updated_at: sql`now()` })
-      .where(and(eq(tasks.id, id), inArray(tasks.status, EDITABLE)))
+      .set({ ...fields, ...(runAt ? { run_at: runAt } : {}), updated_at: sql`now()` })
+      .where(and(eq(tasks.id, id), inArray(tasks.status, reschedule ? RESCHEDULABLE : EDITABLE)))
       .returning();
     if (!row) return undefined;
     // Messages not published yet (a NEW task's outbox row) go out with the new priority.

@@ -4,6 +4,7 @@ import {
   BulkActionResultSchema,
   BulkActionSchema,
   CreateScheduleSchema,
+  CreateTaskBatchSchema,
   CreateTaskSchema,
   HealthSchema,
   ListSchedulesQuerySchema,
@@ -13,6 +14,7 @@ import {
   ScheduleListSchema,
   ScheduleSchema,
   StatsSchema,
+  TaskBatchSchema,
   TaskEventListSchema,
   TaskIdParamsSchema,
   TaskListSchema,
@@ -24,6 +26,7 @@ import {
   UpdateScheduleSchema,
   UpdateTaskSchema,
   UpdateTaskTypeSchema,
+  WaitQuerySchema,
 } from '#lib/tasks/schemas';
 
 // The ONE list of the HTTP routes. serverless.yml declares the same routes for API Gateway (a unit test holds the two
@@ -124,12 +127,12 @@ export const ROUTES = {
     function: 'tasksCreate',
     summary: 'Create a task',
     description: ({ taskTypes }: DocContext) =>
-      `Stores the task and queues it. Task types: ${taskTypes.map((t) => `\`${t.name}\` (${t.description})`).join('; ')}.`,
+      `Stores the task and queues it; with \`run_at\` in the future (or \`delay_ms\` > 0) it is stored SCHEDULED and queued when due (it starts within about a second of that time when a slot is free). Task types: ${taskTypes.map((t) => `\`${t.name}\` (${t.description})`).join('; ')}.`,
     tags: ['tasks'],
     request: { headers: IdempotencyKeyHeaders, body: CreateTaskSchema },
     responses: {
       201: {
-        ...json(TaskSchema, 'Created: PENDING when queued, NEW when the queue was unreachable'),
+        ...json(TaskSchema, 'Created: PENDING when queued, NEW when the queue was unreachable, SCHEDULED when it starts later'),
         headers: { Location: { schema: { type: 'string' }, description: '/api/v1/tasks/{id}' } },
       },
       200: json(TaskSchema, 'A repeat of an earlier request with the same Idempotency-Key'),
@@ -155,9 +158,10 @@ export const ROUTES = {
     path: '/api/v1/tasks/{id}',
     function: 'tasksGet',
     summary: 'Get a task',
+    description: 'With `?wait=N`, waits up to N seconds for the task to be COMPLETED, FAILED or CANCELLED.',
     tags: ['tasks'],
-    request: byId,
-    responses: { 200: json(TaskSchema, 'The task'), ...E404, ...E422, ...E503 },
+    request: { ...byId, query: WaitQuerySchema },
+    responses: { 200: json(TaskSchema, 'The task (with wait: once terminal, or as it is after N seconds)'), ...E404, ...E422, ...E503 },
   },
   updateTask: {
     method: 'PATCH',
@@ -165,7 +169,7 @@ export const ROUTES = {
     function: 'tasksUpdate',
     summary: 'Change a waiting task',
     description:
-      'Changes title, description, priority or payload while the task is NEW or PENDING; a new priority takes effect in the queue.',
+      'Changes title, description, priority or payload while the task is SCHEDULED, NEW or PENDING; a new priority takes effect in the queue. `run_at` or `delay_ms` (from now) moves the start of a SCHEDULED task (409 in any other status); a time that has come releases it within a fraction of a second.',
     tags: ['tasks'],
     request: { ...byId, body: UpdateTaskSchema },
     responses: { 200: json(TaskSchema, 'The changed task'), ...E400, ...E404, ...E409, ...E413, ...E415, ...E422, ...E503 },
@@ -175,7 +179,7 @@ export const ROUTES = {
     path: '/api/v1/tasks/{id}',
     function: 'tasksCancel',
     summary: 'Cancel a task',
-    description: 'Cancels a NEW, PENDING or IN_PROGRESS task; a running task is told to stop.',
+    description: 'Cancels a SCHEDULED, NEW, PENDING or IN_PROGRESS task; a running task is told to stop.',
     tags: ['tasks'],
     request: byId,
     responses: { 200: json(TaskSchema, 'The cancelled task'), ...E404, ...E409, ...E422, ...E503 },
@@ -185,9 +189,15 @@ export const ROUTES = {
     path: '/api/v1/tasks/{id}/status',
     function: 'tasksStatus',
     summary: 'Get the status of a task',
+    description: 'With `?wait=N`, waits up to N seconds for the task to be COMPLETED, FAILED or CANCELLED.',
     tags: ['tasks'],
-    request: byId,
-    responses: { 200: json(TaskStatusResponseSchema, 'The status'), ...E404, ...E422, ...E503 },
+    request: { ...byId, query: WaitQuerySchema },
+    responses: {
+      200: json(TaskStatusResponseSchema, 'The status (with wait: once terminal, or as it is after N seconds)'),
+      ...E404,
+      ...E422,
+      ...E503,
+    },
   },
   getTaskEvents: {
     method: 'GET',
@@ -303,6 +313,25 @@ export const ROUTES = {
       },
       409: problem("The schedule's stored task no longer fits its task type (the type went away or changed)"),
       ...S404,
+      ...E422,
+      ...E503,
+    },
+  },
+  createTaskBatch: {
+    method: 'POST',
+    path: '/api/v1/tasks/batch',
+    function: 'tasksBatch',
+    summary: 'Create many tasks at once',
+    description:
+      'Creates 1 to 100 tasks, all or nothing, in one transaction, and queues them in one publish; each item is a create body (as `POST /api/v1/tasks`) with an optional `idempotency_key`. An item whose key was used within 24 hours with the same body gives the task it created then (the answer is still 201) and creates nothing; the same key with a different body fails the batch (422 on `tasks.<i>.idempotency_key`). Errors name the item: `tasks.3.title`. The whole body is at most 256 KiB.',
+    tags: ['tasks'],
+    request: { body: CreateTaskBatchSchema },
+    responses: {
+      201: json(TaskBatchSchema, 'The tasks, in the order given: created ones, and earlier ones for repeated idempotency keys'),
+      409: problem('Another request with one of the idempotency keys is being handled; try again'),
+      ...E400,
+      ...E413,
+      ...E415,
       ...E422,
       ...E503,
     },

@@ -6,21 +6,23 @@ import {
   findTask,
   findTaskByIdempotencyKey,
   findTaskStatus,
+  findTasksByIdempotencyKeys,
   insertQueuedTasks,
   type NewTask,
+  type Reschedule,
   releaseExpiredIdempotencyKey,
   transition,
   updateWaitingTask,
 } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
-import { EDITABLE, MOVES, type TaskStatus } from '#lib/model';
+import { EDITABLE, MOVES, RESCHEDULABLE, type TaskStatus } from '#lib/model';
 import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 import { toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
-import type { CreateTaskInput, Task, UpdateTaskInput } from '#lib/tasks/schemas';
+import type { CreateTaskInput, KeyedCreateInput, Task, UpdateTaskInput } from '#lib/tasks/schemas';
 import { findTaskType, TASK_TYPE_NAMES, type TaskType } from '#lib/tasks/types/index';
 
-// Changing tasks: create, edit, cancel, retry. Every status change is a move of the state machine (lib/model.ts).
+// Changing tasks: create (one or a batch), edit, cancel, retry. Every status change is a move of the state machine (lib/model.ts).
 
 /** How long an idempotency key is honoured. */
 export const IDEMPOTENCY_HOURS = 24;
@@ -70,10 +72,10 @@ const insertQueued = batched(
 );
 
 /** The columns of a new task as a create body gives them: checked against its type, defaults resolved. */
-export type TaskValues = Omit<NewTask, 'idempotency_key' | 'request_hash' | 'schedule_id' | 'schedule_due_at'>;
+export type TaskValues = Omit<NewTask, 'idempotency_key' | 'request_hash' | 'schedule_id' | 'schedule_due_at' | 'run_at' | 'delay_ms'>;
 
 /** Checks a create body against its task type (payload, timeout) and resolves its defaults; InvalidInputError if not valid. */
-export function taskValues(input: CreateTaskInput): TaskValues {
+export function taskValues(input: Omit<CreateTaskInput, 'run_at' | 'delay_ms'>): TaskValues {
   const payload = validatePayload(input.type, input.payload);
   const typeTimeout = taskTypeOrThrow(input.type).timeoutMs;
   if (input.timeout_ms !== undefined && input.timeout_ms > typeTimeout) {
@@ -92,28 +94,108 @@ export function taskValues(input: CreateTaskInput): TaskValues {
   };
 }
 
-/** Creates a task and queues it; with an idempotency key, a repeat returns the first task (`created: false`). */
-export async function createTask(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {
-  const stored = taskValues(input);
+/** Checks a create (payload, type, timeout) and resolves what is stored; errors name their fields under `prefix`. */
+function prepareCreate(input: CreateTaskInput, idempotencyKey: string | undefined, prefix = ''): NewTask {
+  let stored: TaskValues;
+  try {
+    stored = taskValues(input);
+  } catch (err) {
+    if (err instanceof InvalidInputError && prefix) {
+      throw new InvalidInputError(
+        err.errors.map((e) => ({ ...e, path: `${prefix}${e.path}` })),
+        err.message,
+      );
+    }
+    throw err;
+  }
   const key = idempotencyKey ?? null;
-  // Over what is stored, defaults resolved: a repeat that spells out a default (`"priority": "MEDIUM"`) is the same request.
-  const requestHash = key ? createHash('sha256').update(canonicalJson(stored)).digest('hex') : null;
-  const values = { ...stored, idempotency_key: key, request_hash: requestHash };
+  const run_at = input.run_at === undefined ? null : new Date(input.run_at).toISOString();
+  const delay_ms = input.delay_ms ?? null;
+  // Over what is stored, defaults resolved: a repeat that spells out a default (`"priority": "MEDIUM"`) is the same
+  // request. The start as asked (a delay, not the time it gave), so that a repeat of a delayed create is the same too;
+  // absent when not asked, so that the hashes of earlier requests still match.
+  const hashed = { ...stored, run_at: run_at ?? undefined, delay_ms: delay_ms ?? undefined };
+  const requestHash = key ? createHash('sha256').update(canonicalJson(hashed)).digest('hex') : null;
+  return { ...stored, idempotency_key: key, request_hash: requestHash, run_at, delay_ms };
+}
+
+const keyReused = (path: string) =>
+  new InvalidInputError(
+    [{ path, message: 'this key was already used with a different request body' }],
+    'Idempotency key reused with a different body',
+  );
+
+/**
+ * Creates a task and queues it, or stores it SCHEDULED when it is to start later; with an idempotency key, a
+ * repeat returns the first task (`created: false`).
+ */
+export async function createTask(input: CreateTaskInput, idempotencyKey?: string): Promise<{ task: Task; created: boolean }> {
+  const values = prepareCreate(input, idempotencyKey);
+  const key = values.idempotency_key;
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await insertQueued({ ...values, id: randomUUID() });
     if (row) return { task: toTask(await publishAfterCommit(row)), created: true };
     const existing = key ? await findTaskByIdempotencyKey(db(), key) : undefined;
     if (!existing) continue;
     if (await releaseExpiredIdempotencyKey(db(), existing.idempotency_key as string, IDEMPOTENCY_HOURS)) continue;
-    if (existing.request_hash !== requestHash) {
-      throw new InvalidInputError(
-        [{ path: 'Idempotency-Key', message: 'this key was already used with a different request body' }],
-        'Idempotency key reused with a different body',
-      );
-    }
+    if (existing.request_hash !== values.request_hash) throw keyReused('Idempotency-Key');
     return { task: toTask(existing), created: false };
   }
   throw new ConflictError('The idempotency key is being used by a concurrent request; try again');
+}
+
+/** A task of a batch was left out by the insert (its key taken) and its holder not seen: the batch is tried again. */
+class KeyRaceError extends Error {}
+
+/**
+ * Creates many tasks, all or nothing: one transaction, then one publish of their messages. An item with an
+ * idempotency key that an earlier task holds (with the same body) gives that task and creates nothing; the same key
+ * with a different body fails the whole batch (422 on `tasks.<i>.idempotency_key`). Errors name their item
+ * (`tasks.<i>.<field>`). The tasks come back in the order given.
+ */
+export async function createTasks(inputs: readonly KeyedCreateInput[]): Promise<Task[]> {
+  // Every invalid item is named at once, not only the first.
+  const invalid: InvalidInputError[] = [];
+  const prepared = inputs.flatMap(({ idempotency_key, ...input }, i) => {
+    try {
+      return [prepareCreate(input, idempotency_key, `tasks.${i}.`)];
+    } catch (err) {
+      if (!(err instanceof InvalidInputError)) throw err;
+      invalid.push(err);
+      return [];
+    }
+  });
+  if (invalid.length === 1) throw invalid[0];
+  if (invalid.length > 1) throw new InvalidInputError(invalid.flatMap((e) => e.errors));
+  const keys = [...new Set(prepared.flatMap((p) => (p.idempotency_key ? [p.idempotency_key] : [])))];
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const rows = await db().transaction(async (tx) => {
+        await releaseExpiredIdempotencyKey(tx, keys, IDEMPOTENCY_HOURS);
+        const list = prepared.map((p) => ({ ...p, id: randomUUID() }));
+        // A key given twice in one batch is inserted once: the first item's row stands for both.
+        const inserted = await insertQueuedTasks(tx, list, selfPublishMs());
+        const holders = await findTasksByIdempotencyKeys(
+          tx,
+          list.filter((t) => !inserted.has(t.id) && t.idempotency_key).map((t) => t.idempotency_key as string),
+        );
+        return list.map((t, i) => {
+          const row = inserted.get(t.id);
+          if (row) return row;
+          const holder = t.idempotency_key ? holders.get(t.idempotency_key) : undefined;
+          if (!holder) throw new KeyRaceError();
+          if (holder.request_hash !== t.request_hash) throw keyReused(`tasks.${i}.idempotency_key`);
+          return { ...holder, outbox_id: null };
+        });
+      });
+      // Concurrent calls of publishAfterCommit go out in one publish (see `batched`).
+      const published = await Promise.all(rows.map((row) => publishAfterCommit(row)));
+      return published.map(toTask);
+    } catch (err) {
+      if (!(err instanceof KeyRaceError)) throw err;
+    }
+  }
+  throw new ConflictError('An idempotency key of the batch is being used by a concurrent request; try again');
 }
 
 async function conflictOrMissing(id: string, action: string, allowed: readonly TaskStatus[]): Promise<never> {
@@ -147,14 +229,18 @@ export async function retryTask(id: string): Promise<Task> {
   return toTask(await publishAfterCommit(row));
 }
 
-/** Edits a task that is still waiting; a new priority is published again so that it takes effect in the queue. */
+/**
+ * Edits a task that is still waiting; a new priority is published again so that it takes effect in the queue. A new
+ * start time (`run_at` or `delay_ms`) is for a SCHEDULED task only.
+ */
 export async function updateTask(id: string, input: UpdateTaskInput): Promise<Task> {
   const current = await findTask(db(), id);
   if (!current) throw new NotFoundError();
-  const fields = { ...input };
+  const { run_at, delay_ms, ...fields } = input;
   if (input.payload !== undefined) fields.payload = validatePayload(current.type, input.payload);
+  const reschedule: Reschedule | undefined = run_at !== undefined ? { run_at } : delay_ms !== undefined ? { delay_ms } : undefined;
   const requeue = input.priority !== undefined && input.priority !== current.priority && current.status === 'PENDING';
-  const row = await updateWaitingTask(db(), id, fields, requeue ? { availableInMs: selfPublishMs() } : undefined);
-  if (!row) return conflictOrMissing(id, 'update', EDITABLE);
+  const row = await updateWaitingTask(db(), id, fields, requeue ? { availableInMs: selfPublishMs() } : undefined, reschedule);
+  if (!row) return reschedule ? conflictOrMissing(id, 'reschedule', RESCHEDULABLE) : conflictOrMissing(id, 'update', EDITABLE);
   return toTask(await publishAfterCommit(row));
 }

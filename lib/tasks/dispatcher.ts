@@ -5,16 +5,18 @@ import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
 import { logger } from '#lib/logger';
 import { dispatchOutbox } from '#lib/tasks/outbox';
+import { releaseDue, runReleaseLoop } from '#lib/tasks/scheduler';
 import { releaseHeld } from '#lib/tasks/task-types';
 
 /**
- * The scheduled maintenance: queues again the tasks whose run was lost (its lease lapsed), the PENDING tasks whose
- * message may be gone, and held tasks whose type has room, then publishes what the outbox holds (theirs among it). Returns how many messages
- * were published.
+ * The scheduled maintenance: releases the SCHEDULED tasks that are due, queues again the tasks whose run was lost
+ * (its lease lapsed), the PENDING tasks whose message may be gone and held tasks whose type has room, then publishes what the outbox holds (theirs
+ * among it). Returns how many messages were published (released tasks apart).
  */
 export async function runMaintenance(): Promise<number> {
   // Two of a live run's checks and a margin: time for a run cut off from the database to take its task back.
   const graceMs = 2 * runCheckEveryMs() + 2_000;
+  await releaseDue();
   const lost = await requeueExpiredLeases(db(), config().LEASE_MS, graceMs);
   if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost });
   const stale = await republishStalePending(db(), config().REPUBLISH_PENDING_AFTER_MS, 500);
@@ -26,7 +28,9 @@ export async function runMaintenance(): Promise<number> {
 
 /**
  * Runs the maintenance every `everyMs` for `forMs` (once when `forMs` is 0): a schedule that fires once a minute
- * still finds lost runs within seconds. Returns how many messages were published in all.
+ * still finds lost runs within seconds. Meanwhile the releaser runs on its own, finer cadence (RELEASE_INTERVAL_MS),
+ * so that scheduled tasks start within a second of their time without running the heavier maintenance that often.
+ * Returns how many messages were published in all.
  */
 export async function runMaintenanceRepeatedly({
   forMs = 0,
@@ -36,10 +40,12 @@ export async function runMaintenanceRepeatedly({
   everyMs?: number;
 } = {}): Promise<number> {
   const until = Date.now() + forMs;
+  const releasing = forMs > 0 ? runReleaseLoop({ everyMs: config().RELEASE_INTERVAL_MS, forMs }) : Promise.resolve(0);
   let published = await runMaintenance();
   while (Date.now() + everyMs <= until) {
     await sleep(everyMs);
     published += await runMaintenance();
   }
+  await releasing;
   return published;
 }

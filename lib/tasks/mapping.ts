@@ -26,6 +26,7 @@ export function toTask(row: TaskRow): Task {
     started_at: iso(row.started_at),
     finished_at: iso(row.finished_at),
     schedule_id: row.schedule_id,
+    run_at: iso(row.run_at),
   };
 }
 

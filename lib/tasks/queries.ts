@@ -1,6 +1,7 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { db } from '#lib/db/client';
 import { findTask, findTaskStatus, listTaskEvents, listTasks } from '#lib/db/tasks';
-import type { TaskStatus } from '#lib/model';
+import { isTerminal, type TaskStatus } from '#lib/model';
 import { NotFoundError } from '#lib/tasks/errors';
 import { LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 import { toTask, toTaskEvent, toTaskListItem } from '#lib/tasks/mapping';
@@ -8,17 +9,38 @@ import type { ListTasksQuery, Task } from '#lib/tasks/schemas';
 
 // Reading tasks: nothing here changes anything or publishes a message (the read-only functions bundle only this).
 
-/** The task with this id; NotFoundError when there is none. */
-export async function getTask(id: string): Promise<Task> {
-  const row = await findTask(db(), id);
-  if (!row) throw new NotFoundError();
-  return toTask(row);
+/** How often a `?wait=` request looks at its task again. */
+export const WAIT_POLL_MS = 100;
+
+/**
+ * Reads a task with `read` until it is terminal, for at most `waitS` seconds (not at all without one); NotFoundError
+ * when there is none. A poll by primary key every WAIT_POLL_MS rather than LISTEN/NOTIFY: a Lambda container has
+ * one database connection, which a LISTEN would hold (a second one per waiting container, or none through a
+ * transaction-pooling proxy, where LISTEN does not work); a lookup by key costs the database a few microseconds,
+ * and the pool's connection is free between polls. See docs/design-notes.md.
+ */
+async function readUntilTerminal<T extends { status: TaskStatus }>(read: () => Promise<T | undefined>, waitS?: number): Promise<T> {
+  const until = Date.now() + (waitS ?? 0) * 1_000;
+  for (;;) {
+    const row = await read();
+    if (!row) throw new NotFoundError();
+    const left = until - Date.now();
+    if (isTerminal(row.status) || left <= 0) return row;
+    await sleep(Math.min(WAIT_POLL_MS, left));
+  }
 }
 
-/** The status of a task; NotFoundError when there is none. */
-export async function getTaskStatus(id: string): Promise<{ task_id: string; status: TaskStatus }> {
-  const status = await findTaskStatus(db(), id);
-  if (!status) throw new NotFoundError();
+/** The task with this id, once it is terminal when `waitS` is given (or after that many seconds); NotFoundError when there is none. */
+export async function getTask(id: string, waitS?: number): Promise<Task> {
+  return toTask(await readUntilTerminal(() => findTask(db(), id), waitS));
+}
+
+/** The status of a task, once it is terminal when `waitS` is given (or after that many seconds); NotFoundError when there is none. */
+export async function getTaskStatus(id: string, waitS?: number): Promise<{ task_id: string; status: TaskStatus }> {
+  const { status } = await readUntilTerminal(async () => {
+    const s = await findTaskStatus(db(), id);
+    return s && { status: s };
+  }, waitS);
   return { task_id: id, status };
 }
 

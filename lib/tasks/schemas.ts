@@ -3,6 +3,9 @@ import { TASK_PRIORITIES, TASK_STATUSES } from '#lib/model';
 import { canonicalTimeZone, cronProblem } from '#lib/tasks/cron';
 import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 
+/** Longest `?wait=` in seconds: API Gateway gives up on a request after 30 s (29 s for Lambda's own timeout). */
+export const WAIT_MAX_S = 25;
+
 /** Rejects NUL characters, which PostgreSQL text cannot store. */
 const noNul = (s: string) => !s.includes('\u0000');
 const text = (max: number) => z.string().max(max).refine(noNul, 'must not contain NUL characters');
@@ -32,33 +35,60 @@ export const PayloadSchema = z
   .record(z.string(), z.unknown())
   .meta({ description: "Input of the task type, validated by the type's schema" });
 
-export const CreateTaskSchema = z
-  .strictObject({
-    type: z.string().min(1).max(100).default('emulate').meta({ description: 'A registered task type', example: 'emulate' }),
-    title: TitleSchema.meta({ example: 'Resize uploaded images' }),
-    description: DescriptionSchema.optional(),
-    priority: TaskPrioritySchema.default('MEDIUM'),
-    payload: PayloadSchema.default({}),
-    max_attempts: z.number().int().min(1).max(10).optional().meta({ description: 'Attempts allowed (default from DEFAULT_MAX_ATTEMPTS)' }),
-    timeout_ms: z
-      .number()
-      .int()
-      .min(100)
-      .max(86_400_000)
-      .optional()
-      .meta({ description: "Longest run of one attempt; at most the type's default timeout, which applies when absent" }),
-  })
-  .meta({ id: 'CreateTask' });
+/** A delay before a task starts; at most a year (a later start is a `run_at`). */
+const DelayMsSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(31_536_000_000)
+  .meta({ description: 'Start this many milliseconds from now, at most a year (not with run_at); 0 is an ordinary create' });
+const RunAtSchema = isoTimeInRange.meta({
+  description: 'Start at this time (not with delay_ms): SCHEDULED until then; a time not in the future is an ordinary create',
+  example: '2026-01-01T12:00:00.000Z',
+});
+
+/** The fields of a create, without the checks across fields (which an extended schema adds again, see `withSchedule`). */
+export const CreateTaskFields = z.strictObject({
+  type: z.string().min(1).max(100).default('emulate').meta({ description: 'A registered task type', example: 'emulate' }),
+  title: TitleSchema.meta({ example: 'Resize uploaded images' }),
+  description: DescriptionSchema.optional(),
+  priority: TaskPrioritySchema.default('MEDIUM'),
+  payload: PayloadSchema.default({}),
+  max_attempts: z.number().int().min(1).max(10).optional().meta({ description: 'Attempts allowed (default from DEFAULT_MAX_ATTEMPTS)' }),
+  timeout_ms: z
+    .number()
+    .int()
+    .min(100)
+    .max(86_400_000)
+    .optional()
+    .meta({ description: "Longest run of one attempt; at most the type's default timeout, which applies when absent" }),
+  run_at: RunAtSchema.optional(),
+  delay_ms: DelayMsSchema.optional(),
+});
+
+/** Adds the check that `run_at` and `delay_ms` are not both given (422 on `delay_ms`). */
+const withSchedule = <S extends z.ZodType<{ run_at?: string; delay_ms?: number }>>(schema: S) =>
+  schema.refine((v) => v.run_at === undefined || v.delay_ms === undefined, {
+    path: ['delay_ms'],
+    message: 'give either run_at or delay_ms, not both',
+  });
+
+export const CreateTaskSchema = withSchedule(CreateTaskFields).meta({ id: 'CreateTask' });
 export type CreateTaskInput = z.output<typeof CreateTaskSchema>;
 
-export const UpdateTaskSchema = z
-  .strictObject({
+export const UpdateTaskSchema = withSchedule(
+  z.strictObject({
     title: TitleSchema.optional(),
     description: DescriptionSchema.optional(),
     priority: TaskPrioritySchema.optional(),
     payload: PayloadSchema.optional(),
-  })
-  .refine((v) => Object.keys(v).length > 0, 'at least one of title, description, priority, payload is required')
+    run_at: RunAtSchema.optional().meta({ description: 'A new start time, while SCHEDULED only (409 otherwise); not with delay_ms' }),
+    delay_ms: DelayMsSchema.optional().meta({
+      description: 'A new start this many milliseconds from now, while SCHEDULED only (409 otherwise); not with run_at',
+    }),
+  }),
+)
+  .refine((v) => Object.keys(v).length > 0, 'at least one of title, description, priority, payload, run_at, delay_ms is required')
   .meta({ id: 'UpdateTask' });
 export type UpdateTaskInput = z.output<typeof UpdateTaskSchema>;
 
@@ -118,6 +148,7 @@ export const TaskSchema = z
     started_at: isoTime.nullable(),
     finished_at: isoTime.nullable(),
     schedule_id: z.uuid().nullable().meta({ description: 'The recurring schedule that created the task (null if none, or deleted)' }),
+    run_at: isoTime.nullable().meta({ description: 'When the task was to start (run_at or delay_ms of the create); null: at once' }),
   })
   .meta({ id: 'Task' });
 export type Task = z.output<typeof TaskSchema>;
@@ -175,10 +206,48 @@ export const ProblemSchema = z
   })
   .meta({ id: 'Problem' });
 
-/** The `task_intake` message: a create request plus an optional idempotency key. */
-export const IntakeMessageSchema = CreateTaskSchema.extend({
-  idempotency_key: text(255).min(1).optional(),
-}).meta({ id: 'TaskIntakeMessage' });
+/** A create request plus an optional idempotency key: a `task_intake` message, an item of a batch create. */
+export const IntakeMessageSchema = withSchedule(
+  CreateTaskFields.extend({
+    idempotency_key: text(255)
+      .min(1)
+      .optional()
+      .meta({ description: 'A repeat with the same key and body within 24 hours gives the first task and creates nothing' }),
+  }),
+).meta({ id: 'TaskIntakeMessage' });
+export type KeyedCreateInput = z.output<typeof IntakeMessageSchema>;
+
+/** Most tasks in one batch create. */
+export const BATCH_MAX = 100;
+
+export const CreateTaskBatchSchema = z
+  .strictObject({
+    tasks: z
+      .array(IntakeMessageSchema)
+      .min(1, 'at least one task')
+      .max(BATCH_MAX, `at most ${BATCH_MAX} tasks`)
+      .meta({ description: 'Create bodies, each with an optional idempotency_key; the whole request is at most 256 KiB' }),
+  })
+  .meta({ id: 'CreateTaskBatch' });
+export type CreateTaskBatchInput = z.output<typeof CreateTaskBatchSchema>;
+
+export const TaskBatchSchema = z
+  .object({ items: z.array(TaskSchema).meta({ description: 'The tasks, in the order of the request' }) })
+  .meta({ id: 'TaskBatch' });
+
+const WaitSchema = z
+  .string()
+  .regex(/^\d{1,9}$/, 'must be a whole number of seconds')
+  .transform(Number)
+  .pipe(z.number().min(1, 'must be at least 1').max(WAIT_MAX_S, `must be at most ${WAIT_MAX_S}`))
+  .optional()
+  .meta({
+    description: `Seconds (1-${WAIT_MAX_S}) to wait for the task to finish: the answer comes as soon as it is COMPLETED, FAILED or CANCELLED, or after this long with the task as it is then`,
+    example: '10',
+  });
+
+export const WaitQuerySchema = z.object({ wait: WaitSchema }).meta({ id: 'WaitQuery' });
+export type WaitQuery = z.output<typeof WaitQuerySchema>;
 
 /** The `tasks` message: one run of one task. */
 // Ids are compared with PostgreSQL's, which are lowercase.
@@ -186,7 +255,7 @@ export const TaskMessageSchema = z.object({ task_id: z.uuid().toLowerCase() }).m
 
 const count = z.number().int().min(0);
 const StatusCountsSchema = z
-  .object({ NEW: count, PENDING: count, IN_PROGRESS: count, COMPLETED: count, FAILED: count, CANCELLED: count })
+  .object({ SCHEDULED: count, NEW: count, PENDING: count, IN_PROGRESS: count, COMPLETED: count, FAILED: count, CANCELLED: count })
   .meta({ id: 'StatusCounts', description: 'Tasks in each status' });
 
 export const StatsSchema = z
@@ -324,7 +393,7 @@ const TimeZoneSchema = z
   .meta({ description: 'IANA time zone that the cron expression is read in', example: 'Europe/Berlin' });
 
 /** The task a schedule creates at each due time: a create body (the schedule says when it runs). */
-export const ScheduleTaskSchema = CreateTaskSchema.extend({}).meta({
+export const ScheduleTaskSchema = CreateTaskFields.omit({ run_at: true, delay_ms: true }).meta({
   id: 'ScheduleTask',
   description: 'A task create body: the task each due time creates',
 });

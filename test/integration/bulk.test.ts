@@ -43,7 +43,7 @@ describe('POST /api/v1/tasks/bulk on PostgreSQL', () => {
             id: c.id,
             status: 409,
             task: null,
-            error: 'Cannot cancel a task that is CANCELLED; only NEW, PENDING, IN_PROGRESS tasks can be',
+            error: 'Cannot cancel a task that is CANCELLED; only SCHEDULED, NEW, PENDING, IN_PROGRESS tasks can be',
           },
           { id: missing, status: 404, task: null, error: 'Task not found' },
         ],

@@ -10,7 +10,7 @@ import { httpEvent, invoke } from '../helpers/lambda';
 const app = useTestApp();
 
 const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-const zeros = { NEW: 0, PENDING: 0, IN_PROGRESS: 0, COMPLETED: 0, FAILED: 0, CANCELLED: 0 };
+const zeros = { SCHEDULED: 0, NEW: 0, PENDING: 0, IN_PROGRESS: 0, COMPLETED: 0, FAILED: 0, CANCELLED: 0 };
 
 const getStats = () => invoke(stats, httpEvent({ method: 'GET', path: '/api/v1/stats' }));
 
@@ -96,7 +96,7 @@ describe('GET /api/v1/stats on PostgreSQL', () => {
     expect({ ...body, throughput: nonZero }).toEqual({
       generated_at: expect.stringMatching(ISO),
       total: 10,
-      by_status: { NEW: 1, PENDING: 3, IN_PROGRESS: 0, COMPLETED: 3, FAILED: 2, CANCELLED: 1 },
+      by_status: { SCHEDULED: 0, NEW: 1, PENDING: 3, IN_PROGRESS: 0, COMPLETED: 3, FAILED: 2, CANCELLED: 1 },
       by_type: [
         { type: 'checksum', total: 2, by_status: { ...zeros, FAILED: 1, CANCELLED: 1 } },
         { type: 'emulate', total: 7, by_status: { ...zeros, PENDING: 3, COMPLETED: 3, FAILED: 1 } },

@@ -58,6 +58,7 @@ describe('tasks API on PostgreSQL', () => {
       started_at: null,
       finished_at: null,
       schedule_id: null,
+      run_at: null,
     });
     expect(await queuedMessages()).toBe(before + 1);
     // The published message's outbox row is deleted after the answer, in a statement of its own.
@@ -256,7 +257,7 @@ describe('tasks API on PostgreSQL', () => {
     const won = results.find((r) => r.statusCode === 200)!;
     expect(won.body).toMatchObject({ id: task.id, status: 'CANCELLED', finished_at: expect.stringMatching(ISO) });
     const lost = results.find((r) => r.statusCode === 409)!;
-    expect(lost.body.detail).toBe('Cannot cancel a task that is CANCELLED; only NEW, PENDING, IN_PROGRESS tasks can be');
+    expect(lost.body.detail).toBe('Cannot cancel a task that is CANCELLED; only SCHEDULED, NEW, PENDING, IN_PROGRESS tasks can be');
     const history = (await byId(events, 'GET', task.id, '/events')).body.items;
     expect(history.map((e: { to_status: string }) => e.to_status)).toEqual(['NEW', 'PENDING', 'CANCELLED']);
   });

@@ -34,6 +34,7 @@ describe('size limits', () => {
       finished_at: at,
       heartbeat_at: null,
       held_at: null,
+      run_at: null,
     });
     const page = { items: Array.from({ length: 100 }, () => item), total: 1_000_000, limit: 100, offset: 999_900 };
     expect(TaskListSchema.safeParse(page).success).toBe(true);

@@ -74,6 +74,7 @@ export function ThroughputChart({ points }: { points: Stats['throughput'] }) {
 }
 
 const STATUS_COLORS: Record<TaskStatus, string> = {
+  SCHEDULED: '#14b8a6',
   NEW: '#94a3b8',
   PENDING: '#f59e0b',
   IN_PROGRESS: '#3b82f6',

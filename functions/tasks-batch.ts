@@ -1,0 +1,8 @@
+import { httpHandler } from '#lib/http/handler';
+import { ROUTES } from '#lib/http/routes';
+import { createTasks } from '#lib/tasks/commands';
+
+export const handler = httpHandler(ROUTES.createTaskBatch, async ({ body }) => ({
+  statusCode: 201,
+  body: { items: await createTasks(body.tasks) },
+}));
