@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { config } from '#lib/config';
 import { logger } from '#lib/logger';
+import { runCallbackSender } from '#lib/tasks/callbacks';
 import { queue } from '#lib/queue/client';
 import { type BatchResponse, toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
 import type { Consumer, QueueName, ReceivedMessage } from '#lib/queue/types';
@@ -19,6 +20,8 @@ export interface BridgeOptions {
   dispatchEveryMs: number;
   /** Longest wait for one invocation. */
   invokeTimeoutMs: number;
+  /** Send task callbacks, as the cloud's dispatcher does while it runs (lib/tasks/callbacks.ts). */
+  callbacks: boolean;
 }
 
 export interface Bridge {
@@ -109,12 +112,22 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
             .catch((err) => logger.warn('dispatcher run failed', { error: err as Error }));
         }, o.dispatchEveryMs)
       : undefined;
+  // The callback sender runs in this process, listening for new deliveries: a callback goes out within moments of
+  // its task's end, rather than at the next dispatcher run.
+  const stopCallbacks = new AbortController();
+  const sending = o.callbacks
+    ? runCallbackSender({ signal: stopCallbacks.signal, listen: true }).catch((err) =>
+        logger.error('callback sender stopped', { error: err as Error }),
+      )
+    : Promise.resolve();
   logger.info('bridge started', { driver: q.driver, concurrency: o.concurrency, batch_size: o.batchSize });
   return {
     async stop(timeoutMs = 30_000) {
       clearInterval(timer);
+      stopCallbacks.abort();
       await Promise.all(consumers.map((c) => c.stop(timeoutMs)));
       await dispatching;
+      await sending;
     },
   };
 }
@@ -129,5 +142,6 @@ export function bridgeOptionsFromConfig(lambdaUrl: string): BridgeOptions {
     batchSize: c.WORKER_BATCH_SIZE,
     dispatchEveryMs: c.OUTBOX_INTERVAL_MS,
     invokeTimeoutMs: 15 * 60_000,
+    callbacks: true,
   };
 }

@@ -16,6 +16,8 @@ export interface NewTask {
   timeout_ms: number | null;
   idempotency_key: string | null;
   request_hash: string | null;
+  /** Where to POST the task when it ends (see lib/tasks/callbacks.ts). */
+  callback_url?: string | null;
 }
 
 type Returned = TaskRow & { outbox_id: number | null };
@@ -42,14 +44,14 @@ export async function insertQueuedTasks(
   const column = (pick: (task: NewTask & { id: string }) => unknown, type: string) => arrayOf(list.map(pick), type);
   const result = await ex.execute(sql`
     WITH t AS (
-      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash)
-      SELECT id, type, title, description, priority, payload, ${status(MOVES.queue.to)}, max_attempts, timeout_ms, idempotency_key, request_hash
+      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash, callback_url)
+      SELECT id, type, title, description, priority, payload, ${status(MOVES.queue.to)}, max_attempts, timeout_ms, idempotency_key, request_hash, callback_url
       FROM unnest(${column((task) => task.id, 'uuid')}, ${column((task) => task.type, 'text')}, ${column((task) => task.title, 'text')},
         ${column((task) => task.description, 'text')}, ${column((task) => task.priority, 'task_priority')},
         ${column((task) => JSON.stringify(task.payload), 'jsonb')}, ${column((task) => task.max_attempts, 'integer')},
         ${column((task) => task.timeout_ms, 'integer')}, ${column((task) => task.idempotency_key, 'text')},
-        ${column((task) => task.request_hash, 'text')})
-        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash)
+        ${column((task) => task.request_hash, 'text')}, ${column((task) => task.callback_url ?? null, 'text')})
+        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash, callback_url)
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ),

@@ -15,6 +15,7 @@ import {
 import { batched } from '#lib/group-commit';
 import { EDITABLE, MOVES, type TaskStatus } from '#lib/model';
 import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
+import { checkCallbackUrl } from '#lib/tasks/callbacks';
 import { toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import type { CreateTaskInput, Task, UpdateTaskInput } from '#lib/tasks/schemas';
@@ -78,6 +79,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
       { path: 'timeout_ms', message: `must be at most ${typeTimeout} (the default timeout of '${input.type}')` },
     ]);
   }
+  checkCallbackUrl(input.callback_url);
   const key = idempotencyKey ?? null;
   const stored = {
     type: input.type,
@@ -87,6 +89,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
     payload,
     max_attempts: input.max_attempts ?? config().DEFAULT_MAX_ATTEMPTS,
     timeout_ms: input.timeout_ms ?? null,
+    callback_url: input.callback_url ?? null,
   };
   // Over what is stored, defaults resolved: a repeat that spells out a default (`"priority": "MEDIUM"`) is the same request.
   const requestHash = key ? createHash('sha256').update(canonicalJson(stored)).digest('hex') : null;

@@ -25,6 +25,7 @@ export function toTask(row: TaskRow): Task {
     updated_at: iso(row.updated_at) as string,
     started_at: iso(row.started_at),
     finished_at: iso(row.finished_at),
+    callback_url: row.callback_url ?? null,
   };
 }
 

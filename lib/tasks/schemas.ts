@@ -31,6 +31,20 @@ export const PayloadSchema = z
   .record(z.string(), z.unknown())
   .meta({ description: "Input of the task type, validated by the type's schema" });
 
+/** Longest callback_url: room for a token in it, and still a page of 100 list items fits in a Lambda answer. */
+export const CALLBACK_URL_MAX_LENGTH = 1024;
+
+export const CallbackUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+  .max(CALLBACK_URL_MAX_LENGTH, `must be at most ${CALLBACK_URL_MAX_LENGTH} characters`)
+  // ASCII only, so that its length is its size: other characters are percent-encoded (and host names punycode).
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII, without spaces (percent-encode other characters)')
+  .meta({
+    description:
+      'Where the service POSTs `{ event, task }` when the task ends (COMPLETED, FAILED or CANCELLED), signed with X-Signature; see GET /api/v1/tasks/{id}/callbacks',
+    example: 'https://example.com/hooks/tasks',
+  });
+
 export const CreateTaskSchema = z
   .strictObject({
     type: z.string().min(1).max(100).default('emulate').meta({ description: 'A registered task type', example: 'emulate' }),
@@ -46,6 +60,7 @@ export const CreateTaskSchema = z
       .max(86_400_000)
       .optional()
       .meta({ description: "Longest run of one attempt; at most the type's default timeout, which applies when absent" }),
+    callback_url: CallbackUrlSchema.optional(),
   })
   .meta({ id: 'CreateTask' });
 export type CreateTaskInput = z.output<typeof CreateTaskSchema>;
@@ -115,6 +130,7 @@ export const TaskSchema = z
     updated_at: isoTime,
     started_at: isoTime.nullable(),
     finished_at: isoTime.nullable(),
+    callback_url: z.string().nullable().meta({ description: 'Where the service POSTs the task when it ends' }),
   })
   .meta({ id: 'Task' });
 export type Task = z.output<typeof TaskSchema>;
@@ -152,6 +168,19 @@ export const TaskEventSchema = z
   })
   .meta({ id: 'TaskEvent' });
 export const TaskEventListSchema = z.object({ items: z.array(TaskEventSchema) }).meta({ id: 'TaskEventList' });
+
+export const CallbackAttemptSchema = z
+  .object({
+    delivery_id: z.uuid().meta({ description: 'The X-Delivery-Id of the delivery: the same for every attempt of it' }),
+    event: z.enum(['task.completed', 'task.failed', 'task.cancelled']),
+    attempt: z.number().int().min(1).meta({ description: 'The number of the attempt within its delivery, from 1' }),
+    at: isoTime.meta({ description: 'When the attempt ended' }),
+    status_code: z.number().int().nullable().meta({ description: "The receiver's HTTP status; null when none came" }),
+    error: z.string().nullable().meta({ description: 'Why the attempt failed (no answer, refused target, a non-2xx status); null when delivered' }),
+    duration_ms: z.number().int().nullable(),
+  })
+  .meta({ id: 'CallbackAttempt' });
+export const CallbackAttemptListSchema = z.object({ items: z.array(CallbackAttemptSchema) }).meta({ id: 'CallbackAttemptList' });
 
 export const HealthSchema = z
   .object({
