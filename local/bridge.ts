@@ -1,10 +1,10 @@
 import http from 'node:http';
 import { config } from '#lib/config';
 import { logger } from '#lib/logger';
-import { runCallbackSender } from '#lib/tasks/callbacks';
 import { queue } from '#lib/queue/client';
 import { type BatchResponse, toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
 import type { Consumer, QueueName, ReceivedMessage } from '#lib/queue/types';
+import { runCallbackSender } from '#lib/tasks/callbacks';
 
 /** Which function consumes which queue (function names as in serverless.yml). */
 export const CONSUMERS: Record<QueueName, string> = { tasks: 'processor', task_intake: 'intake' };

@@ -62,7 +62,7 @@ export function checkedLookup(allow: AllowPrivate, resolve: Resolver = systemRes
         for (const a of wanted) {
           const refusal = addressRefusal(a.address, allow);
           if (refusal) {
-            callback(new RefusedTargetError(`refused: ${hostname} resolves to ${refusal}`), '', 0);
+            callback(new RefusedTargetError(`refused: ${hostname}: ${refusal}`), '', 0);
             return;
           }
         }

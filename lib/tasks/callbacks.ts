@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
+import { mapConcurrently } from '#lib/concurrency';
 import { config } from '#lib/config';
 import {
   type ClaimedDelivery,
@@ -11,10 +12,9 @@ import {
   nextDeliveryDueInMs,
   recordAttempt,
 } from '#lib/db/callbacks';
+import { db } from '#lib/db/client';
 import type { TaskRow } from '#lib/db/schema';
 import { findTaskStatus } from '#lib/db/tasks';
-import { db } from '#lib/db/client';
-import { mapConcurrently } from '#lib/concurrency';
 import { logger } from '#lib/logger';
 import {
   addressRefusal,
@@ -213,7 +213,9 @@ export async function runCallbackSender(o: SenderOptions): Promise<void> {
           const claimed = await claimDueDeliveries(db(), free, leaseMs());
           for (const d of claimed) {
             const p: Promise<void> = deliver(d, o)
-              .catch((err) => logger.error('callback attempt not recorded; retried after its lease', { delivery_id: d.id, error: err as Error }))
+              .catch((err) =>
+                logger.error('callback attempt not recorded; retried after its lease', { delivery_id: d.id, error: err as Error }),
+              )
               .finally(() => {
                 inFlight.delete(p);
                 poke();

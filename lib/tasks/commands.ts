@@ -14,8 +14,8 @@ import {
 } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
 import { EDITABLE, MOVES, type TaskStatus } from '#lib/model';
-import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 import { checkCallbackUrl } from '#lib/tasks/callbacks';
+import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 import { toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import type { CreateTaskInput, Task, UpdateTaskInput } from '#lib/tasks/schemas';

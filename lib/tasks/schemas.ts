@@ -176,7 +176,10 @@ export const CallbackAttemptSchema = z
     attempt: z.number().int().min(1).meta({ description: 'The number of the attempt within its delivery, from 1' }),
     at: isoTime.meta({ description: 'When the attempt ended' }),
     status_code: z.number().int().nullable().meta({ description: "The receiver's HTTP status; null when none came" }),
-    error: z.string().nullable().meta({ description: 'Why the attempt failed (no answer, refused target, a non-2xx status); null when delivered' }),
+    error: z
+      .string()
+      .nullable()
+      .meta({ description: 'Why the attempt failed (no answer, refused target, a non-2xx status); null when delivered' }),
     duration_ms: z.number().int().nullable(),
   })
   .meta({ id: 'CallbackAttempt' });
