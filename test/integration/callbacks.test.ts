@@ -9,6 +9,7 @@ import { toSqsEvent } from '#lib/queue/events';
 import { deliverDueCallbacks, runCallbackSender } from '#lib/tasks/callbacks';
 import { processIntakeMessage } from '#lib/tasks/intake';
 import { waitUntil } from '#lib/time';
+import { handler as dispatcher } from '../../functions/dispatcher';
 import { handler as processor } from '../../functions/processor';
 import { handler as callbacks } from '../../functions/tasks-callbacks';
 import { handler as cancel } from '../../functions/tasks-cancel';
@@ -263,6 +264,16 @@ describe('task callbacks', () => {
       stop.abort();
       await sender;
     }
+  });
+
+  it("the cloud's scheduled dispatcher sends callbacks while it repeats the maintenance, woken by the delivery", async () => {
+    const running = dispatcher({ repeat_for_ms: 1_500, every_ms: 1_000 }, fakeContext('dispatcher'));
+    await new Promise((r) => setTimeout(r, 300));
+    const task = await newTask(`${base}/cloud`);
+    await run(task.id);
+    await waitUntil('the callback arrives', () => received.length === 1, 1_000, 5);
+    expect(received[0]?.body).toMatchObject({ event: 'task.completed', task: { id: task.id } });
+    await running;
   });
 
   it('gives up after CALLBACK_RETRY_FOR_MS and marks the delivery failed', async () => {
