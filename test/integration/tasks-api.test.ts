@@ -57,6 +57,7 @@ describe('tasks API on PostgreSQL', () => {
       updated_at: expect.stringMatching(ISO),
       started_at: null,
       finished_at: null,
+      callback_url: null,
     });
     expect(await queuedMessages()).toBe(before + 1);
     // The published message's outbox row is deleted after the answer, in a statement of its own.
