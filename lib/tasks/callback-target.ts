@@ -32,9 +32,13 @@ export class RefusedTargetError extends Error {
 /** Why an address may not be a callback target, or undefined when it may. */
 export function addressRefusal(address: string, allow: AllowPrivate): string | undefined {
   if (allow === 'true') return undefined;
-  // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is classified as the IPv4 address it carries.
-  const ip = ipaddr.process(address);
-  const range = ip.range();
+  let range: string;
+  try {
+    // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) is classified as the IPv4 address it carries.
+    range = ipaddr.process(address).range();
+  } catch {
+    return `${address} is not an IP address ipaddr.js can classify`;
+  }
   if (range === 'unicast') return undefined;
   if (range === 'loopback' && allow === 'loopback') return undefined;
   return `${address} is a ${range} address (not allowed by CALLBACK_ALLOW_PRIVATE=${allow})`;
