@@ -58,5 +58,6 @@ describe('callback settings and rules', () => {
     expect(refused('255.255.255.255')).toBe('255.255.255.255 is a broadcast address');
     expect(refused('::ffff:127.0.0.1')).toBe('::ffff:127.0.0.1 is a loopback address');
     expect(refused('64:ff9b::a00:1')).toBe('64:ff9b::a00:1 is a rfc6052 address');
+    expect(refused('999.1.1.1')).toBe('999.1.1.1 is not an IP address ipaddr.js can classify');
   });
 });
