@@ -7,6 +7,7 @@ import { resetConfig } from '#lib/config';
 import { listCallbackDeliveries } from '#lib/db/callbacks';
 import { toSqsEvent } from '#lib/queue/events';
 import { deliverDueCallbacks, runCallbackSender } from '#lib/tasks/callbacks';
+import { runMaintenance } from '#lib/tasks/dispatcher';
 import { processIntakeMessage } from '#lib/tasks/intake';
 import { waitUntil } from '#lib/time';
 import { handler as dispatcher } from '../../functions/dispatcher';
@@ -195,6 +196,21 @@ describe('task callbacks', () => {
     expect(byTask[cancelled.id]).toMatchObject({ event: 'task.cancelled', task: { status: 'CANCELLED' } });
     expect(await listCallbackDeliveries(app.db.db, without.id)).toEqual([]);
     expect((await callbackLog(without.id)).body).toEqual({ items: [] });
+  });
+
+  it('a task the maintenance fails (its run lost once too often) gets its task.failed callback', async () => {
+    const task = await newTask(`${base}/lost`);
+    // A run whose worker was lost an hour ago, on its last allowed loss.
+    await app.db.db.execute(sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = max_attempts + 3,
+      started_at = now() - interval '1 hour', heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
+    await runMaintenance();
+    await deliverDueCallbacks();
+    expect(received.map((r) => r.body)).toEqual([
+      {
+        event: 'task.failed',
+        task: expect.objectContaining({ id: task.id, status: 'FAILED', error: 'lease expired: the worker running this attempt was lost' }),
+      },
+    ]);
   });
 
   it('a task from the task_intake queue gets its callback too', async () => {
