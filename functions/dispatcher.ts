@@ -1,5 +1,6 @@
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
+import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { config } from '#lib/config';
 import { logger } from '#lib/logger';
@@ -18,11 +19,12 @@ const Input = z.object({
 
 /**
  * Scheduled: releases due scheduled tasks, queues again the tasks of lost runs, publishes whatever the outbox still
- * holds, starts due schedules.
+ * holds, starts due schedules, sends task callbacks.
  */
-export const handler = middy(async (event: unknown) => {
+export const handler = middy(async (event: unknown, context: Context) => {
   const input = Input.safeParse(event);
-  const options = input.success ? { forMs: input.data.repeat_for_ms, everyMs: input.data.every_ms } : {};
+  const remainingMs = context.getRemainingTimeInMillis();
+  const options = input.success ? { forMs: input.data.repeat_for_ms, everyMs: input.data.every_ms, remainingMs } : {};
   const schedulesForMs = input.success ? (input.data.schedules_for_ms ?? input.data.repeat_for_ms) : 0;
   const [published, scheduled] = await Promise.all([
     runMaintenanceRepeatedly(options),

@@ -14,6 +14,7 @@ const FUNCTIONS: Record<RouteFunction, () => Promise<{ handler: Handler }>> = {
   tasksCancel: () => import('./tasks-cancel'),
   tasksStatus: () => import('./tasks-status'),
   tasksEvents: () => import('./tasks-events'),
+  tasksCallbacks: () => import('./tasks-callbacks'),
   tasksRetry: () => import('./tasks-retry'),
   tasksBulk: () => import('./tasks-bulk'),
   schedulesCreate: () => import('./schedules-create'),

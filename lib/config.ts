@@ -73,13 +73,35 @@ const envSchema = z.object({
   LEASE_MS: int(1_000, 600_000).default(15_000),
   /** A PENDING task that has waited this long with no outbox row gets its message published again (maintenance). */
   REPUBLISH_PENDING_AFTER_MS: int(60_000, 86_400_000).default(1_800_000),
+  /** Key of the HMAC-SHA256 signature of callbacks (X-Signature); unset, a deployed stage refuses `callback_url` (422). */
+  CALLBACK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  /**
+   * Which non-public callback targets are allowed: `false` none (public unicast addresses only), `loopback` also
+   * 127.0.0.0/8 and ::1, `true` every address. Default: `loopback` on the local stage, `false` elsewhere.
+   */
+  CALLBACK_ALLOW_PRIVATE: z.enum(['false', 'loopback', 'true']).optional(),
+  /** Longest wait for a callback's answer (connection, headers and body). */
+  CALLBACK_TIMEOUT_MS: int(100, 60_000).default(10_000),
+  /** Callback POSTs in flight at once, per sender. */
+  CALLBACK_CONCURRENCY: int(1, 64).default(8),
+  /** The first retry of a failed callback after this; the next after 3, 6, 30, 90, 180 and 360 times it (10 s .. 1 h). */
+  CALLBACK_RETRY_BASE_MS: int(10, 3_600_000).default(10_000),
+  /** The longest pause between two attempts of a callback. */
+  CALLBACK_RETRY_MAX_MS: int(10, 86_400_000).default(3_600_000),
+  /** A callback is retried for this long after the task ended, then given up (state `failed`). */
+  CALLBACK_RETRY_FOR_MS: int(0, 7 * 86_400_000).default(86_400_000),
+  /** How often a sender looks for due callbacks when no notification woke it. */
+  CALLBACK_POLL_MS: int(50, 60_000).default(2_000),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   /** Set by Lambda (and by serverless-offline, which also sets IS_OFFLINE). */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   IS_OFFLINE: z.string().optional(),
 });
 
-export type Config = z.infer<typeof envSchema>;
+/** The local stage's callback key, so that `npm start` signs callbacks without setup; never used by a deployed stage. */
+export const LOCAL_CALLBACK_SECRET = 'local-callback-secret-not-for-deployment';
+
+export type Config = z.infer<typeof envSchema> & { CALLBACK_ALLOW_PRIVATE: 'false' | 'loopback' | 'true' };
 
 /** Raised when an environment variable has a value the service cannot run with. */
 export class ConfigError extends Error {
@@ -94,7 +116,12 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
-  const config = parsed.data;
+  const local = parsed.data.STAGE === 'local';
+  const config: Config = {
+    ...parsed.data,
+    CALLBACK_SECRET: parsed.data.CALLBACK_SECRET ?? (local ? LOCAL_CALLBACK_SECRET : undefined),
+    CALLBACK_ALLOW_PRIVATE: parsed.data.CALLBACK_ALLOW_PRIVATE ?? (local ? 'loopback' : 'false'),
+  };
   if (config.EMULATE_MIN_MS > config.EMULATE_MAX_MS) {
     throw new ConfigError('Invalid configuration:\n  EMULATE_MIN_MS: must not be greater than EMULATE_MAX_MS');
   }

@@ -4,6 +4,7 @@ import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
 import { type BatchResponse, toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
 import type { Consumer, QueueName, ReceivedMessage } from '#lib/queue/types';
+import { runCallbackSender } from '#lib/tasks/callbacks';
 import { runReleaseLoop } from '#lib/tasks/scheduler';
 
 /** Which function consumes which queue (function names as in serverless.yml). */
@@ -24,6 +25,8 @@ export interface BridgeOptions {
   releaseEveryMs: number;
   /** Longest wait for one invocation. */
   invokeTimeoutMs: number;
+  /** Send task callbacks, as the cloud's dispatcher does while it runs (lib/tasks/callbacks.ts). */
+  callbacks: boolean;
 }
 
 export interface Bridge {
@@ -121,14 +124,24 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   // serverless-offline would cost more than the release itself.
   const releasing = new AbortController();
   const released = o.releaseEveryMs > 0 ? runReleaseLoop({ everyMs: o.releaseEveryMs, signal: releasing.signal }) : Promise.resolve(0);
+  // The callback sender runs in this process, listening for new deliveries: a callback goes out within moments of
+  // its task's end, rather than at the next dispatcher run.
+  const stopCallbacks = new AbortController();
+  const sending = o.callbacks
+    ? runCallbackSender({ signal: stopCallbacks.signal, listen: true }).catch((err) =>
+        logger.error('callback sender stopped', { error: err as Error }),
+      )
+    : Promise.resolve();
   logger.info('bridge started', { driver: q.driver, concurrency: o.concurrency, batch_size: o.batchSize });
   return {
     async stop(timeoutMs = 30_000) {
       clearInterval(timer);
       releasing.abort();
       await released;
+      stopCallbacks.abort();
       await Promise.all(consumers.map((c) => c.stop(timeoutMs)));
       await dispatching;
+      await sending;
     },
   };
 }
@@ -145,5 +158,6 @@ export function bridgeOptionsFromConfig(lambdaUrl: string): BridgeOptions {
     scheduleTickMs: c.SCHEDULE_TICK_MS,
     releaseEveryMs: c.RELEASE_INTERVAL_MS,
     invokeTimeoutMs: 15 * 60_000,
+    callbacks: true,
   };
 }

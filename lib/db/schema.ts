@@ -57,6 +57,8 @@ export const tasks = pgTable(
     schedule_due_at: ts('schedule_due_at'),
     /** When the task is to start (create's `run_at` or `delay_ms`); null for a task to run at once. */
     run_at: ts('run_at'),
+    /** Where the service POSTs the task when it ends (see lib/tasks/callbacks.ts). */
+    callback_url: text('callback_url'),
   },
   (t) => [
     index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
@@ -153,6 +155,58 @@ export const outbox = pgTable(
   (t) => [index('outbox_available_at_idx').on(t.available_at, t.id)],
 );
 
+export const callbackState = pgEnum('callback_state', ['pending', 'delivered', 'failed']);
+
+/**
+ * One callback to send: written by a trigger (drizzle/*_callback_trigger.sql) in the statement that makes a task with
+ * a `callback_url` terminal, with the task as it was then; a sender claims it when `next_attempt_at` is due.
+ */
+export const callbackDeliveries = pgTable(
+  'callback_deliveries',
+  {
+    /** Sent as X-Delivery-Id: the same for every attempt of this delivery, so that a receiver can drop repeats. */
+    id: uuid('id').primaryKey().defaultRandom(),
+    task_id: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    event: text('event').notNull(),
+    url: text('url').notNull(),
+    /** The task row as it was when it ended (to_jsonb of the row). */
+    task: jsonb('task').notNull(),
+    state: callbackState('state').notNull().default('pending'),
+    attempts: integer('attempts').notNull().default(0),
+    /** When a sender may take it: the next attempt, or the end of the lease of the sender that took it. */
+    next_attempt_at: ts('next_attempt_at').notNull().defaultNow(),
+    created_at: ts('created_at').notNull().defaultNow(),
+    updated_at: ts('updated_at').notNull().defaultNow(),
+  },
+  (t) => [
+    index('callback_deliveries_task_id_idx').on(t.task_id),
+    // The senders' claim reads the due pending deliveries only.
+    index('callback_deliveries_due_idx').on(t.next_attempt_at).where(sql`state = 'pending'`),
+  ],
+);
+
+/** One attempt to send a callback and its outcome (GET /api/v1/tasks/{id}/callbacks). */
+export const callbackAttempts = pgTable(
+  'callback_attempts',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    delivery_id: uuid('delivery_id')
+      .notNull()
+      .references(() => callbackDeliveries.id, { onDelete: 'cascade' }),
+    task_id: uuid('task_id')
+      .notNull()
+      .references(() => tasks.id, { onDelete: 'cascade' }),
+    attempt: integer('attempt').notNull(),
+    at: ts('at').notNull().defaultNow(),
+    status_code: integer('status_code'),
+    error: text('error'),
+    duration_ms: integer('duration_ms'),
+  },
+  (t) => [index('callback_attempts_task_id_idx').on(t.task_id, t.id)],
+);
+
 /** The embedded queue: one row per message, claimed with FOR UPDATE SKIP LOCKED. */
 export const queueMessages = pgTable(
   'queue_messages',
@@ -175,3 +229,5 @@ export const queueMessages = pgTable(
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskEventRow = typeof taskEvents.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
+export type CallbackDeliveryRow = typeof callbackDeliveries.$inferSelect;
+export type CallbackAttemptRow = typeof callbackAttempts.$inferSelect;

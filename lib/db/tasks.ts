@@ -22,6 +22,8 @@ export interface NewTask {
   /** When to start (ISO), or null: now plus `delay_ms`, or at once when both are null. */
   run_at?: string | null;
   delay_ms?: number | null;
+  /** Where to POST the task when it ends (see lib/tasks/callbacks.ts). */
+  callback_url?: string | null;
 }
 
 type Returned = TaskRow & { outbox_id: number | null };
@@ -58,16 +60,16 @@ export async function insertQueuedTasks(
         ${column((task) => task.timeout_ms, 'integer')}, ${column((task) => task.idempotency_key, 'text')},
         ${column((task) => task.request_hash, 'text')}, ${column((task) => task.run_at ?? null, 'timestamptz')},
         ${column((task) => task.delay_ms ?? null, 'bigint')}, ${column((task) => task.schedule_id ?? null, 'uuid')},
-        ${column((task) => task.schedule_due_at?.toISOString() ?? null, 'timestamptz')})
+        ${column((task) => task.schedule_due_at?.toISOString() ?? null, 'timestamptz')}, ${column((task) => task.callback_url ?? null, 'text')})
         AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash, at, delay_ms,
-          schedule_id, schedule_due_at)
+          schedule_id, schedule_due_at, callback_url)
     ),
     t AS (
       INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash,
-        run_at, schedule_id, schedule_due_at)
+        run_at, schedule_id, schedule_due_at, callback_url)
       SELECT id, type, title, description, priority, payload,
         CASE WHEN start_at > now() THEN ${status('SCHEDULED')} ELSE ${status(MOVES.queue.to)} END,
-        max_attempts, timeout_ms, idempotency_key, request_hash, start_at, schedule_id, schedule_due_at
+        max_attempts, timeout_ms, idempotency_key, request_hash, start_at, schedule_id, schedule_due_at, callback_url
       FROM v
       -- No target: a taken idempotency key and a schedule's due time that has its task already are both left out.
       ON CONFLICT DO NOTHING

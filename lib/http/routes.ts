@@ -3,6 +3,7 @@ import { z } from 'zod';
 import {
   BulkActionResultSchema,
   BulkActionSchema,
+  CallbackAttemptListSchema,
   CreateScheduleSchema,
   CreateTaskBatchSchema,
   CreateTaskSchema,
@@ -207,6 +208,17 @@ export const ROUTES = {
     tags: ['tasks'],
     request: byId,
     responses: { 200: json(TaskEventListSchema, 'The events'), ...E404, ...E422, ...E503 },
+  },
+  getTaskCallbacks: {
+    method: 'GET',
+    path: '/api/v1/tasks/{id}/callbacks',
+    function: 'tasksCallbacks',
+    summary: 'Callback attempts of a task, oldest first',
+    description:
+      "Each attempt to POST the task to its `callback_url`: when, the answer's status (null when none came) and why it failed. A delivery (one per end of the task, its `X-Delivery-Id`) is tried again after 10 s, 30 s, 1 min, 5 min, 15 min, 30 min, then every hour, for 24 hours.",
+    tags: ['tasks'],
+    request: byId,
+    responses: { 200: json(CallbackAttemptListSchema, 'The attempts'), ...E404, ...E422, ...E503 },
   },
   retryTask: {
     method: 'POST',

@@ -16,6 +16,7 @@ import {
 } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
 import { EDITABLE, MOVES, RESCHEDULABLE, type TaskStatus } from '#lib/model';
+import { checkCallbackUrl } from '#lib/tasks/callbacks';
 import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 import { toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
@@ -83,6 +84,7 @@ export function taskValues(input: Omit<CreateTaskInput, 'run_at' | 'delay_ms'>):
       { path: 'timeout_ms', message: `must be at most ${typeTimeout} (the default timeout of '${input.type}')` },
     ]);
   }
+  checkCallbackUrl(input.callback_url);
   return {
     type: input.type,
     title: input.title,
@@ -91,6 +93,7 @@ export function taskValues(input: Omit<CreateTaskInput, 'run_at' | 'delay_ms'>):
     payload,
     max_attempts: input.max_attempts ?? config().DEFAULT_MAX_ATTEMPTS,
     timeout_ms: input.timeout_ms ?? null,
+    callback_url: input.callback_url ?? null,
   };
 }
 
@@ -113,8 +116,13 @@ function prepareCreate(input: CreateTaskInput, idempotencyKey: string | undefine
   const delay_ms = input.delay_ms ?? null;
   // Over what is stored, defaults resolved: a repeat that spells out a default (`"priority": "MEDIUM"`) is the same
   // request. The start as asked (a delay, not the time it gave), so that a repeat of a delayed create is the same too;
-  // absent when not asked, so that the hashes of earlier requests still match.
-  const hashed = { ...stored, run_at: run_at ?? undefined, delay_ms: delay_ms ?? undefined };
+  // the start and the callback absent when not asked, so that the hashes of earlier requests still match.
+  const hashed = {
+    ...stored,
+    callback_url: stored.callback_url ?? undefined,
+    run_at: run_at ?? undefined,
+    delay_ms: delay_ms ?? undefined,
+  };
   const requestHash = key ? createHash('sha256').update(canonicalJson(hashed)).digest('hex') : null;
   return { ...stored, idempotency_key: key, request_hash: requestHash, run_at, delay_ms };
 }

@@ -4,6 +4,7 @@ import { db } from '#lib/db/client';
 import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
 import { logger } from '#lib/logger';
+import { runCallbackSenderFor } from '#lib/tasks/callbacks';
 import { dispatchOutbox } from '#lib/tasks/outbox';
 import { releaseDue, runReleaseLoop } from '#lib/tasks/scheduler';
 import { releaseHeld } from '#lib/tasks/task-types';
@@ -29,23 +30,33 @@ export async function runMaintenance(): Promise<number> {
 /**
  * Runs the maintenance every `everyMs` for `forMs` (once when `forMs` is 0): a schedule that fires once a minute
  * still finds lost runs within seconds. Meanwhile the releaser runs on its own, finer cadence (RELEASE_INTERVAL_MS),
- * so that scheduled tasks start within a second of their time without running the heavier maintenance that often.
- * Returns how many messages were published in all.
+ * so that scheduled tasks start within a second of their time without running the heavier maintenance that often,
+ * and (when `forMs` is not 0) it sends task callbacks, taking new ones only while an attempt can still end before the
+ * invocation's `remainingMs` is up. Returns how many messages were published in all.
  */
 export async function runMaintenanceRepeatedly({
   forMs = 0,
   everyMs = 10_000,
+  remainingMs = Number.POSITIVE_INFINITY,
 }: {
   forMs?: number;
   everyMs?: number;
+  /** How long the invocation may still run (the Lambda context's remaining time). */
+  remainingMs?: number;
 } = {}): Promise<number> {
   const until = Date.now() + forMs;
   const releasing = forMs > 0 ? runReleaseLoop({ everyMs: config().RELEASE_INTERVAL_MS, forMs }) : Promise.resolve(0);
-  let published = await runMaintenance();
-  while (Date.now() + everyMs <= until) {
-    await sleep(everyMs);
-    published += await runMaintenance();
+  // An attempt may take CALLBACK_TIMEOUT_MS: the last one is taken early enough to end, with a margin, in time.
+  const callbacksForMs = Math.min(forMs, remainingMs - config().CALLBACK_TIMEOUT_MS - 2_000);
+  const sending = callbacksForMs > 0 ? runCallbackSenderFor(callbacksForMs) : Promise.resolve();
+  try {
+    let published = await runMaintenance();
+    while (Date.now() + everyMs <= until) {
+      await sleep(everyMs);
+      published += await runMaintenance();
+    }
+    return published;
+  } finally {
+    await Promise.all([releasing, sending]);
   }
-  await releasing;
-  return published;
 }

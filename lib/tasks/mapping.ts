@@ -27,6 +27,7 @@ export function toTask(row: TaskRow): Task {
     finished_at: iso(row.finished_at),
     schedule_id: row.schedule_id,
     run_at: iso(row.run_at),
+    callback_url: row.callback_url ?? null,
   };
 }
 

@@ -47,6 +47,20 @@ const RunAtSchema = isoTimeInRange.meta({
   example: '2026-01-01T12:00:00.000Z',
 });
 
+/** Longest callback_url: room for a token in it, and still a page of 100 list items fits in a Lambda answer. */
+export const CALLBACK_URL_MAX_LENGTH = 1024;
+
+export const CallbackUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
+  .max(CALLBACK_URL_MAX_LENGTH, `must be at most ${CALLBACK_URL_MAX_LENGTH} characters`)
+  // ASCII only, so that its length is its size: other characters are percent-encoded (and host names punycode).
+  .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII, without spaces (percent-encode other characters)')
+  .meta({
+    description:
+      'Where the service POSTs `{ event, task }` when the task ends (COMPLETED, FAILED or CANCELLED), signed with X-Signature; see GET /api/v1/tasks/{id}/callbacks',
+    example: 'https://example.com/hooks/tasks',
+  });
+
 /** The fields of a create, without the checks across fields (which an extended schema adds again, see `withSchedule`). */
 export const CreateTaskFields = z.strictObject({
   type: z.string().min(1).max(100).default('emulate').meta({ description: 'A registered task type', example: 'emulate' }),
@@ -64,6 +78,7 @@ export const CreateTaskFields = z.strictObject({
     .meta({ description: "Longest run of one attempt; at most the type's default timeout, which applies when absent" }),
   run_at: RunAtSchema.optional(),
   delay_ms: DelayMsSchema.optional(),
+  callback_url: CallbackUrlSchema.optional(),
 });
 
 /** Adds the check that `run_at` and `delay_ms` are not both given (422 on `delay_ms`). */
@@ -149,6 +164,7 @@ export const TaskSchema = z
     finished_at: isoTime.nullable(),
     schedule_id: z.uuid().nullable().meta({ description: 'The recurring schedule that created the task (null if none, or deleted)' }),
     run_at: isoTime.nullable().meta({ description: 'When the task was to start (run_at or delay_ms of the create); null: at once' }),
+    callback_url: z.string().nullable().meta({ description: 'Where the service POSTs the task when it ends' }),
   })
   .meta({ id: 'Task' });
 export type Task = z.output<typeof TaskSchema>;
@@ -186,6 +202,22 @@ export const TaskEventSchema = z
   })
   .meta({ id: 'TaskEvent' });
 export const TaskEventListSchema = z.object({ items: z.array(TaskEventSchema) }).meta({ id: 'TaskEventList' });
+
+export const CallbackAttemptSchema = z
+  .object({
+    delivery_id: z.uuid().meta({ description: 'The X-Delivery-Id of the delivery: the same for every attempt of it' }),
+    event: z.enum(['task.completed', 'task.failed', 'task.cancelled']),
+    attempt: z.number().int().min(1).meta({ description: 'The number of the attempt within its delivery, from 1' }),
+    at: isoTime.meta({ description: 'When the attempt ended' }),
+    status_code: z.number().int().nullable().meta({ description: "The receiver's HTTP status; null when none came" }),
+    error: z
+      .string()
+      .nullable()
+      .meta({ description: 'Why the attempt failed (no answer, refused target, a non-2xx status); null when delivered' }),
+    duration_ms: z.number().int().nullable(),
+  })
+  .meta({ id: 'CallbackAttempt' });
+export const CallbackAttemptListSchema = z.object({ items: z.array(CallbackAttemptSchema) }).meta({ id: 'CallbackAttemptList' });
 
 export const HealthSchema = z
   .object({

@@ -162,6 +162,7 @@ describe('serverless package of the default stage (the cloud template, without A
         'DELETE /api/v1/tasks/{id}',
         'GET /api/v1/tasks/{id}/status',
         'GET /api/v1/tasks/{id}/events',
+        'GET /api/v1/tasks/{id}/callbacks',
         'POST /api/v1/tasks/{id}/retry',
         'GET /health',
         'GET /docs',

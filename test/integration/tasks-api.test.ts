@@ -59,6 +59,7 @@ describe('tasks API on PostgreSQL', () => {
       finished_at: null,
       schedule_id: null,
       run_at: null,
+      callback_url: null,
     });
     expect(await queuedMessages()).toBe(before + 1);
     // The published message's outbox row is deleted after the answer, in a statement of its own.

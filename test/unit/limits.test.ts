@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '#lib/config';
 import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 import { toTaskListItem } from '#lib/tasks/mapping';
-import { TaskListSchema } from '#lib/tasks/schemas';
+import { CALLBACK_URL_MAX_LENGTH, TaskListSchema } from '#lib/tasks/schemas';
 
 describe('size limits', () => {
   it('a page of 100 of the largest list items fits in a Lambda response (6 MB), even in 3-byte characters', () => {
@@ -35,6 +35,7 @@ describe('size limits', () => {
       heartbeat_at: null,
       held_at: null,
       run_at: null,
+      callback_url: `https://example.com/${'a'.repeat(CALLBACK_URL_MAX_LENGTH - 20)}`,
     });
     const page = { items: Array.from({ length: 100 }, () => item), total: 1_000_000, limit: 100, offset: 999_900 };
     expect(TaskListSchema.safeParse(page).success).toBe(true);

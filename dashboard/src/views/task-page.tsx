@@ -147,6 +147,7 @@ function Details({ task, now }: { task: Task; now: number }) {
   ];
   if (started !== undefined) rows.push(['Run time', `${duration((finished ?? now) - started)}${finished ? '' : ' so far'}`]);
   if (started !== undefined) rows.push(['Started after', duration(started - Date.parse(task.created_at))]);
+  if (task.callback_url) rows.push(['Callback', task.callback_url]);
   return (
     <dl class="details">
       {rows.map(([k, v]) => (
