@@ -69,6 +69,8 @@ const envSchema = z.object({
   LEASE_MS: int(1_000, 600_000).default(15_000),
   /** A PENDING task that has waited this long with no outbox row gets its message published again (maintenance). */
   REPUBLISH_PENDING_AFTER_MS: int(60_000, 86_400_000).default(1_800_000),
+  /** Finished tasks older than this many days are deleted with their events and dead letters (maintenance); 0 keeps all. */
+  RETENTION_DAYS: int(0, 36_500).default(30),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   /** Set by Lambda (and by serverless-offline, which also sets IS_OFFLINE). */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),

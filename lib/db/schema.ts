@@ -14,10 +14,13 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 // Relative: drizzle-kit loads this file without the package's import map.
-import { TASK_PRIORITIES, TASK_STATUSES } from '../model';
+import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES } from '../model';
 
 export const taskStatus = pgEnum('task_status', TASK_STATUSES);
 export const taskPriority = pgEnum('task_priority', TASK_PRIORITIES);
+
+/** `status IN (<the terminal statuses>)`, as literals: a statement must spell it so to use the partial index below. */
+export const IS_TERMINAL = sql.raw(`status IN (${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -55,6 +58,8 @@ export const tasks = pgTable(
     check('tasks_max_attempts_range', sql`${t.max_attempts} between 1 and 10`),
     // Finds runs whose lease lapsed without scanning the finished tasks.
     index('tasks_in_progress_heartbeat_idx').on(t.heartbeat_at).where(sql`status = 'IN_PROGRESS'`),
+    // Finds the finished tasks past retention (lib/db/retention.ts) without scanning the others.
+    index('tasks_terminal_finished_at_idx').on(t.finished_at).where(IS_TERMINAL),
   ],
 );
 
@@ -69,11 +74,41 @@ export const taskEvents = pgTable(
     to_status: taskStatus('to_status').notNull(),
     at: ts('at').notNull().defaultNow(),
     reason: text('reason'),
+    /** On the events of a failed attempt (back to PENDING, or FAILED): which attempt, and its error. */
+    attempt: integer('attempt'),
+    error: text('error'),
   },
   (t) => [
     index('task_events_task_id_idx').on(t.task_id, t.id),
     // Finished runs per minute (GET /api/v1/stats) without scanning the whole history.
     index('task_events_finished_at_idx').on(t.at).where(sql`to_status IN ('COMPLETED', 'FAILED')`),
+  ],
+);
+
+/**
+ * Dead letters of every queue driver: messages that will never be handled, recorded with the reason, for people to
+ * look at, redrive or discard (lib/tasks/dead-letters.ts). A task's dead letters go with it (retention).
+ */
+export const deadLetters = pgTable(
+  'dead_letters',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** The queue the message came from: `tasks` or `task_intake`. */
+    queue: text('queue').notNull(),
+    task_id: uuid('task_id').references(() => tasks.id, { onDelete: 'cascade' }),
+    reason: text('reason').notNull(),
+    /** The message as it was received. */
+    body: text('body').notNull(),
+    failed_at: ts('failed_at').notNull().defaultNow(),
+    receive_count: integer('receive_count').notNull().default(1),
+  },
+  (t) => [
+    check('dead_letters_queue', sql`${t.queue} IN ('tasks', 'task_intake')`),
+    index('dead_letters_queue_failed_at_idx').on(t.queue, t.failed_at.desc(), t.id.desc()),
+    // Deleting a task finds its dead letters (ON DELETE CASCADE) without a scan.
+    index('dead_letters_task_id_idx').on(t.task_id),
+    // Dead letters past retention, oldest first.
+    index('dead_letters_failed_at_idx').on(t.failed_at),
   ],
 );
 
@@ -113,3 +148,4 @@ export const queueMessages = pgTable(
 
 export type TaskRow = typeof tasks.$inferSelect;
 export type TaskEventRow = typeof taskEvents.$inferSelect;
+export type DeadLetterRow = typeof deadLetters.$inferSelect;

@@ -229,6 +229,7 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
         set: sql`error = ${error}, progress = NULL, heartbeat_at = NULL`,
         enqueue: { availableInMs: selfPublishMs(delayMs) },
         run: claimed.started_at,
+        failedAttempt: true,
       }),
     );
     if (requeued) await publishAfterCommit(requeued, delayMs);
