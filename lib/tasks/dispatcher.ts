@@ -12,7 +12,7 @@ export const RETENTION_BATCH = 1_000;
 /** Longest a maintenance run spends on retention; what is left waits for the next run. */
 const RETENTION_BUDGET_MS = 5_000;
 /** Between two retention statements: the disk and the locks are left to the other writers for a moment. */
-const RETENTION_PAUSE_MS = 10;
+const RETENTION_PAUSE_MS = 20;
 
 /**
  * Deletes, a batch per statement, the tasks that finished more than RETENTION_DAYS ago with their events and dead
