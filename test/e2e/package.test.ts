@@ -111,13 +111,15 @@ describe('serverless package of the default stage (the cloud template, without A
     expect(resources.ProcessorLambdaFunction?.Properties.Timeout * 1000).toBeGreaterThan(longest);
   });
 
-  it('maps both queues to their functions with ReportBatchItemFailures', () => {
+  it('maps both queues and their dead-letter queues to their functions with ReportBatchItemFailures', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(4);
     const byQueue = Object.fromEntries(mappings.map((m) => [m.EventSourceArn['Fn::GetAtt'][0], m]));
     for (const [queue, fn] of [
       ['TasksQueue', 'ProcessorLambdaFunction'],
       ['TaskIntakeQueue', 'IntakeLambdaFunction'],
+      ['TasksDlq', 'DeadLettersLambdaFunction'],
+      ['TaskIntakeDlq', 'DeadLettersLambdaFunction'],
     ]) {
       expect(byQueue[queue as string]).toMatchObject({
         BatchSize: 10,
@@ -197,7 +199,7 @@ describe('serverless package of the default stage (the cloud template, without A
 
   it('keeps every zip within its size target: HTTP functions 600 KB, the queue consumers 1 MB', async () => {
     const functions = ofType('AWS::Lambda::Function').map(([name]) => name.replace(/LambdaFunction$/, ''));
-    const consumers = new Set(['Processor', 'Intake', 'Dispatcher']);
+    const consumers = new Set(['Processor', 'Intake', 'Dispatcher', 'DeadLetters']);
     const rows = [];
     for (const fn of functions) {
       const zip = `${fn.charAt(0).toLowerCase()}${fn.slice(1)}.zip`;
