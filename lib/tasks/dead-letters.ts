@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import { mapConcurrently } from '#lib/concurrency';
 import { db, type Executor } from '#lib/db/client';
 import {
@@ -12,9 +11,10 @@ import {
 import type { DeadLetterRow } from '#lib/db/schema';
 import { findTask, findTaskStatus, queueMessageAgain, transition } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
-import { isTerminal, MOVES } from '#lib/model';
+import { isTerminal } from '#lib/model';
 import { queue } from '#lib/queue/client';
 import type { QueueName } from '#lib/queue/types';
+import { retryTransition } from '#lib/tasks/commands';
 import { ConflictError, type FieldError, NotFoundError, UnavailableError } from '#lib/tasks/errors';
 import { iso, toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, type Queued, selfPublishMs } from '#lib/tasks/outbox';
@@ -139,13 +139,7 @@ export async function discardDeadLetter(id: string): Promise<DeadLetter> {
 async function redriveTask(tx: Executor, dead: DeadLetterRow): Promise<Queued> {
   const taskId = dead.task_id ?? taskIdOf(dead.body);
   if (!taskId) throw new ConflictError('The dead letter is not a valid tasks message; it can only be discarded');
-  const retried = await transition(tx, {
-    id: taskId,
-    move: MOVES.retry,
-    reason: `redriven from dead letter ${dead.id}`,
-    set: sql`error = NULL, result = NULL, progress = NULL, attempts = 0, started_at = NULL, finished_at = NULL, heartbeat_at = NULL`,
-    enqueue: { availableInMs: selfPublishMs() },
-  });
+  const retried = await transition(tx, retryTransition(taskId, `redriven from dead letter ${dead.id}`));
   if (retried) return retried;
   const status = await findTaskStatus(tx, taskId);
   if (!status) throw new ConflictError('The task of this dead letter no longer exists; it can only be discarded');

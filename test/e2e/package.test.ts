@@ -98,7 +98,7 @@ describe('serverless package of the default stage (the cloud template, without A
 
   it("hides a received message for six times its function's timeout (AWS's advice for a mapped queue)", () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(4);
     for (const m of mappings) {
       const queue = resources[m.EventSourceArn['Fn::GetAtt'][0]];
       const fn = resources[m.FunctionName['Fn::GetAtt'][0]];
@@ -147,6 +147,8 @@ describe('serverless package of the default stage (the cloud template, without A
     expect(caps).toEqual({
       ProcessorLambdaFunction: { mapping: 10, reserved: 10 },
       IntakeLambdaFunction: { mapping: 2, reserved: 2 },
+      // Records dead letters: rare and short, no concurrency kept for it.
+      DeadLettersLambdaFunction: { mapping: 2, reserved: undefined },
     });
     // Only the queue consumers reserve concurrency.
     const reserving = ofType('AWS::Lambda::Function').filter(([, r]) => r.Properties.ReservedConcurrentExecutions !== undefined);
