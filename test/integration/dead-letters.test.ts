@@ -292,6 +292,8 @@ describe.each(drivers)('dead letters end to end on the $driver queue', ({ driver
       const task = await newTask({ duration_ms: 0 });
       await queue().publish('tasks', [{ body: forTask(task.id) }]);
       await waitUntil('the task fails', async () => (await getTask(task.id)).status === 'FAILED', 15_000);
+      // The dead letter is written right after the task's final failure.
+      await waitUntil('its dead letter', async () => (await deadLetterOf(task.id)) !== undefined, 5_000);
       const dead = await deadLetterOf(task.id);
       expect(dead).toMatchObject({
         task_id: task.id,
