@@ -92,6 +92,8 @@ const envSchema = z.object({
   CALLBACK_RETRY_FOR_MS: int(0, 7 * 86_400_000).default(86_400_000),
   /** How often a sender looks for due callbacks when no notification woke it. */
   CALLBACK_POLL_MS: int(50, 60_000).default(2_000),
+  /** Finished tasks older than this many days are deleted with their events and dead letters (maintenance); 0 keeps all. */
+  RETENTION_DAYS: int(0, 36_500).default(30),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
   /** Set by Lambda (and by serverless-offline, which also sets IS_OFFLINE). */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),

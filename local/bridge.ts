@@ -3,12 +3,18 @@ import { config } from '#lib/config';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
 import { type BatchResponse, toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
-import type { Consumer, QueueName, ReceivedMessage } from '#lib/queue/types';
+import type { AnyQueueName, Consumer, QueueName, ReceivedMessage } from '#lib/queue/types';
 import { runCallbackSender } from '#lib/tasks/callbacks';
 import { runReleaseLoop } from '#lib/tasks/scheduler';
 
 /** Which function consumes which queue (function names as in serverless.yml). */
-export const CONSUMERS: Record<QueueName, string> = { tasks: 'processor', task_intake: 'intake' };
+export const CONSUMERS: Record<AnyQueueName, string> = {
+  tasks: 'processor',
+  task_intake: 'intake',
+  // Messages a broker dead-lettered itself become rows of the dead-letter table.
+  'tasks.dlq': 'deadLetters',
+  'task_intake.dlq': 'deadLetters',
+};
 
 export interface BridgeOptions {
   /** serverless-offline's Lambda endpoint. */
@@ -91,7 +97,7 @@ export async function invokeFunction(
 export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   const q = queue();
   const consumers: Consumer[] = [];
-  for (const [name, fn] of Object.entries(CONSUMERS) as Array<[QueueName, string]>) {
+  for (const [name, fn] of Object.entries(CONSUMERS) as Array<[AnyQueueName, string]>) {
     const toEvent = q.driver === 'rabbitmq' ? toRabbitMqEvent : toSqsEvent;
     const consumer = await q.consume(
       name,

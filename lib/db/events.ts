@@ -16,6 +16,8 @@ export interface EventSpec {
   to: SQL;
   reason: SQL | string;
   where?: SQL;
+  /** For the events of a failed attempt: the attempt's number and its error (columns or values); NULL otherwise. */
+  failedAttempt?: { attempt: SQL; error: SQL };
 }
 
 /** An event for the rows of a CTE that made `move` (their previous status in `prev_status`, unless given). */
@@ -33,7 +35,8 @@ export const moved = (m: Move, reason: SQL | string, where?: SQL, from: SQL = sq
  */
 export function recordEvents(cte: string, ...specs: EventSpec[]): SQL {
   const selects = specs.map(
-    (e) => sql`SELECT id, ${e.from}, ${e.to}, updated_at, ${e.reason} FROM ${sql.raw(cte)}${e.where ? sql` WHERE ${e.where}` : sql``}`,
+    (e) =>
+      sql`SELECT id, ${e.from}, ${e.to}, updated_at, ${e.reason}, ${e.failedAttempt?.attempt ?? sql`NULL`}::int, ${e.failedAttempt?.error ?? sql`NULL`}::text FROM ${sql.raw(cte)}${e.where ? sql` WHERE ${e.where}` : sql``}`,
   );
-  return sql`INSERT INTO task_events (task_id, from_status, to_status, at, reason) ${sql.join(selects, sql` UNION ALL `)}`;
+  return sql`INSERT INTO task_events (task_id, from_status, to_status, at, reason, attempt, error) ${sql.join(selects, sql` UNION ALL `)}`;
 }

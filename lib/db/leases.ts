@@ -99,9 +99,9 @@ export async function requeueExpiredLeases(
         finished_at = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN now() END,
         updated_at = now()
       FROM lost WHERE t.id = lost.id
-      RETURNING t.id, t.status, t.priority, t.updated_at, lost.status AS prev_status
+      RETURNING t.id, t.status, t.priority, t.updated_at, t.attempts, t.error, lost.status AS prev_status
     ),
-    e AS (${recordEvents('u', { from: sql`prev_status`, to: sql`status`, reason: 'lease expired' })}),
+    e AS (${recordEvents('u', { from: sql`prev_status`, to: sql`status`, reason: 'lease expired', failedAttempt: { attempt: sql`attempts`, error: sql`error` } })}),
     requeued AS (SELECT id, priority FROM u WHERE status = ${status(MOVES.requeue.to)}),
     o AS (${insertTaskMessages('requeued', graceMs)})
     SELECT id, status FROM u`);

@@ -15,10 +15,13 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 // Relative: drizzle-kit loads this file without the package's import map.
-import { TASK_PRIORITIES, TASK_STATUSES } from '../model';
+import { TASK_PRIORITIES, TASK_STATUSES, TERMINAL_STATUSES } from '../model';
 
 export const taskStatus = pgEnum('task_status', TASK_STATUSES);
 export const taskPriority = pgEnum('task_priority', TASK_PRIORITIES);
+
+/** `status IN (<the terminal statuses>)`, as literals: a statement must spell it so to use the partial index below. */
+export const IS_TERMINAL = sql.raw(`status IN (${TERMINAL_STATUSES.map((s) => `'${s}'`).join(', ')})`);
 
 const ts = (name: string) => timestamp(name, { withTimezone: true, precision: 3 });
 
@@ -80,6 +83,8 @@ export const tasks = pgTable(
     // status: a migration that adds the enum value cannot use it in the same transaction, and drizzle's migrator runs
     // all pending migrations in one (`status::text` is not immutable, so not allowed in a predicate).
     index('tasks_scheduled_run_at_idx').on(t.run_at).where(sql`run_at IS NOT NULL AND started_at IS NULL AND finished_at IS NULL`),
+    // Finds the finished tasks past retention (lib/db/retention.ts) without scanning the others.
+    index('tasks_terminal_finished_at_idx').on(t.finished_at).where(IS_TERMINAL),
   ],
 );
 
@@ -132,11 +137,41 @@ export const taskEvents = pgTable(
     to_status: taskStatus('to_status').notNull(),
     at: ts('at').notNull().defaultNow(),
     reason: text('reason'),
+    /** On the events of a failed attempt (back to PENDING, or FAILED): which attempt, and its error. */
+    attempt: integer('attempt'),
+    error: text('error'),
   },
   (t) => [
     index('task_events_task_id_idx').on(t.task_id, t.id),
     // Finished runs per minute (GET /api/v1/stats) without scanning the whole history.
     index('task_events_finished_at_idx').on(t.at).where(sql`to_status IN ('COMPLETED', 'FAILED')`),
+  ],
+);
+
+/**
+ * Dead letters of every queue driver: messages that will never be handled, recorded with the reason, for people to
+ * look at, redrive or discard (lib/tasks/dead-letters.ts). A task's dead letters go with it (retention).
+ */
+export const deadLetters = pgTable(
+  'dead_letters',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    /** The queue the message came from: `tasks` or `task_intake`. */
+    queue: text('queue').notNull(),
+    task_id: uuid('task_id').references(() => tasks.id, { onDelete: 'cascade' }),
+    reason: text('reason').notNull(),
+    /** The message as it was received. */
+    body: text('body').notNull(),
+    failed_at: ts('failed_at').notNull().defaultNow(),
+    receive_count: integer('receive_count').notNull().default(1),
+  },
+  (t) => [
+    check('dead_letters_queue', sql`${t.queue} IN ('tasks', 'task_intake')`),
+    index('dead_letters_queue_failed_at_idx').on(t.queue, t.failed_at.desc(), t.id.desc()),
+    // Deleting a task finds its dead letters (ON DELETE CASCADE) without a scan.
+    index('dead_letters_task_id_idx').on(t.task_id),
+    // Dead letters past retention, oldest first.
+    index('dead_letters_failed_at_idx').on(t.failed_at),
   ],
 );
 
@@ -231,3 +266,4 @@ export type TaskEventRow = typeof taskEvents.$inferSelect;
 export type ScheduleRow = typeof schedules.$inferSelect;
 export type CallbackDeliveryRow = typeof callbackDeliveries.$inferSelect;
 export type CallbackAttemptRow = typeof callbackAttempts.$inferSelect;
+export type DeadLetterRow = typeof deadLetters.$inferSelect;

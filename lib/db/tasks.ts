@@ -261,6 +261,8 @@ export interface Transition {
   enqueue?: { availableInMs: number };
   /** Only if the task is still in this run (its `started_at`). */
   run?: string;
+  /** The move ends a failed attempt: its event carries the task's `attempts` and (as set) `error`. */
+  failedAttempt?: boolean;
 }
 
 /**
@@ -281,9 +283,21 @@ export async function transition(ex: Executor, t: Transition): Promise<Returned 
       FROM prev WHERE t.id = prev.id AND t.status = ANY(${from})
       RETURNING t.*, prev.status AS prev_status
     ),
-    e AS (${recordEvents('u', moved(t.move, t.reason))}),
+    e AS (${recordEvents('u', { ...moved(t.move, t.reason), failedAttempt: t.failedAttempt ? { attempt: sql`attempts`, error: sql`error` } : undefined })}),
     o AS (${outbox})
     SELECT u.*, (SELECT id FROM o LIMIT 1) AS outbox_id FROM u`);
+  return toReturned(result.rows[0]);
+}
+
+/**
+ * Writes the run message of a PENDING task to the outbox again (its message was lost), without a move; undefined
+ * when the task is not PENDING.
+ */
+export async function queueMessageAgain(ex: Executor, id: string, availableInMs: number): Promise<Returned | undefined> {
+  const result = await ex.execute(sql`
+    WITH t AS (SELECT * FROM tasks WHERE id = ${id} AND status = ANY(${fromOf(MOVES.claim)}) FOR UPDATE),
+    o AS (${insertTaskMessages('t', availableInMs)} RETURNING id)
+    SELECT t.*, (SELECT id FROM o LIMIT 1) AS outbox_id FROM t`);
   return toReturned(result.rows[0]);
 }
 
@@ -386,13 +400,17 @@ export async function finishTasks(ex: Executor, finishes: readonly Finish[]): Pr
         progress = CASE WHEN v.to_status = ${status(MOVES.complete.to)} THEN 100 ELSE t.progress END,
         error = CASE WHEN v.to_status = ${status(MOVES.complete.to)} THEN NULL ELSE v.error END
       FROM v, prev WHERE t.id = v.id AND t.id = prev.id AND t.started_at = v.started_at
-      RETURNING t.id, t.status, t.updated_at, prev.status AS prev_status
+      RETURNING t.id, t.status, t.updated_at, t.attempts, t.error, prev.status AS prev_status
     ),
     -- A run whose lease lapsed first takes its task back (the resume move), then finishes it.
     e AS (${recordEvents('u', moved(MOVES.resume, 'lease renewed: the run was alive', sql`prev_status = ANY(${fromOf(MOVES.resume)})`), {
       from: status('IN_PROGRESS'),
       to: sql`status`,
       reason: sql`CASE WHEN status = ${status(MOVES.complete.to)} THEN 'completed' ELSE 'failed' END`,
+      failedAttempt: {
+        attempt: sql`CASE WHEN status = ${status(MOVES.fail.to)} THEN attempts END`,
+        error: sql`CASE WHEN status = ${status(MOVES.fail.to)} THEN error END`,
+      },
     })})
     SELECT id FROM u`);
   return new Set(result.rows.map((r) => r.id));

@@ -3,8 +3,9 @@ import { isConnectionError, isDatabaseBusy } from '#lib/db/retry';
 import { HttpError, ServiceUnavailableError } from '#lib/http/errors';
 import { logger } from '#lib/logger';
 import type { BulkOutcome } from '#lib/tasks/bulk';
-import { ConflictError, InvalidInputError, NotFoundError } from '#lib/tasks/errors';
-import type { BulkActionInput, BulkActionResult } from '#lib/tasks/schemas';
+import type { RedriveOutcome } from '#lib/tasks/dead-letters';
+import { ConflictError, InvalidInputError, NotFoundError, UnavailableError } from '#lib/tasks/errors';
+import type { BulkActionInput, BulkActionResult, RedriveManyResult, Task } from '#lib/tasks/schemas';
 
 // The one place where errors become HTTP answers: the domain's errors by class, HTTP's own as they are, a busy or
 // unreachable database as a 503, anything else as a 500 that says nothing of its cause.
@@ -15,6 +16,7 @@ export function httpErrorOf(err: unknown): HttpError | undefined {
   if (err instanceof InvalidInputError) return new HttpError(422, 'Unprocessable Content', err.message);
   if (err instanceof NotFoundError) return new HttpError(404, 'Not Found', err.message);
   if (err instanceof ConflictError) return new HttpError(409, 'Conflict', err.message);
+  if (err instanceof UnavailableError) return new ServiceUnavailableError(err.message, { cause: err });
   if (isDatabaseBusy(err))
     return new ServiceUnavailableError('The service is busy; try again shortly', { cause: err, retryAfterSeconds: 1 });
   if (isConnectionError(err)) return new ServiceUnavailableError('The database is unreachable; try again shortly', { cause: err });
@@ -55,15 +57,28 @@ export function errorResponse(err: unknown, instance: string | undefined, reques
   return problemResponse(known, instance, requestId, err);
 }
 
-/** The answer to a bulk action: each task's outcome with the status its single-task route would have answered. */
-export function bulkActionResult(action: BulkActionInput['action'], outcomes: BulkOutcome[]): BulkActionResult {
+/** One result per item of a bulk operation: the task, or the status and reason its single route would have answered. */
+function itemResults(what: string, outcomes: Array<{ id: string; task?: Task | null; error?: unknown }>) {
   const items = outcomes.map(({ id, task, error }) => {
-    if (task) return { id, status: 200, task, error: null };
+    if (error === undefined) return { id, status: 200, task: task ?? null, error: null };
     const known = httpErrorOf(error);
     if (known && known.status < 500) return { id, status: known.status, task: null, error: known.message };
-    logger.error('bulk action failed on one task', { action, task_id: id, error: error as Error });
+    logger.error(`${what} failed on one item`, { id, error: error as Error });
     return { id, status: 500, task: null, error: 'The action failed unexpectedly; try again' };
   });
   const succeeded = items.filter((r) => r.status === 200).length;
-  return { action, succeeded, failed: items.length - succeeded, items };
+  return { succeeded, failed: items.length - succeeded, items };
+}
+
+/** The answer to a bulk action: each task's outcome with the status its single-task route would have answered. */
+export function bulkActionResult(action: BulkActionInput['action'], outcomes: BulkOutcome[]): BulkActionResult {
+  return { action, ...itemResults(`bulk ${action}`, outcomes) };
+}
+
+/** The answer to a bulk redrive: each dead letter's outcome with the status its single redrive would have answered. */
+export function redriveManyResult(
+  queue: RedriveManyResult['queue'],
+  r: { outcomes: RedriveOutcome[]; remaining: number },
+): RedriveManyResult {
+  return { queue, ...itemResults('redrive', r.outcomes), remaining: r.remaining };
 }

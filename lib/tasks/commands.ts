@@ -11,6 +11,7 @@ import {
   type NewTask,
   type Reschedule,
   releaseExpiredIdempotencyKey,
+  type Transition,
   transition,
   updateWaitingTask,
 } from '#lib/db/tasks';
@@ -224,15 +225,18 @@ export async function cancelTask(id: string): Promise<Task> {
   return toTask(row);
 }
 
+/** The retry move: a FAILED or CANCELLED task back to PENDING with a fresh attempt budget, its message in the outbox. */
+export const retryTransition = (id: string, reason: string): Transition => ({
+  id,
+  move: MOVES.retry,
+  reason,
+  set: sql`error = NULL, result = NULL, progress = NULL, attempts = 0, started_at = NULL, finished_at = NULL, heartbeat_at = NULL`,
+  enqueue: { availableInMs: selfPublishMs() },
+});
+
 /** Puts a FAILED or CANCELLED task back in the queue with a fresh attempt budget. */
 export async function retryTask(id: string): Promise<Task> {
-  const row = await transition(db(), {
-    id,
-    move: MOVES.retry,
-    reason: 'retry requested',
-    set: sql`error = NULL, result = NULL, progress = NULL, attempts = 0, started_at = NULL, finished_at = NULL, heartbeat_at = NULL`,
-    enqueue: { availableInMs: selfPublishMs() },
-  });
+  const row = await transition(db(), retryTransition(id, 'retry requested'));
   if (!row) return conflictOrMissing(id, 'retry', MOVES.retry.from);
   return toTask(await publishAfterCommit(row));
 }

@@ -3,16 +3,58 @@ import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
 import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
+import { deleteExpiredDeadLetters, deleteExpiredTasks } from '#lib/db/retention';
 import { logger } from '#lib/logger';
 import { runCallbackSenderFor } from '#lib/tasks/callbacks';
 import { dispatchOutbox } from '#lib/tasks/outbox';
 import { releaseDue, runReleaseLoop } from '#lib/tasks/scheduler';
 import { releaseHeld } from '#lib/tasks/task-types';
 
+/** Rows deleted per retention statement: a short transaction each, so that writes of new tasks never wait long. */
+export const RETENTION_BATCH = 1_000;
+/** Longest a maintenance run spends on retention; what is left waits for the next run. */
+const RETENTION_BUDGET_MS = 5_000;
+/** Between two retention statements: the disk and the locks are left to the other writers for a moment. */
+const RETENTION_PAUSE_MS = 20;
+
+/**
+ * Deletes, a batch per statement, the tasks that finished more than RETENTION_DAYS ago with their events and dead
+ * letters, then the dead letters that old; for at most `budgetMs` (0 days: nothing). Returns what went, and whether
+ * nothing expired is left.
+ */
+export async function deleteExpired({ budgetMs = RETENTION_BUDGET_MS, batch = RETENTION_BATCH } = {}): Promise<{
+  tasks: number;
+  deadLetters: number;
+  done: boolean;
+}> {
+  const days = config().RETENTION_DAYS;
+  const deleted = { tasks: 0, deadLetters: 0, done: true };
+  if (days === 0) return deleted;
+  const until = performance.now() + budgetMs;
+  const drain = async (step: () => Promise<number>): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const n = await step();
+      total += n;
+      if (n < batch) return total;
+      if (performance.now() >= until) {
+        deleted.done = false;
+        return total;
+      }
+      await sleep(RETENTION_PAUSE_MS);
+    }
+  };
+  deleted.tasks = await drain(() => deleteExpiredTasks(db(), days, batch));
+  if (deleted.done) deleted.deadLetters = await drain(() => deleteExpiredDeadLetters(db(), days, batch));
+  if (deleted.tasks || deleted.deadLetters) logger.info('retention: expired rows deleted', { retention_days: days, ...deleted });
+  return deleted;
+}
+
 /**
  * The scheduled maintenance: releases the SCHEDULED tasks that are due, queues again the tasks whose run was lost
- * (its lease lapsed), the PENDING tasks whose message may be gone and held tasks whose type has room, then publishes what the outbox holds (theirs
- * among it). Returns how many messages were published (released tasks apart).
+ * (its lease lapsed), the PENDING tasks whose message may be gone and held tasks whose type has room, then publishes
+ * what the outbox holds (theirs among it), and last deletes what is past retention. Returns how many messages were
+ * published (released tasks apart).
  */
 export async function runMaintenance(): Promise<number> {
   // Two of a live run's checks and a margin: time for a run cut off from the database to take its task back.
@@ -24,7 +66,9 @@ export async function runMaintenance(): Promise<number> {
   if (stale.length) logger.warn('PENDING tasks waiting long with no outbox row: their messages are published again', { task_ids: stale });
   // Held tasks whose type has room that no run's end let go (a cap raised elsewhere, a run lost or claimed before the cap).
   await releaseHeld();
-  return dispatchOutbox();
+  const published = await dispatchOutbox();
+  await deleteExpired();
+  return published;
 }
 
 /**

@@ -38,6 +38,11 @@ export class ConflictError extends DomainError {
   override name = 'ConflictError';
 }
 
+/** A service the operation needs (the queue) cannot be reached now; trying again later may work. */
+export class UnavailableError extends DomainError {
+  override name = 'UnavailableError';
+}
+
 /** Converts zod issues to the contract's `errors` list (`path` joined with dots). */
 export function zodIssuesToFieldErrors(issues: readonly z.core.$ZodIssue[]): FieldError[] {
   return issues.map((i) => ({ path: i.path.map(String).join('.') || '(root)', message: i.message }));

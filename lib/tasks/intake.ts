@@ -10,8 +10,8 @@ import { IntakeMessageSchema } from '#lib/tasks/schemas';
 export const MAX_INTAKE_RECEIVES = 5;
 
 /** Dead-letters an intake message that can never be valid, with the reason. */
-async function reject(body: string, reason: string, errors?: FieldError[]): Promise<'done'> {
-  await deadLetter('task_intake', body, reason, errors);
+async function reject(body: string, reason: string, errors?: FieldError[], receiveCount = 1): Promise<'done'> {
+  await deadLetter('task_intake', body, reason, errors, receiveCount);
   return 'done';
 }
 
@@ -29,24 +29,24 @@ export async function processIntakeMessage(body: string, receiveCount = 1): Prom
     json = JSON.parse(body);
     checkJsonValue(json);
   } catch (err) {
-    if (err instanceof InvalidInputError) return reject(body, 'the message is not a valid task', err.errors);
-    return reject(body, 'the message is not valid JSON');
+    if (err instanceof InvalidInputError) return reject(body, 'the message is not a valid task', err.errors, receiveCount);
+    return reject(body, 'the message is not valid JSON', undefined, receiveCount);
   }
   const parsed = IntakeMessageSchema.safeParse(json);
-  if (!parsed.success) return reject(body, 'the message is not a valid task', zodIssuesToFieldErrors(parsed.error.issues));
+  if (!parsed.success) return reject(body, 'the message is not a valid task', zodIssuesToFieldErrors(parsed.error.issues), receiveCount);
   const { idempotency_key, ...input } = parsed.data;
   try {
     const { task, created } = await createTask(input, idempotency_key);
     logger.info(created ? 'task created from intake' : 'intake repeat of an existing task', { task_id: task.id });
     return 'done';
   } catch (err) {
-    if (err instanceof InvalidInputError) return reject(body, err.message, err.errors);
+    if (err instanceof InvalidInputError) return reject(body, err.message, err.errors, receiveCount);
     // A conflict (a concurrent request with the same key) passes; any other refusal of the domain is final.
-    if (err instanceof DomainError && !(err instanceof ConflictError)) return reject(body, err.message);
-    if (isDataException(err)) return reject(body, 'the database cannot store a value of this message');
+    if (err instanceof DomainError && !(err instanceof ConflictError)) return reject(body, err.message, undefined, receiveCount);
+    if (isDataException(err)) return reject(body, 'the database cannot store a value of this message', undefined, receiveCount);
     // An unreachable database or a busy pool is waited out; any other repeated failure ends in the dead-letter queue.
     if (receiveCount >= MAX_INTAKE_RECEIVES && !isConnectionError(err) && !isDatabaseBusy(err))
-      return reject(body, `failed ${receiveCount} times: ${(err as Error).message}`.slice(0, 1_000));
+      return reject(body, `failed ${receiveCount} times: ${(err as Error).message}`.slice(0, 1_000), undefined, receiveCount);
     throw err;
   }
 }

@@ -47,6 +47,8 @@ export const toTaskEvent = (e: TaskEventRow) => ({
   to_status: e.to_status,
   at: iso(e.at) as string,
   reason: e.reason,
+  attempt: e.attempt,
+  error: e.error,
 });
 
 /** The API shape of a stored schedule. */

@@ -265,6 +265,7 @@ async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOu
         set: sql`error = ${error}, progress = NULL, heartbeat_at = NULL`,
         enqueue: { availableInMs: selfPublishMs(delayMs) },
         run: claimed.started_at,
+        failedAttempt: true,
       }),
     );
     if (requeued) await publishAfterCommit(requeued, delayMs);

@@ -199,6 +199,12 @@ export const TaskEventSchema = z
     to_status: TaskStatusSchema,
     at: isoTime,
     reason: z.string().nullable(),
+    attempt: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'On the events of a failed attempt (to PENDING or FAILED): its number; else null' }),
+    error: z.string().nullable().meta({ description: "On the events of a failed attempt: the attempt's error; else null" }),
   })
   .meta({ id: 'TaskEvent' });
 export const TaskEventListSchema = z.object({ items: z.array(TaskEventSchema) }).meta({ id: 'TaskEventList' });
@@ -311,7 +317,8 @@ export const StatsSchema = z
     queue: z.object({
       driver: z.enum(['postgres', 'rabbitmq', 'sqs']),
       depth: count.nullable().meta({ description: 'Messages waiting in the tasks queue; null when the queue did not answer in time' }),
-      dead_letters: count.nullable().meta({ description: 'Messages in the tasks dead-letter queue; null when it did not answer in time' }),
+      dead_letters: count.meta({ description: 'Dead letters recorded, of both queues (GET /api/v1/dead-letters)' }),
+      dead_letters_by_queue: z.object({ tasks: count, task_intake: count }).meta({ description: 'Dead letters recorded, by queue' }),
     }),
   })
   .meta({ id: 'Stats' });
@@ -477,3 +484,84 @@ export type Schedule = z.output<typeof ScheduleSchema>;
 export const ScheduleListSchema = z
   .object({ items: z.array(ScheduleSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })
   .meta({ id: 'ScheduleList' });
+export const DEAD_LETTER_QUEUES = ['tasks', 'task_intake'] as const;
+export const DeadLetterQueueSchema = z
+  .enum(DEAD_LETTER_QUEUES)
+  .meta({ id: 'DeadLetterQueue', description: 'The queue a dead letter came from' });
+
+export const DeadLetterSchema = z
+  .object({
+    id: z.uuid(),
+    queue: DeadLetterQueueSchema,
+    task_id: z.uuid().nullable().meta({ description: 'The task the message is about (tasks queue), if it still exists' }),
+    reason: z.string().meta({ description: 'Why the message will never be handled as it is' }),
+    body: z.string().meta({ description: 'The message as it was received' }),
+    failed_at: isoTime,
+    receive_count: count.meta({ description: 'Deliveries of the message before it was given up' }),
+  })
+  .meta({ id: 'DeadLetter' });
+export type DeadLetter = z.output<typeof DeadLetterSchema>;
+
+export const ListDeadLettersQuerySchema = z
+  .object({
+    queue: DeadLetterQueueSchema.optional().meta({ description: 'One queue; both when absent' }),
+    limit: intParam(1, 100, 20),
+    offset: intParam(0, 1_000_000, 0),
+  })
+  .meta({ id: 'ListDeadLettersQuery' });
+export type ListDeadLettersQuery = z.output<typeof ListDeadLettersQuerySchema>;
+
+export const DeadLetterListSchema = z
+  .object({ items: z.array(DeadLetterSchema), total: count, limit: count, offset: count })
+  .meta({ id: 'DeadLetterList' });
+
+export const DeadLetterIdParamsSchema = z.object({ id: z.guid({ error: 'must be a UUID' }).toLowerCase() });
+
+export const RedriveResultSchema = z
+  .object({
+    dead_letter: DeadLetterSchema.meta({ description: 'The dead letter, now removed' }),
+    task: z.union([TaskSchema, z.null()]).meta({
+      description: 'tasks: the task, back in PENDING (or as it was when it was already on its way); task_intake: null',
+    }),
+  })
+  .meta({ id: 'RedriveResult' });
+export type RedriveResult = z.output<typeof RedriveResultSchema>;
+
+/** Most dead letters one bulk redrive takes. */
+export const REDRIVE_MAX = 100;
+
+export const RedriveDeadLettersSchema = z
+  .strictObject({
+    queue: DeadLetterQueueSchema,
+    ids: z
+      .array(z.guid({ error: 'must be a UUID' }).toLowerCase())
+      .min(1, 'at least one id')
+      .max(REDRIVE_MAX, `at most ${REDRIVE_MAX} ids`)
+      .optional()
+      .meta({ description: `Dead letters of that queue to redrive; when absent, its oldest ${REDRIVE_MAX}` }),
+  })
+  .meta({ id: 'RedriveDeadLetters' });
+export type RedriveDeadLettersInput = z.output<typeof RedriveDeadLettersSchema>;
+
+export const RedriveManyResultSchema = z
+  .object({
+    queue: DeadLetterQueueSchema,
+    succeeded: count,
+    failed: count,
+    remaining: count.meta({ description: 'Dead letters of the queue left afterwards' }),
+    items: z
+      .array(
+        z.object({
+          id: z.uuid(),
+          status: z
+            .number()
+            .int()
+            .meta({ description: 'What POST /api/v1/dead-letters/{id}/redrive would have answered: 200, 404, 409 or 500' }),
+          task: z.union([TaskSchema, z.null()]),
+          error: z.string().nullable().meta({ description: 'Why the redrive was refused, when it was' }),
+        }),
+      )
+      .meta({ description: 'One result per dead letter, in order' }),
+  })
+  .meta({ id: 'RedriveManyResult' });
+export type RedriveManyResult = z.output<typeof RedriveManyResultSchema>;

@@ -4,6 +4,7 @@ import { logger } from '#lib/logger';
 import { TASK_STATUSES, type TaskStatus } from '#lib/model';
 import { queue } from '#lib/queue/client';
 import type { AnyQueueName } from '#lib/queue/types';
+import { countDeadLetters } from '#lib/tasks/dead-letters';
 import type { Stats } from '#lib/tasks/schemas';
 import { TASK_TYPE_NAMES } from '#lib/tasks/types/index';
 import { withTimeout } from '#lib/time';
@@ -24,13 +25,13 @@ async function depthOrNull(name: AnyQueueName): Promise<number | null> {
   }
 }
 
-/** Counts by status and type, created/completed/failed per minute over the last hour, and the queue's depth. */
+/** Counts by status and type, created/completed/failed per minute over the last hour, the queue's depth, the dead letters. */
 export async function getStats(): Promise<Stats> {
   const [pairs, minutes, depth, deadLetters] = await Promise.all([
     countTasksByStatusAndType(db()),
     countPerMinute(db(), 60),
     depthOrNull('tasks'),
-    depthOrNull('tasks.dlq'),
+    countDeadLetters(),
   ]);
   const byStatus = zeros();
   const byType = new Map<string, { type: string; total: number; by_status: StatusCounts }>(
@@ -52,6 +53,11 @@ export async function getStats(): Promise<Stats> {
     by_status: byStatus,
     by_type: [...byType.values()].sort((a, b) => (a.type < b.type ? -1 : a.type > b.type ? 1 : 0)),
     throughput: minutes.map((m) => ({ minute: m.minute.toISOString(), created: m.created, completed: m.completed, failed: m.failed })),
-    queue: { driver: queue().driver, depth, dead_letters: deadLetters },
+    queue: {
+      driver: queue().driver,
+      depth,
+      dead_letters: deadLetters.tasks + deadLetters.task_intake,
+      dead_letters_by_queue: deadLetters,
+    },
   };
 }

@@ -98,7 +98,7 @@ describe('serverless package of the default stage (the cloud template, without A
 
   it("hides a received message for six times its function's timeout (AWS's advice for a mapped queue)", () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(4);
     for (const m of mappings) {
       const queue = resources[m.EventSourceArn['Fn::GetAtt'][0]];
       const fn = resources[m.FunctionName['Fn::GetAtt'][0]];
@@ -111,13 +111,15 @@ describe('serverless package of the default stage (the cloud template, without A
     expect(resources.ProcessorLambdaFunction?.Properties.Timeout * 1000).toBeGreaterThan(longest);
   });
 
-  it('maps both queues to their functions with ReportBatchItemFailures', () => {
+  it('maps both queues and their dead-letter queues to their functions with ReportBatchItemFailures', () => {
     const mappings = ofType('AWS::Lambda::EventSourceMapping').map(([, r]) => r.Properties);
-    expect(mappings).toHaveLength(2);
+    expect(mappings).toHaveLength(4);
     const byQueue = Object.fromEntries(mappings.map((m) => [m.EventSourceArn['Fn::GetAtt'][0], m]));
     for (const [queue, fn] of [
       ['TasksQueue', 'ProcessorLambdaFunction'],
       ['TaskIntakeQueue', 'IntakeLambdaFunction'],
+      ['TasksDlq', 'DeadLettersLambdaFunction'],
+      ['TaskIntakeDlq', 'DeadLettersLambdaFunction'],
     ]) {
       expect(byQueue[queue as string]).toMatchObject({
         BatchSize: 10,
@@ -145,6 +147,8 @@ describe('serverless package of the default stage (the cloud template, without A
     expect(caps).toEqual({
       ProcessorLambdaFunction: { mapping: 10, reserved: 10 },
       IntakeLambdaFunction: { mapping: 2, reserved: 2 },
+      // Records dead letters: rare and short, no concurrency kept for it.
+      DeadLettersLambdaFunction: { mapping: 2, reserved: undefined },
     });
     // Only the queue consumers reserve concurrency.
     const reserving = ofType('AWS::Lambda::Function').filter(([, r]) => r.Properties.ReservedConcurrentExecutions !== undefined);
@@ -198,7 +202,7 @@ describe('serverless package of the default stage (the cloud template, without A
 
   it('keeps every zip within its size target: HTTP functions 600 KB, the queue consumers 1 MB', async () => {
     const functions = ofType('AWS::Lambda::Function').map(([name]) => name.replace(/LambdaFunction$/, ''));
-    const consumers = new Set(['Processor', 'Intake', 'Dispatcher']);
+    const consumers = new Set(['Processor', 'Intake', 'Dispatcher', 'DeadLetters']);
     const rows = [];
     for (const fn of functions) {
       const zip = `${fn.charAt(0).toLowerCase()}${fn.slice(1)}.zip`;

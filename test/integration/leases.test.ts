@@ -90,6 +90,14 @@ describe('leases by heartbeat', () => {
     await sleep(1_700);
     await runMaintenance();
     expect(await getTask(task.id)).toMatchObject({ status: 'PENDING', error: 'lease expired: the worker running this attempt was lost' });
+    // The lost attempt's event keeps its number and error.
+    expect((await getTaskEvents(task.id)).items.at(-1)).toMatchObject({
+      from_status: 'IN_PROGRESS',
+      to_status: 'PENDING',
+      reason: 'lease expired',
+      attempt: 1,
+      error: 'lease expired: the worker running this attempt was lost',
+    });
     // Its message is published after a grace (two checks of a live run, 100 ms each here, and 2 s).
     expect(await queue().depth('tasks')).toBe(0);
     await sleep(2_300);

@@ -2,8 +2,9 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { queue } from '#lib/queue/client';
 import { toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
-import type { AnyQueueName, ReceivedMessage } from '#lib/queue/types';
+import type { ReceivedMessage } from '#lib/queue/types';
 import { cancelTask, createTask, retryTask } from '#lib/tasks/commands';
+import { searchDeadLetters } from '#lib/tasks/dead-letters';
 import { getTask, getTaskEvents } from '#lib/tasks/queries';
 import { handler as intake } from '../../functions/intake';
 import { handler as processor } from '../../functions/processor';
@@ -19,20 +20,11 @@ const runTasks = (...bodies: string[]) => processor(toSqsEvent('tasks', bodies.m
 const forTask = (id: string) => JSON.stringify({ task_id: id });
 const newTask = async (payload: Record<string, unknown>, extra: { max_attempts?: number } = {}) =>
   (await createTask({ type: 'emulate', title: 't', priority: 'MEDIUM', payload, ...extra })).task;
-/** Takes `count` messages off a queue (waiting up to 2.5 s) and returns their bodies. */
-async function drain(name: AnyQueueName, count: number): Promise<string[]> {
-  const bodies: string[] = [];
-  const consumer = await queue().consume(
-    name,
-    async (msgs) => {
-      bodies.push(...msgs.map((m) => m.body));
-      return { failedIds: [] };
-    },
-    { concurrency: 1, batchSize: 10 },
-  );
-  for (let i = 0; i < 50 && bodies.length < count; i++) await new Promise((r) => setTimeout(r, 50));
-  await consumer.stop();
-  return bodies;
+/** The dead letters of a queue, oldest first, as the API shows them; removes them. */
+async function takeDeadLetters(name: 'tasks' | 'task_intake') {
+  const { items } = await searchDeadLetters({ queue: name, limit: 100, offset: 0 });
+  await app.db.db.execute(sql`DELETE FROM dead_letters WHERE queue = ${name}`);
+  return items.reverse();
 }
 const statuses = async (id: string) => (await getTaskEvents(id)).items.map((e) => e.to_status);
 
@@ -64,16 +56,19 @@ describe('the processor function', () => {
 
   it('records FAILED with the error when the type throws', async () => {
     const task = await newTask({ duration_ms: 0, failure_rate: 1 });
-    await queue().purge('tasks.dlq');
+    await takeDeadLetters('tasks');
     await runTasks(forTask(task.id));
     expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', error: 'Emulated failure (failure_rate 1)', attempts: 1 });
     // The last failed attempt leaves a dead letter naming the task and the error.
-    const dead = await drain('tasks.dlq', 1);
-    expect(dead.map((d) => JSON.parse(d))).toEqual([
+    expect(await takeDeadLetters('tasks')).toEqual([
       {
+        id: expect.any(String),
+        queue: 'tasks',
+        task_id: task.id,
         reason: `task ${task.id} failed after 1 attempt(s): Emulated failure (failure_rate 1)`,
-        message: forTask(task.id),
-        at: expect.any(String),
+        body: forTask(task.id),
+        failed_at: expect.any(String),
+        receive_count: 1,
       },
     ]);
   });
@@ -87,6 +82,29 @@ describe('the processor function', () => {
     await runTasks(forTask(task.id));
     expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', attempts: 2 });
     expect(await statuses(task.id)).toEqual(['NEW', 'PENDING', 'IN_PROGRESS', 'PENDING', 'IN_PROGRESS', 'FAILED']);
+  });
+
+  it("keeps each failed attempt's number and error on its event, null on the others", async () => {
+    const task = await newTask({ duration_ms: 0, failure_rate: 1 }, { max_attempts: 2 });
+    await runTasks(forTask(task.id));
+    await runTasks(forTask(task.id));
+    const error = 'Emulated failure (failure_rate 1)';
+    const events = (await getTaskEvents(task.id)).items.map(({ from_status, to_status, attempt, error }) => ({
+      from_status,
+      to_status,
+      attempt,
+      error,
+    }));
+    expect(events).toEqual([
+      { from_status: null, to_status: 'NEW', attempt: null, error: null },
+      { from_status: 'NEW', to_status: 'PENDING', attempt: null, error: null },
+      { from_status: 'PENDING', to_status: 'IN_PROGRESS', attempt: null, error: null },
+      { from_status: 'IN_PROGRESS', to_status: 'PENDING', attempt: 1, error },
+      { from_status: 'PENDING', to_status: 'IN_PROGRESS', attempt: null, error: null },
+      { from_status: 'IN_PROGRESS', to_status: 'FAILED', attempt: 2, error },
+    ]);
+    // The task's own error is the last attempt's; the first one's stays in its event after the next claim cleared it.
+    expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', error });
   });
 
   it('skips a cancelled task without running it', async () => {
@@ -122,10 +140,12 @@ describe('the processor function', () => {
   });
 
   it('dead-letters a message that is not a tasks message, and skips an unknown task', async () => {
-    await queue().purge('tasks.dlq');
+    await takeDeadLetters('tasks');
     const res = await runTasks('{"nope": true}', forTask('3b241101-e2bb-4255-8caf-4136c566a962'));
     expect(res).toEqual({ batchItemFailures: [] });
-    expect(await queue().depth('tasks.dlq')).toBe(1);
+    expect((await takeDeadLetters('tasks')).map((d) => [d.body, d.task_id, d.reason])).toEqual([
+      ['{"nope": true}', null, 'not a valid tasks message: expected {"task_id": "<uuid>"}'],
+    ]);
   });
 
   it('stops a running task within a second when it is cancelled, and keeps it CANCELLED', async () => {
@@ -147,7 +167,7 @@ describe('the intake function', () => {
   const intakeEvent = (...bodies: string[]) => intake(toSqsEvent('task_intake', bodies.map(message)), fakeContext('intake'));
 
   it('creates one task per idempotency key and dead-letters invalid messages with the reason', async () => {
-    await queue().purge('task_intake.dlq');
+    await takeDeadLetters('task_intake');
     const valid = JSON.stringify({ title: 'from the queue', priority: 'HIGH', idempotency_key: 'intake-1' });
     const res = await intakeEvent(valid, valid, JSON.stringify({ title: '' }), '{{', JSON.stringify({ title: 'x', type: 'nope' }));
     expect(res).toEqual({ batchItemFailures: [] });
@@ -155,16 +175,18 @@ describe('the intake function', () => {
       sql`SELECT id, priority FROM tasks WHERE idempotency_key = 'intake-1'`,
     );
     expect(rows.rows).toEqual([{ id: expect.any(String), priority: 'HIGH' }]);
-    expect(await queue().depth('task_intake.dlq')).toBe(3);
-    const dead = await drain('task_intake.dlq', 3);
-    const reasons = dead.map((d) => JSON.parse(d).reason).sort();
-    expect(reasons).toEqual(['Unknown task type', 'the message is not a valid task', 'the message is not valid JSON']);
+    const reasons = (await takeDeadLetters('task_intake')).map((d) => d.reason).sort();
+    expect(reasons).toEqual([
+      "Unknown task type: type: unknown task type 'nope'; known types: emulate, checksum",
+      'the message is not a valid task: title: must not be blank',
+      'the message is not valid JSON',
+    ]);
   });
 });
 
 describe('intake messages the database cannot store', () => {
   it('dead-letters NUL characters and unpaired surrogates instead of failing forever', async () => {
-    await queue().purge('task_intake.dlq');
+    await takeDeadLetters('task_intake');
     const bad = [
       '{"title":"nul key","idempotency_key":"a\\u0000b"}',
       '{"title":"nul in payload","type":"checksum","payload":{"text":"a\\u0000b"}}',
@@ -172,8 +194,13 @@ describe('intake messages the database cannot store', () => {
     ];
     const res = await intake(toSqsEvent('task_intake', bad.map(message)), fakeContext('intake'));
     expect(res).toEqual({ batchItemFailures: [] });
-    const reasons = (await drain('task_intake.dlq', 3)).map((d) => JSON.parse(d).reason);
-    expect(reasons).toEqual(['the message is not a valid task', 'the message is not a valid task', 'the message is not a valid task']);
+    const dead = await takeDeadLetters('task_intake');
+    expect(dead.map((d) => d.reason.split(':')[0])).toEqual([
+      'the message is not a valid task',
+      'the message is not a valid task',
+      'the message is not a valid task',
+    ]);
+    expect(dead.map((d) => d.body).sort()).toEqual([...bad].sort());
   });
 });
 

@@ -240,7 +240,7 @@ describe('scheduled tasks', () => {
     expect(other.statusCode).toBe(422);
     const invalid = JSON.stringify({ title: 'both', delay_ms: 1, run_at: new Date().toISOString() });
     expect(await processIntakeMessage(invalid)).toBe('done');
-    const dead = await app.db.db.execute<{ body: string }>(sql`SELECT body FROM queue_messages WHERE queue LIKE '%task_intake.dlq'`);
+    const dead = await app.db.db.execute<{ body: string }>(sql`SELECT body FROM dead_letters WHERE queue = 'task_intake'`);
     expect(dead.rows.some((r) => r.body.includes('both'))).toBe(true);
   });
 

@@ -70,8 +70,8 @@ describe('tasks API on PostgreSQL', () => {
     expect((await byId(status, 'GET', res.body.id, '/status')).body).toEqual({ task_id: res.body.id, status: 'PENDING' });
     expect((await byId(events, 'GET', res.body.id, '/events')).body).toEqual({
       items: [
-        { from_status: null, to_status: 'NEW', at: expect.stringMatching(ISO), reason: 'created' },
-        { from_status: 'NEW', to_status: 'PENDING', at: expect.stringMatching(ISO), reason: 'queued' },
+        { from_status: null, to_status: 'NEW', at: expect.stringMatching(ISO), reason: 'created', attempt: null, error: null },
+        { from_status: 'NEW', to_status: 'PENDING', at: expect.stringMatching(ISO), reason: 'queued', attempt: null, error: null },
       ],
     });
   });

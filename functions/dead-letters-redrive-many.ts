@@ -1,0 +1,8 @@
+import { httpHandler, ok } from '#lib/http/handler';
+import { redriveManyResult } from '#lib/http/problem';
+import { ROUTES } from '#lib/http/routes';
+import { redriveDeadLetters } from '#lib/tasks/dead-letters';
+
+export const handler = httpHandler(ROUTES.redriveDeadLetters, async ({ body }) =>
+  ok(redriveManyResult(body.queue, await redriveDeadLetters(body))),
+);
