@@ -28,7 +28,7 @@ async function drain(name: AnyQueueName, count: number): Promise<string[]> {
       bodies.push(...msgs.map((m) => m.body));
       return { failedIds: [] };
     },
-    { concurrency: 1, batchSize: 10 },
+    { slots: 10, batchSize: 10 },
   );
   for (let i = 0; i < 50 && bodies.length < count; i++) await new Promise((r) => setTimeout(r, 50));
   await consumer.stop();
