@@ -1,18 +1,27 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '#lib/time';
 import { createTestDatabase, type TestDatabase } from '../helpers/db';
 import { requireRabbitMq } from '../helpers/external-services';
 import { auditUntilSettled, report, type Sent } from '../helpers/faults';
 import { type RunningService, startService } from '../helpers/offline';
 
-// Many instances: two complete stacks (serverless-offline and the bridge each, with the default slots) share one
-// database and one broker. Every task created through either of them runs exactly once.
+// Many instances: two complete stacks (serverless-offline and the bridge each, with the default 32 slots of one
+// message per invocation) share one database and one broker. Long tasks hold only their own slots, a HIGH task
+// starts before the LOW ones still waiting, and every task created through either stack runs exactly once.
 
 const rabbit = await requireRabbitMq();
 const TASKS = 1_000;
 const CLIENTS = 16;
 
-/** Creates `n` tasks from `CLIENTS` loops, each create going to the next instance in turn; records every answer. */
-async function createTasks(instances: RunningService[], n: number): Promise<Sent[]> {
+interface TaskSpec {
+  title: string;
+  priority?: 'LOW' | 'MEDIUM' | 'HIGH';
+  payload: { duration_ms: number; failure_rate: 0 };
+}
+
+/** Creates tasks from `CLIENTS` loops, each create going to the next instance in turn; records every answer. */
+async function createTasks(instances: RunningService[], n: number, spec: (i: number) => TaskSpec = defaultSpec): Promise<Sent[]> {
   const sent: Sent[] = [];
   let next = 0;
   const loop = async () => {
@@ -22,7 +31,7 @@ async function createTasks(instances: RunningService[], n: number): Promise<Sent
       const res = await fetch(`${svc.baseUrl}/api/v1/tasks`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ title: `task ${i}`, payload: { duration_ms: 20, failure_rate: 0 } }),
+        body: JSON.stringify(spec(i)),
         signal: AbortSignal.timeout(20_000),
       });
       const json = (await res.json().catch(() => ({}))) as { id?: string; status?: string };
@@ -31,6 +40,23 @@ async function createTasks(instances: RunningService[], n: number): Promise<Sent
   };
   await Promise.all(Array.from({ length: CLIENTS }, loop));
   return sent;
+}
+
+const defaultSpec = (i: number): TaskSpec => ({ title: `task ${i}`, payload: { duration_ms: 20, failure_rate: 0 } });
+
+/** Creates tasks and answers their ids, failing on any answer but 201. */
+async function created(instances: RunningService[], n: number, spec: (i: number) => TaskSpec): Promise<string[]> {
+  const sent = await createTasks(instances, n, spec);
+  expect(sent.filter((s) => s.status !== 201)).toEqual([]);
+  return sent.map((s) => s.id as string);
+}
+
+interface Row {
+  id: string;
+  status: string;
+  created_at: Date;
+  started_at: Date | null;
+  finished_at: Date | null;
 }
 
 const drivers = [
@@ -46,7 +72,6 @@ describe.each(drivers)('two instances on one database ($driver queue)', ({ drive
   beforeAll(async () => {
     if (!available) return;
     database = await createTestDatabase();
-    await database.pool.end();
     const env = {
       DATABASE_URL: database.url,
       QUEUE_DRIVER: driver,
@@ -67,6 +92,66 @@ describe.each(drivers)('two instances on one database ($driver queue)', ({ drive
   afterAll(async () => {
     await Promise.all(stops.map((stop) => stop()));
     await database?.drop();
+  });
+
+  const tasks = async (ids: string[]) =>
+    (
+      await (database as TestDatabase).pool.query<Row>(
+        'SELECT id, status, created_at, started_at, finished_at FROM tasks WHERE id = ANY($1::uuid[]) ORDER BY created_at',
+        [ids],
+      )
+    ).rows;
+  const count = async (status: string) =>
+    Number((await (database as TestDatabase).pool.query('SELECT count(*) AS n FROM tasks WHERE status = $1', [status])).rows[0].n);
+
+  it.runIf(available)('runs 50 short tasks within 2 s while 4 long ones run: a long task holds its own slot only', async () => {
+    const long: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      long.push(...(await created(instances, 1, () => ({ title: `long ${i}`, payload: { duration_ms: 6_000, failure_rate: 0 } }))));
+      await sleep(400);
+    }
+    const short = await created(instances, 50, (i) => ({ title: `short ${i}`, payload: { duration_ms: 50, failure_rate: 0 } }));
+    await waitUntil('the short tasks', async () => (await tasks(short)).every((t) => t.status === 'COMPLETED'), 10_000, 100);
+    const shortRows = await tasks(short);
+    const lastCreated = Math.max(...shortRows.map((t) => t.created_at.getTime()));
+    const lastFinished = Math.max(...shortRows.map((t) => (t.finished_at as Date).getTime()));
+    expect(lastFinished - lastCreated).toBeLessThan(2_000);
+    expect(Math.max(...shortRows.map((t) => (t.started_at as Date).getTime() - t.created_at.getTime()))).toBeLessThan(2_000);
+    // The long ones were still running meanwhile.
+    expect((await tasks(long)).map((t) => t.status)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS']);
+    await waitUntil('the long tasks', async () => (await tasks(long)).every((t) => t.status === 'COMPLETED'), 15_000, 100);
+  });
+
+  it.runIf(available)('starts every HIGH task before the LOW ones still waiting once the slots are full', async () => {
+    // 2 instances x 32 slots: 72 LOW tasks fill them and leave 8 waiting. They end one by one, some 60 ms apart, so
+    // that the order in which freed slots take the next task is not blurred by the time an invocation takes to start.
+    const low = await created(instances, 72, (i) => ({
+      title: `low ${i}`,
+      priority: 'LOW',
+      payload: { duration_ms: 3_000 + 60 * i, failure_rate: 0 },
+    }));
+    await waitUntil('the slots full', async () => (await count('IN_PROGRESS')) === 64, 10_000, 50);
+    const waiting = (await tasks(low)).filter((t) => t.status === 'PENDING').map((t) => t.id);
+    expect(waiting).toHaveLength(8);
+    const high = await created(instances, 3, (i) => ({
+      title: `high ${i}`,
+      priority: 'HIGH',
+      payload: { duration_ms: 50, failure_rate: 0 },
+    }));
+    const lateLow = await created(instances, 3, (i) => ({
+      title: `late low ${i}`,
+      priority: 'LOW',
+      payload: { duration_ms: 50, failure_rate: 0 },
+    }));
+    expect(await count('IN_PROGRESS')).toBe(64);
+    const all = [...low, ...high, ...lateLow];
+    await waitUntil('every task', async () => (await tasks(all)).every((t) => t.status === 'COMPLETED'), 30_000, 100);
+    // The tasks that had no slot when the HIGH ones came, in the order they started: the HIGH ones first.
+    const highIds = new Set(high);
+    const order = (await tasks([...waiting, ...high, ...lateLow]))
+      .sort((x, y) => (x.started_at as Date).getTime() - (y.started_at as Date).getTime())
+      .map((t) => (highIds.has(t.id) ? 'HIGH' : 'LOW'));
+    expect(order).toEqual([...Array(3).fill('HIGH'), ...Array(11).fill('LOW')]);
   });
 
   it.runIf(available)(`runs each of ${TASKS} tasks created through both exactly once`, async () => {
