@@ -509,7 +509,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
     this.stopped = true;
     this.connection.unsubscribe(this);
     clearTimeout(this.resubscribeTimer);
-    this.wakeLanes();
+    this.wakeWaiting();
     const channel = this.channel;
     if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(noop);
     for (const d of this.buffer.splice(0)) this.nackOne(d);
@@ -557,7 +557,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
     });
   }
 
-  private wakeLanes(): void {
+  private wakeWaiting(): void {
     for (const wake of [...this.waiting]) wake();
   }
 
@@ -618,7 +618,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
       return;
     }
     this.buffer.push(pushed);
-    this.wakeLanes();
+    this.wakeWaiting();
   }
 
   private ackOne(d: Pushed): void {
