@@ -50,8 +50,11 @@ const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const PG_BOSS_MAX_FETCHED = 1_000;
 
 const S = {
-  /** Invocations in flight and messages per invocation of the bridge (16 x 10 did best of 8 x 10, 16 x 10 and 8 x 25). */
-  concurrency: 16,
+  /**
+   * Slots (messages in hand) and messages per invocation of the bridge: 160 slots in invocations of 10, as the
+   * 16 invocations of 10 that did best of 8 x 10, 16 x 10 and 8 x 25 when the bridge ran batches in lanes.
+   */
+  slots: 160,
   batchSize: 10,
   /** Clients of the SQL ceiling: the three statements of a task, autocommit, on 8 connections. */
   sqlClients: 8,
@@ -231,7 +234,7 @@ async function startService(driver: 'postgres' | 'rabbitmq'): Promise<Offline> {
     HTTP_PORT: String(httpPort),
     LAMBDA_PORT: String(lambdaPort),
     HTTP_HOST: '127.0.0.1',
-    WORKER_CONCURRENCY: String(S.concurrency),
+    WORKER_CONCURRENCY: String(S.slots),
     WORKER_BATCH_SIZE: String(S.batchSize),
     OUTBOX_INTERVAL_MS: '60000',
   };

@@ -59,8 +59,10 @@ const envSchema = z.object({
   RETRY_BASE_MS: int(0, 3_600_000).default(1_000),
   RETRY_MAX_MS: int(0, 86_400_000).default(60_000),
   CANCEL_CHECK_MS: int(50, 60_000).default(500),
-  WORKER_CONCURRENCY: int(1, 256).default(4),
-  WORKER_BATCH_SIZE: int(1, 10).default(10),
+  /** Task runs the local bridge has going at once (slots, per queue); the next starts as soon as one ends. */
+  WORKER_CONCURRENCY: int(1, 1000).default(32),
+  /** Messages per local invocation: one, so that each slot frees when its own task ends (see docs/design-notes.md). */
+  WORKER_BATCH_SIZE: int(1, 10).default(1),
   OUTBOX_INTERVAL_MS: int(100, 3_600_000).default(3_000),
   /** How often the dispatcher looks for recurring schedules that are due (within its run, see functions/dispatcher.ts). */
   SCHEDULE_TICK_MS: int(100, 60_000).default(1_000),

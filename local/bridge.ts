@@ -21,7 +21,9 @@ export interface BridgeOptions {
   lambdaUrl: string;
   /** Prefix of deployed function names: `<service>-<stage>-`. */
   functionPrefix: string;
-  concurrency: number;
+  /** Messages in hand at once: task runs that go on at the same time. */
+  slots: number;
+  /** Most messages per invocation; an invocation holds its messages' slots until it answers. */
   batchSize: number;
   /** How often the dispatcher function runs; 0 turns it off. */
   dispatchEveryMs: number;
@@ -91,8 +93,9 @@ export async function invokeFunction(
 }
 
 /**
- * The local stand-in for Lambda's event source mappings: consumes the configured queue with bounded concurrency,
- * invokes the consumer function with the cloud's event shape, and acknowledges only what succeeded.
+ * The local stand-in for Lambda's event source mappings: consumes each queue in `slots` (messages in hand at once,
+ * the next taken as soon as one is settled), invokes the consumer function with the cloud's event shape for every
+ * batch of up to `batchSize` at once, and acknowledges only what succeeded.
  */
 export async function startBridge(o: BridgeOptions): Promise<Bridge> {
   const q = queue();
@@ -110,7 +113,7 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
           return { failedIds: messages.map((m) => m.id) };
         }
       },
-      { concurrency: o.concurrency, batchSize: o.batchSize },
+      { slots: o.slots, batchSize: o.batchSize },
     );
     consumers.push(consumer);
   }
@@ -138,7 +141,7 @@ export async function startBridge(o: BridgeOptions): Promise<Bridge> {
         logger.error('callback sender stopped', { error: err as Error }),
       )
     : Promise.resolve();
-  logger.info('bridge started', { driver: q.driver, concurrency: o.concurrency, batch_size: o.batchSize });
+  logger.info('bridge started', { driver: q.driver, slots: o.slots, batch_size: o.batchSize });
   return {
     async stop(timeoutMs = 30_000) {
       clearInterval(timer);
@@ -158,7 +161,7 @@ export function bridgeOptionsFromConfig(lambdaUrl: string): BridgeOptions {
   return {
     lambdaUrl,
     functionPrefix: `async-task-service-${c.STAGE}-`,
-    concurrency: c.WORKER_CONCURRENCY,
+    slots: c.WORKER_CONCURRENCY,
     batchSize: c.WORKER_BATCH_SIZE,
     dispatchEveryMs: c.OUTBOX_INTERVAL_MS,
     scheduleTickMs: c.SCHEDULE_TICK_MS,

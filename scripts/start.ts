@@ -64,7 +64,7 @@ async function main() {
   await waitForHttp(`${base}/health`, 120_000, offline);
   bridge = await startBridge(bridgeOptionsFromConfig(`http://127.0.0.1:${lambdaPort}`));
   console.log(
-    `\nAsync Task Service is running (queue: ${c.QUEUE_DRIVER}, ${c.WORKER_CONCURRENCY} invocations of up to ${c.WORKER_BATCH_SIZE} messages)`,
+    `\nAsync Task Service is running (queue: ${c.QUEUE_DRIVER}, ${c.WORKER_CONCURRENCY} task runs at once, up to ${c.WORKER_BATCH_SIZE} per invocation)`,
   );
   console.log(`  Dashboard: ${base}/dashboard`);
   console.log(`  API:       ${base}/api/v1/tasks`);

@@ -9,9 +9,11 @@ import {
 import { settleWithin } from '#lib/time';
 
 /*
- * The consumer of every driver: `concurrency` lanes, each receiving a batch, handing it to the handler, settling
- * its messages (acknowledged, or delivered again later), and only then receiving the next. A stop ends the waits for
- * new messages at once, hands back what arrives meanwhile, and waits for the batches in hand up to a timeout.
+ * The consumer of every driver, in slots: it holds at most `slots` messages, receives only as many as it has free
+ * slots (so a broker keeps the rest, in priority order, until a slot frees), hands them to the handler in batches
+ * of up to `batchSize` that run side by side, settles each batch's messages (acknowledged, or delivered again later)
+ * when its handler answers, and frees their slots then: no batch waits for another. A stop ends the wait for new
+ * messages at once, hands back what arrives meanwhile, and waits for the batches in hand up to a timeout.
  * A driver provides only what talks to its broker (ConsumerDriver).
  */
 
@@ -35,10 +37,11 @@ export interface StopSignals {
  * point (after its visibility timeout, or when its channel closes).
  */
 export interface ConsumerDriver<H> {
-  /** Called once, before the lanes start. */
+  /** Called once, before the consumer starts receiving. */
   start?(signals: StopSignals): void | Promise<void>;
   /**
-   * Up to `max` messages, waiting for them a while; none when nothing came meanwhile (the lane then asks again).
+   * Up to `max` messages (a driver may give fewer), waiting for them a while; none when nothing came meanwhile
+   * (the consumer then asks again).
    * Ends its wait when `signals.stopping` aborts; throws when the broker cannot be asked.
    */
   receive(max: number, signals: StopSignals): Promise<Delivery<H>[]>;
@@ -79,9 +82,13 @@ class ConsumeLoop<H> implements Consumer {
   private readonly stopping = new AbortController();
   private readonly abandoned = new AbortController();
   private readonly signals: StopSignals = { stopping: this.stopping.signal, abandoned: this.abandoned.signal };
-  private readonly concurrency: number;
+  private readonly slots: number;
   private readonly batchSize: number;
-  private lanes: Promise<void>[] = [];
+  /** Messages received and not yet settled. */
+  private inHand = 0;
+  private readonly batches = new Set<Promise<void>>();
+  private slotFreed: (() => void) | undefined;
+  private receiving: Promise<void> = Promise.resolve();
   private stopped: Promise<void> | undefined;
 
   constructor(
@@ -90,13 +97,13 @@ class ConsumeLoop<H> implements Consumer {
     options: ConsumeOptions,
     private readonly onStopped: () => void,
   ) {
-    ({ concurrency: this.concurrency, batchSize: this.batchSize } = consumeOptionsInRange(options));
+    ({ slots: this.slots, batchSize: this.batchSize } = consumeOptionsInRange(options));
   }
 
   async start(): Promise<void> {
     await this.driver.start?.(this.signals);
     if (this.signals.stopping.aborted) return;
-    this.lanes = Array.from({ length: this.concurrency }, () => this.lane());
+    this.receiving = this.receive();
   }
 
   stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<void> {
@@ -106,22 +113,36 @@ class ConsumeLoop<H> implements Consumer {
 
   private async shutdown(timeoutMs: number): Promise<void> {
     this.stopping.abort();
+    this.slotFreed?.();
     await this.driver.stopReceiving?.().catch(noop);
     const timer = setTimeout(() => this.abandoned.abort(), timeoutMs);
     // A batch still running after the timeout is left to finish unheard; its driver settles it when it does.
-    await settleWithin(Promise.allSettled(this.lanes), timeoutMs);
+    const inHand = async () => {
+      await this.receiving;
+      await Promise.allSettled([...this.batches]);
+    };
+    await settleWithin(inHand(), timeoutMs);
     clearTimeout(timer);
     await this.driver.close?.().catch(noop);
     this.onStopped();
   }
 
-  private async lane(): Promise<void> {
+  /** Receives as many messages as there are free slots, whenever there are, and starts their batches at once. */
+  private async receive(): Promise<void> {
     const { driver, signals } = this;
     let failures = 0;
     while (!signals.stopping.aborted) {
-      let batch: Delivery<H>[];
+      const free = this.slots - this.inHand;
+      if (free <= 0) {
+        await new Promise<void>((resolve) => {
+          this.slotFreed = resolve;
+        });
+        this.slotFreed = undefined;
+        continue;
+      }
+      let received: Delivery<H>[];
       try {
-        batch = await driver.receive(this.batchSize, signals);
+        received = await driver.receive(free, signals);
         failures = 0;
       } catch {
         if (signals.stopping.aborted) break;
@@ -130,11 +151,22 @@ class ConsumeLoop<H> implements Consumer {
         continue;
       }
       if (signals.stopping.aborted) {
-        if (batch.length > 0) await driver.release(batch.map((d) => d.handle)).catch(noop);
+        if (received.length > 0) await driver.release(received.map((d) => d.handle)).catch(noop);
         break;
       }
-      if (batch.length > 0) await this.handle(batch);
+      for (let i = 0; i < received.length; i += this.batchSize) this.run(received.slice(i, i + this.batchSize));
     }
+  }
+
+  /** Runs a batch in its slots, freeing them once its messages are settled. */
+  private run(batch: Delivery<H>[]): void {
+    this.inHand += batch.length;
+    const running: Promise<void> = this.handle(batch).finally(() => {
+      this.inHand -= batch.length;
+      this.batches.delete(running);
+      this.slotFreed?.();
+    });
+    this.batches.add(running);
   }
 
   /** Hands a batch to the handler, then acknowledges what succeeded and schedules the rest again. */

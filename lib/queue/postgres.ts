@@ -213,7 +213,7 @@ export class PostgresQueue implements Queue {
 class PostgresConsumer implements ConsumerDriver<string> {
   private running = true;
   private readonly wakers = new Set<() => void>();
-  /** Wake-ups so far: a lane that was claiming when one came (nobody idle to hear it) claims again at once. */
+  /** Wake-ups so far: a consumer that was claiming when one came (nobody idle to hear it) claims again at once. */
   private wakeUps = 0;
   private listener: pg.Client | undefined;
   private listenerRetry: NodeJS.Timeout | undefined;
@@ -246,7 +246,7 @@ class PostgresConsumer implements ConsumerDriver<string> {
     if (batch.length > 0) return batch.map((message) => ({ message, handle: message.id }));
     const { pollIntervalMs } = this.store;
     const next = await this.store.nextVisibleInMs(this.name).catch(() => undefined);
-    // A message announced while this lane was claiming would otherwise wait for the timer.
+    // A message announced while this consumer was claiming would otherwise wait for the timer.
     if (this.wakeUps === wakeUps) await this.idle(Math.min(pollIntervalMs, next ?? pollIntervalMs));
     return [];
   }

@@ -23,7 +23,7 @@ export interface RabbitMqQueueOptions {
   publishTimeoutMs: number;
   /** How long a failed message waits before it is delivered again (through a delay queue); 0 = at once. */
   retryDelayMs?: number;
-  /** Read-ahead of each consumer; the default is concurrency * batchSize. */
+  /** Unacknowledged messages per consumer; never more than its slots (the default). */
   prefetch?: number;
   /** Declares the queues with `x-expires`: the broker deletes them once unused that long (throwaway namespaces). */
   expiresMs?: number;
@@ -359,10 +359,10 @@ export class RabbitMqQueue implements Queue {
   }
 
   async consume(queue: AnyQueueName, handler: MessageBatchHandler, options: ConsumeOptions): Promise<Consumer> {
-    const { concurrency, batchSize } = consumeOptionsInRange(options);
-    // No read-ahead beyond what the batches in flight can hold, so that a HIGH message published later is not
-    // stuck behind LOW ones already sitting in this consumer's buffer.
-    const prefetch = this.options.prefetch ?? concurrency * batchSize;
+    // No read-ahead beyond the slots: the broker pushes a message only when a slot has freed, so that a HIGH
+    // message published later is the next one taken, not stuck behind LOW ones sitting in this consumer's buffer.
+    const { slots } = consumeOptionsInRange(options);
+    const prefetch = Math.min(this.options.prefetch ?? slots, slots);
     const name = this.name(queue);
     const driver = new RabbitConsumer(this.connection, name, prefetch, (message, receiveCount) =>
       this.redeliver(name, message, receiveCount),
@@ -428,14 +428,14 @@ interface Pushed {
   at: number;
 }
 
-/** A pushed message handed to a lane, with the receive count it was handed over with. */
+/** A pushed message handed to the consumer, with the receive count it was handed over with. */
 interface Taken extends Pushed {
   receiveCount: number;
 }
 
 /**
  * RabbitMQ's part of a consumer: a subscription (again after every reconnect) whose deliveries wait in a buffer,
- * bounded by the prefetch, until a lane takes them. A failed message is published again after the retry delay,
+ * bounded by the prefetch (the consumer's slots), until the consumer takes them. A failed message is published again after the retry delay,
  * with its receive count raised, and the original acknowledged.
  */
 class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
@@ -444,7 +444,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
   private subscribing = false;
   private resubscribeTimer: NodeJS.Timeout | undefined;
   private buffer: Pushed[] = [];
-  /** Lanes waiting for a delivery. */
+  /** Receives waiting for a delivery. */
   private readonly waiting = new Set<() => void>();
   private stopped = false;
   private sequence = 0;
@@ -509,7 +509,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
     this.stopped = true;
     this.connection.unsubscribe(this);
     clearTimeout(this.resubscribeTimer);
-    this.wakeLanes();
+    this.wakeWaiting();
     const channel = this.channel;
     if (channel && this.consumerTag) await channel.cancel(this.consumerTag).catch(noop);
     for (const d of this.buffer.splice(0)) this.nackOne(d);
@@ -557,7 +557,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
     });
   }
 
-  private wakeLanes(): void {
+  private wakeWaiting(): void {
     for (const wake of [...this.waiting]) wake();
   }
 
@@ -618,7 +618,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
       return;
     }
     this.buffer.push(pushed);
-    this.wakeLanes();
+    this.wakeWaiting();
   }
 
   private ackOne(d: Pushed): void {

@@ -222,7 +222,7 @@ class SqsConsumer implements ConsumerDriver<Message> {
       const result = await this.client.send(
         new ReceiveMessageCommand({
           QueueUrl: this.queueUrl,
-          MaxNumberOfMessages: max,
+          MaxNumberOfMessages: Math.min(max, MAX_BATCH_SIZE),
           WaitTimeSeconds: this.settings.waitTimeSeconds,
           VisibilityTimeout: this.settings.visibilityTimeoutSeconds,
           MessageSystemAttributeNames: ['ApproximateReceiveCount'],

@@ -29,9 +29,12 @@ export interface MessageBatchOutcome {
 export type MessageBatchHandler = (messages: ReceivedMessage[]) => Promise<MessageBatchOutcome>;
 
 export interface ConsumeOptions {
-  /** Batches handled at the same time. */
-  concurrency: number;
-  /** Most messages handed to the handler at once (1–10, as SQS). */
+  /**
+   * Messages in hand at once (slots): the consumer takes no more than it has free slots, and a message's slot frees
+   * as soon as its batch's handler has answered, so that the next message starts without waiting for other batches.
+   */
+  slots: number;
+  /** Most messages handed to the handler at once (1–10, as SQS); a batch holds its slots until its handler answers. */
   batchSize: number;
 }
 
@@ -41,9 +44,9 @@ export const MAX_BATCH_SIZE = 10;
 /** How long a stopping consumer waits for the batches in hand, unless told otherwise. */
 export const DEFAULT_STOP_TIMEOUT_MS = 30_000;
 
-/** Consume options made whole numbers in range: at least one batch at a time, 1 to MAX_BATCH_SIZE messages each. */
-export const consumeOptionsInRange = ({ concurrency, batchSize }: ConsumeOptions): ConsumeOptions => ({
-  concurrency: Math.max(1, Math.floor(concurrency)),
+/** Consume options made whole numbers in range: at least one slot, 1 to MAX_BATCH_SIZE messages per batch. */
+export const consumeOptionsInRange = ({ slots, batchSize }: ConsumeOptions): ConsumeOptions => ({
+  slots: Math.max(1, Math.floor(slots)),
   batchSize: Math.min(MAX_BATCH_SIZE, Math.max(1, Math.floor(batchSize))),
 });
 

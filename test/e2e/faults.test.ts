@@ -47,7 +47,7 @@ describe.runIf(rabbit)('RabbitMQ goes away while tasks are created and processed
   const { svc, proxy } = useServiceBehindProxy('faults', {
     QUEUE_PUBLISH_TIMEOUT_MS: '1000',
     OUTBOX_INTERVAL_MS: '500',
-    WORKER_CONCURRENCY: '4',
+    WORKER_CONCURRENCY: '20',
     WORKER_BATCH_SIZE: '5',
   });
 
@@ -104,6 +104,7 @@ describe.each(rabbit ? (['postgres', 'rabbitmq'] as const) : (['postgres'] as co
       QUEUE_NAMESPACE: `kill_${driver}_${process.pid}`,
       RABBITMQ_QUEUE_EXPIRES_MS: '600000',
       OUTBOX_INTERVAL_MS: '500',
+      // Four slots: the tasks created in the first second are still running, or waiting, when a worker dies.
       WORKER_CONCURRENCY: '4',
       WORKER_BATCH_SIZE: '5',
     },

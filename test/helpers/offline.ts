@@ -32,55 +32,77 @@ export interface RunningService {
 /** Starts `serverless offline` on free ports over a fresh database for this test file, and stops it afterwards. */
 export function useService(options: ServiceOptions = {}): RunningService {
   const svc = {} as RunningService;
-  let dropDatabase: (() => Promise<void>) | undefined;
+  let stop: (() => Promise<void>) | undefined;
   beforeAll(async () => {
     const extraEnv = typeof options.env === 'function' ? options.env() : (options.env ?? {});
-    if (extraEnv.DATABASE_URL) svc.databaseUrl = extraEnv.DATABASE_URL;
-    else {
-      const db = await createTestDatabase();
-      await db.pool.end();
-      svc.databaseUrl = db.url;
-      dropDatabase = db.drop;
-    }
-    const [httpPort, lambdaPort] = [await freePort(), await freePort()];
-    svc.env = {
-      ...process.env,
-      NODE_ENV: 'development',
-      LOG_LEVEL: 'WARN',
-      QUEUE_DRIVER: 'postgres',
-      ...extraEnv,
-      DATABASE_URL: svc.databaseUrl,
-      HTTP_PORT: String(httpPort),
-      LAMBDA_PORT: String(lambdaPort),
-      // The tests reach the service on 127.0.0.1 either way; some check what a wider host changes.
-      HTTP_HOST: extraEnv.HTTP_HOST ?? '127.0.0.1',
-    };
-    svc.baseUrl = `http://127.0.0.1:${httpPort}`;
-    svc.lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
-    svc.startOffline = async () => {
-      svc.offline = startOffline(svc.env);
-      const output = captureOutput(svc.offline);
-      try {
-        await waitForHttp(`${svc.baseUrl}/health`, 90_000, svc.offline);
-      } catch (err) {
-        throw new Error(`${(err as Error).message}\n--- serverless offline output ---\n${output().slice(-4000)}`);
-      }
-      return svc.offline;
-    };
-    svc.startBridge = async () => {
-      const { child } = await startBridgeProcess(svc.env);
-      svc.bridge = child;
-      return child;
-    };
-    await svc.startOffline();
-    if (options.bridge) await svc.startBridge();
+    ({ stop } = await startService({ ...options, env: extraEnv }, svc));
   });
   afterAll(async () => {
+    await stop?.();
+  });
+  return svc;
+}
+
+/**
+ * Starts `serverless offline` (and the bridge, if asked) on free ports over a fresh database, unless the env names
+ * one, filling in `svc`; answers how to stop it all (and drop that fresh database).
+ */
+export async function startService(
+  options: ServiceOptions & { env?: Record<string, string> },
+  svc = {} as RunningService,
+): Promise<{ svc: RunningService; stop: () => Promise<void> }> {
+  const extraEnv = options.env ?? {};
+  let dropDatabase: (() => Promise<void>) | undefined;
+  if (extraEnv.DATABASE_URL) svc.databaseUrl = extraEnv.DATABASE_URL;
+  else {
+    const db = await createTestDatabase();
+    await db.pool.end();
+    svc.databaseUrl = db.url;
+    dropDatabase = db.drop;
+  }
+  const [httpPort, lambdaPort] = [await freePort(), await freePort()];
+  svc.env = {
+    ...process.env,
+    NODE_ENV: 'development',
+    LOG_LEVEL: 'WARN',
+    QUEUE_DRIVER: 'postgres',
+    ...extraEnv,
+    DATABASE_URL: svc.databaseUrl,
+    HTTP_PORT: String(httpPort),
+    LAMBDA_PORT: String(lambdaPort),
+    // The tests reach the service on 127.0.0.1 either way; some check what a wider host changes.
+    HTTP_HOST: extraEnv.HTTP_HOST ?? '127.0.0.1',
+  };
+  svc.baseUrl = `http://127.0.0.1:${httpPort}`;
+  svc.lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
+  svc.startOffline = async () => {
+    svc.offline = startOffline(svc.env);
+    const output = captureOutput(svc.offline);
+    try {
+      await waitForHttp(`${svc.baseUrl}/health`, 90_000, svc.offline);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n--- serverless offline output ---\n${output().slice(-4000)}`);
+    }
+    return svc.offline;
+  };
+  svc.startBridge = async () => {
+    const { child } = await startBridgeProcess(svc.env);
+    svc.bridge = child;
+    return child;
+  };
+  const stop = async () => {
     if (svc.bridge) await stopTree(svc.bridge);
     if (svc.offline) await stopTree(svc.offline);
     await dropDatabase?.();
-  });
-  return svc;
+  };
+  try {
+    await svc.startOffline();
+    if (options.bridge) await svc.startBridge();
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { svc, stop };
 }
 
 /** Sends a request and parses a JSON answer. */

@@ -264,7 +264,7 @@ describe.each(drivers)('dead letters end to end on the $driver queue', ({ driver
       bridge = await startBridge({
         lambdaUrl: lambda.url,
         functionPrefix: 'test-',
-        concurrency: 2,
+        slots: 20,
         batchSize: 10,
         dispatchEveryMs: 500,
         invokeTimeoutMs: 30_000,

@@ -46,6 +46,14 @@ describe('the processor function', () => {
     expect((await getTask(task.id)).status).toBe('COMPLETED');
   });
 
+  it('runs the tasks of a batch side by side: ten tasks of 500 ms in one invocation take under 2 s, not 5', async () => {
+    const tasks = await Promise.all(Array.from({ length: 10 }, () => newTask({ duration_ms: 500, failure_rate: 0 })));
+    const started = Date.now();
+    expect(await runTasks(...tasks.map((t) => forTask(t.id)))).toEqual({ batchItemFailures: [] });
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect((await Promise.all(tasks.map((t) => getTask(t.id)))).map((t) => t.status)).toEqual(Array(10).fill('COMPLETED'));
+  });
+
   it('runs a task once when the same message arrives five times in one batch', async () => {
     const task = await newTask({ duration_ms: 50, failure_rate: 0 });
     const body = forTask(task.id);

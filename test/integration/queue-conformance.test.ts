@@ -102,11 +102,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
     let queue: Queue;
     let consumers: Consumer[] = [];
 
-    const consume = async (
-      name: Parameters<Queue['consume']>[0],
-      handler: MessageBatchHandler,
-      options = { concurrency: 1, batchSize: 10 },
-    ) => {
+    const consume = async (name: Parameters<Queue['consume']>[0], handler: MessageBatchHandler, options = { slots: 10, batchSize: 10 }) => {
       const consumer = await queue.consume(name, handler, options);
       consumers.push(consumer);
       return consumer;
@@ -147,7 +143,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         bodies.map((body) => ({ body })),
       );
       const r = recorder();
-      await consume('tasks', r.handler, { concurrency: 1, batchSize: 3 });
+      await consume('tasks', r.handler, { slots: 3, batchSize: 3 });
       await waitUntil('all messages', () => r.deliveries().length >= 7);
       expect(Math.max(...r.calls.map((c) => c.length))).toBe(3);
       expect(r.calls.every((c) => c.length <= 3)).toBe(true);
@@ -164,7 +160,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       const r = recorder((batch) => ({
         failedIds: batch.filter((m) => m.body === 'b' && m.receiveCount === 1).map((m) => m.id),
       }));
-      await consume('tasks', r.handler, { concurrency: 1, batchSize: 3 });
+      await consume('tasks', r.handler, { slots: 3, batchSize: 3 });
       await waitUntil('b again', () => r.deliveries().some((d) => d.body === 'b' && d.receiveCount === 2));
       await sleep(RETRY_DELAY_MS + 500);
       expect(r.deliveries().sort(byBody)).toEqual([
@@ -181,7 +177,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         if (call === 1) throw new Error('handler crashed');
         return { failedIds: [] };
       });
-      await consume('tasks', r.handler, { concurrency: 1, batchSize: 2 });
+      await consume('tasks', r.handler, { slots: 2, batchSize: 2 });
       await waitUntil('both again', () => r.deliveries().filter((d) => d.receiveCount === 2).length === 2);
       await sleep(RETRY_DELAY_MS + 500);
       expect(r.calls[0]?.map((m) => m.body).sort()).toEqual(['x', 'y']);
@@ -205,7 +201,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         { body: 'high-3', priority: 9 },
       ]);
       const r = recorder();
-      await consume('tasks', r.handler, { concurrency: 1, batchSize: 1 });
+      await consume('tasks', r.handler, { slots: 1, batchSize: 1 });
       await waitUntil('all messages', () => r.calls.length === 6);
       expect(r.calls.map(([m]) => ({ body: m?.body, priority: m?.priority }))).toEqual([
         { body: 'high-1', priority: 9 },
@@ -223,7 +219,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         for (const m of batch) arrivals.set(m.body, Date.now());
         return { failedIds: [] };
       });
-      await consume('tasks', r.handler, { concurrency: 1, batchSize: 1 });
+      await consume('tasks', r.handler, { slots: 1, batchSize: 1 });
       const start = Date.now();
       // Two seconds, so that a busy machine's stall does not make both messages ready at once.
       await queue.publish('tasks', [{ body: 'later', delayMs: 2_000 }]);
@@ -259,7 +255,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       );
       expect(await queue.depth('tasks')).toBe(25);
       const r = recorder();
-      await consume('tasks', r.handler, { concurrency: 2, batchSize: 10 });
+      await consume('tasks', r.handler, { slots: 20, batchSize: 10 });
       await waitUntil('all messages', () => r.deliveries().length >= 25);
       expect(
         r
@@ -284,7 +280,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         running -= 1;
         return { failedIds: [] };
       };
-      const first = await consume('tasks', slow, { concurrency: 2, batchSize: 2 });
+      const first = await consume('tasks', slow, { slots: 4, batchSize: 2 });
       await waitUntil('a batch in hand', () => running > 0);
       await first.stop(5_000);
       expect(running).toBe(0);
@@ -296,7 +292,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
         acked.push(...batch.map((m) => m.body));
         return { failedIds: [] };
       });
-      await consume('tasks', r.handler, { concurrency: 1, batchSize: 10 });
+      await consume('tasks', r.handler, { slots: 10, batchSize: 10 });
       await waitUntil('the rest', () => acked.length >= 12);
       await sleep(300);
       expect([...acked].sort()).toEqual(bodies);
@@ -311,7 +307,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
       expect(r.deliveries()).toEqual([{ body: '{"reason":"invalid"}', receiveCount: 1 }]);
     });
 
-    it('runs at most `concurrency` batches at once', async () => {
+    it('holds at most `slots` messages at once', async () => {
       await queue.publish(
         'tasks',
         Array.from({ length: 12 }, (_, i) => ({ body: `c${i}` })),
@@ -329,7 +325,7 @@ describe.each(adapters)('$driver queue', (adapter) => {
           handled += batch.length;
           return { failedIds: [] };
         },
-        { concurrency: 3, batchSize: 1 },
+        { slots: 3, batchSize: 1 },
       );
       await waitUntil('all messages', () => handled === 12);
       expect(peak).toBe(3);
@@ -354,7 +350,7 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
     const queue = createQueue({ driver: 'rabbitmq', rabbitMqUrl: proxy.url, namespace: namespace(), expiresMs: EXPIRES_MS });
     try {
       const r = recorder();
-      const consumer = await queue.consume('tasks', r.handler, { concurrency: 1, batchSize: 10 });
+      const consumer = await queue.consume('tasks', r.handler, { slots: 10, batchSize: 10 });
       await queue.publish('tasks', [{ body: 'before' }]);
       await waitUntil('the first message', () => r.deliveries().length === 1);
 
@@ -408,7 +404,7 @@ describe('postgres queue notifications', () => {
           for (const m of batch) arrivals.set(m.body, Date.now());
           return { failedIds: [] };
         },
-        { concurrency: 1, batchSize: 10 },
+        { slots: 10, batchSize: 10 },
       );
       // The fallback poll comes every 2 s; anything faster is the notification.
       await sleep(200);

@@ -10,7 +10,8 @@ describe('config', () => {
       EMULATE_MIN_MS: 5000,
       EMULATE_MAX_MS: 10000,
       EMULATE_FAILURE_RATE: 0.2,
-      WORKER_CONCURRENCY: 4,
+      WORKER_CONCURRENCY: 32,
+      WORKER_BATCH_SIZE: 1,
     });
   });
 
