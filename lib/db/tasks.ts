@@ -16,14 +16,21 @@ export interface NewTask {
   timeout_ms: number | null;
   idempotency_key: string | null;
   request_hash: string | null;
+  /** The id of the request that created it (lib/request-context.ts). */
+  request_id?: string | null;
 }
 
-type Returned = TaskRow & { outbox_id: number | null };
+/** A changed task, with its outbox row (if one was written) and its status before the change (if it changed). */
+type Returned = TaskRow & { outbox_id: number | null; prev_status: TaskStatus | null };
 
 function toReturned(row: Record<string, unknown> | undefined): Returned | undefined {
   // Raw queries give timestamps as Date and jsonb as values, as Drizzle does; only bigint needs converting.
   if (!row) return undefined;
-  return { ...(row as TaskRow), outbox_id: row.outbox_id == null ? null : Number(row.outbox_id) };
+  return {
+    ...(row as TaskRow),
+    outbox_id: row.outbox_id == null ? null : Number(row.outbox_id),
+    prev_status: (row.prev_status as TaskStatus | undefined) ?? null,
+  };
 }
 
 /**
@@ -42,14 +49,16 @@ export async function insertQueuedTasks(
   const column = (pick: (task: NewTask & { id: string }) => unknown, type: string) => arrayOf(list.map(pick), type);
   const result = await ex.execute(sql`
     WITH t AS (
-      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash)
-      SELECT id, type, title, description, priority, payload, ${status(MOVES.queue.to)}, max_attempts, timeout_ms, idempotency_key, request_hash
+      INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash,
+        request_id)
+      SELECT id, type, title, description, priority, payload, ${status(MOVES.queue.to)}, max_attempts, timeout_ms, idempotency_key, request_hash,
+        request_id
       FROM unnest(${column((task) => task.id, 'uuid')}, ${column((task) => task.type, 'text')}, ${column((task) => task.title, 'text')},
         ${column((task) => task.description, 'text')}, ${column((task) => task.priority, 'task_priority')},
         ${column((task) => JSON.stringify(task.payload), 'jsonb')}, ${column((task) => task.max_attempts, 'integer')},
         ${column((task) => task.timeout_ms, 'integer')}, ${column((task) => task.idempotency_key, 'text')},
-        ${column((task) => task.request_hash, 'text')})
-        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash)
+        ${column((task) => task.request_hash, 'text')}, ${column((task) => task.request_id ?? null, 'text')})
+        AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash, request_id)
       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
       RETURNING *
     ),
@@ -212,7 +221,7 @@ export async function transition(ex: Executor, t: Transition): Promise<Returned 
 }
 
 /** A claimed run; `started_at` identifies the run, so that a later run of the same task is never mistaken for it. */
-export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms'> & {
+export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms' | 'request_id'> & {
   /** As PostgreSQL wrote it (raw queries return timestamps as text); compared back as timestamptz. */
   started_at: string;
 };
@@ -240,14 +249,15 @@ export async function claimTasks(
       UPDATE tasks t SET status = ${status(MOVES.claim.to)}, updated_at = now(), started_at = now(), heartbeat_at = now(),
         attempts = t.attempts + 1, progress = 0, error = NULL, finished_at = NULL
       FROM prev WHERE t.id = prev.id AND prev.status = ANY(${fromOf(MOVES.claim)})
-      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.started_at, t.updated_at, prev.status AS prev_status
+      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.request_id, t.started_at, t.updated_at,
+        prev.status AS prev_status
     ),
     e AS (${recordEvents('u', moved(MOVES.claim, 'started'))})
-    SELECT id, type, payload, attempts, max_attempts, timeout_ms, started_at, NULL::task_status AS status FROM u
+    SELECT id, type, payload, attempts, max_attempts, timeout_ms, request_id, started_at, NULL::task_status AS status FROM u
     UNION ALL
-    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev WHERE NOT (status = ANY(${fromOf(MOVES.claim)}))
+    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev WHERE NOT (status = ANY(${fromOf(MOVES.claim)}))
     UNION ALL
-    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
+    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
     WHERE t.id = ANY(${uuids(ids)}) AND NOT EXISTS (SELECT 1 FROM prev WHERE prev.id = t.id)`);
   const claimed: ClaimedTask[] = [];
   const others = new Map<string, TaskStatus>();
@@ -335,7 +345,7 @@ export async function updateWaitingTask(
       );
       outbox_id = Number(r.rows[0]?.id);
     }
-    return { ...row, outbox_id };
+    return { ...row, outbox_id, prev_status: null };
   });
 }
 

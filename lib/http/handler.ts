@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
@@ -8,6 +9,7 @@ import { jsonBody } from '#lib/http/body';
 import { errorResponse } from '#lib/http/problem';
 import type { RouteRequest, RouteSpec } from '#lib/http/routes';
 import { logger } from '#lib/logger';
+import { requestContext, requestIdFrom, withRequestContext } from '#lib/request-context';
 import { InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -45,14 +47,8 @@ export interface HttpAnswer {
 type Route<S extends InputSpec> = (req: HttpRequest<S>) => Promise<HttpAnswer>;
 type Middleware = MiddlewareObj<HttpEvent, HttpResult>;
 
-const requestIdOf = (event: HttpEvent): string => event.requestContext?.requestId ?? 'local';
-
-/** Adds the request's id and route to every log line of the invocation (injectLambdaContext resets them). */
-const logKeys = (): Middleware => ({
-  before: ({ event }) => {
-    logger.appendKeys({ request_id: event.requestContext?.requestId, route: event.routeKey });
-  },
-});
+/** The request's id (lib/request-context.ts), which the wrapper of the stack set before the stack ran. */
+const requestIdOf = (): string => requestContext()?.request_id ?? randomUUID();
 
 /** 401 unless the request carries one of API_KEYS (when set). */
 const apiKey = (): Middleware => ({
@@ -85,7 +81,7 @@ const validation = ({ body, query, params }: RouteRequest = {}): Middleware => (
 /** Any error as problem+json, mapped in one place (lib/http/problem.ts). */
 const problemErrors = (): Middleware => ({
   onError: (request) => {
-    request.response = errorResponse(request.error, request.event.rawPath, requestIdOf(request.event));
+    request.response = errorResponse(request.error, request.event.rawPath, requestIdOf());
   },
 });
 
@@ -96,7 +92,7 @@ const problemErrors = (): Middleware => ({
  */
 export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
-    const requestId = requestIdOf(event);
+    const requestId = requestIdOf();
     const input = validated.get(event);
     const req = { ...input, headers: event.headers ?? {}, requestId, event } as HttpRequest<S>;
     const answer = await route(req);
@@ -109,11 +105,16 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
 
   const stack = middy<HttpEvent, HttpResult>(core)
     .use(httpHeaderNormalizer())
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logKeys());
+    .use(injectLambdaContext(logger, { resetKeys: true }));
   if (!spec.public) stack.use(apiKey());
   if (spec.request?.body) stack.use(jsonBody());
-  return stack.use(validation(spec.request)).use(problemErrors());
+  stack.use(validation(spec.request)).use(problemErrors());
+  // Every log line of the request carries its id and route; the id is the client's own X-Request-Id when it is
+  // acceptable, else a new UUID (never API Gateway's id, which serverless-offline fills with a placeholder).
+  return (event: HttpEvent, context: Context): Promise<HttpResult> => {
+    const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'x-request-id')?.[1];
+    return withRequestContext({ request_id: requestIdFrom(header), route: event.routeKey }, () => stack(event, context));
+  };
 }
 
 /** Handy shortcut for a 200 JSON answer. */

@@ -14,10 +14,12 @@ import {
 } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
 import { EDITABLE, MOVES, type TaskStatus } from '#lib/model';
+import { requestContext } from '#lib/request-context';
 import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 import { toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import type { CreateTaskInput, Task, UpdateTaskInput } from '#lib/tasks/schemas';
+import { logStatusChange } from '#lib/tasks/status-log';
 import { findTaskType, TASK_TYPE_NAMES, type TaskType } from '#lib/tasks/types/index';
 
 // Changing tasks: create, edit, cancel, retry. Every status change is a move of the state machine (lib/model.ts).
@@ -90,10 +92,14 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
   };
   // Over what is stored, defaults resolved: a repeat that spells out a default (`"priority": "MEDIUM"`) is the same request.
   const requestHash = key ? createHash('sha256').update(canonicalJson(stored)).digest('hex') : null;
-  const values = { ...stored, idempotency_key: key, request_hash: requestHash };
+  // The log lines of the task's runs carry the id of the request that created it.
+  const values = { ...stored, idempotency_key: key, request_hash: requestHash, request_id: requestContext()?.request_id ?? null };
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await insertQueued({ ...values, id: randomUUID() });
-    if (row) return { task: toTask(await publishAfterCommit(row)), created: true };
+    if (row) {
+      logStatusChange({ task_id: row.id, from: null, to: row.status, reason: 'created', type: row.type });
+      return { task: toTask(await publishAfterCommit(row)), created: true };
+    }
     const existing = key ? await findTaskByIdempotencyKey(db(), key) : undefined;
     if (!existing) continue;
     if (await releaseExpiredIdempotencyKey(db(), existing.idempotency_key as string, IDEMPOTENCY_HOURS)) continue;
@@ -123,6 +129,7 @@ export async function cancelTask(id: string): Promise<Task> {
     set: sql`finished_at = now()`,
   });
   if (!row) return conflictOrMissing(id, 'cancel', MOVES.cancel.from);
+  logStatusChange({ task_id: id, from: row.prev_status, to: row.status, reason: 'cancelled by request' });
   return toTask(row);
 }
 
@@ -136,6 +143,7 @@ export async function retryTask(id: string): Promise<Task> {
     enqueue: { availableInMs: selfPublishMs() },
   });
   if (!row) return conflictOrMissing(id, 'retry', MOVES.retry.from);
+  logStatusChange({ task_id: id, from: row.prev_status, to: row.status, reason: 'retry requested' });
   return toTask(await publishAfterCommit(row));
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
@@ -7,10 +8,12 @@ import { type ClaimedTask, claimTasks, type Finish, finishTasks, setProgress, tr
 import { batched } from '#lib/group-commit';
 import { logger } from '#lib/logger';
 import { MOVES, type TaskStatus } from '#lib/model';
+import { withRequestContext } from '#lib/request-context';
 import { deadLetter } from '#lib/tasks/dead-letters';
 import { formatBytes } from '#lib/tasks/limits';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
+import { logStatusChange } from '#lib/tasks/status-log';
 import { findTaskType } from '#lib/tasks/types/index';
 
 /** What became of one queue message: handled (ack it) or to be delivered again later. */
@@ -156,15 +159,9 @@ const finishTogether = batched<Finish, boolean>(async (items) => {
   return items.map((f) => finished.has(f.id));
 }, CLAIMS);
 
-/** Log lines of one run, carrying its task id and attempt (a child logger per run costs more than a short run). */
-function runLog(keys: { task_id: string; attempt: number }) {
-  type Extra = Record<string, unknown>;
-  return {
-    info: (message: string, extra: Extra = {}) => logger.info(message, { ...keys, ...extra }),
-    warn: (message: string, extra: Extra = {}) => logger.warn(message, { ...keys, ...extra }),
-    error: (message: string, extra: Extra = {}) => logger.error(message, { ...keys, ...extra }),
-  };
-}
+/** The status-change line of a run (lib/tasks/status-log.ts), with its attempt. */
+const runMoved = (run: ClaimedTask, to: TaskStatus, reason: string, extra: Record<string, unknown> = {}) =>
+  logStatusChange({ task_id: run.id, from: 'IN_PROGRESS', to, reason, attempt: run.attempts, ...extra });
 
 /** Runs one `tasks` message: claims the task, runs its type with a signal and progress, records the outcome. */
 export async function processTaskMessage(body: string): Promise<MessageOutcome> {
@@ -182,10 +179,19 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
     logger.info('message skipped', { task_id: taskId, status: status ?? 'missing' });
     return 'done';
   }
-  const log = runLog({ task_id: taskId, attempt: claimed.attempts });
+  // Every log line of the run carries the task's id and the id of the request that created it.
+  const context = { request_id: claimed.request_id ?? randomUUID(), task_id: taskId };
+  return withRequestContext(context, () => runClaimed(claimed, body));
+}
+
+/** Runs a claimed task's type with a signal and progress, and records the outcome. */
+async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOutcome> {
+  const taskId = claimed.id;
+  logStatusChange({ task_id: taskId, from: 'PENDING', to: 'IN_PROGRESS', reason: 'started', attempt: claimed.attempts });
   const type = findTaskType(claimed.type);
   if (!type) {
-    await finish(claimed, 'FAILED', { error: `unknown task type '${claimed.type}'` });
+    const error = `unknown task type '${claimed.type}'`;
+    if (await finish(claimed, 'FAILED', { error })) runMoved(claimed, 'FAILED', 'failed', { error });
     return 'done';
   }
   const controller = new AbortController();
@@ -214,7 +220,8 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
   const ms = Date.now() - started;
   if (outcome.ok) {
     const done = await finish(claimed, 'COMPLETED', { result: outcome.result });
-    log.info(done ? 'task completed' : 'task finished after it was cancelled; result dropped', { ms });
+    if (done) runMoved(claimed, 'COMPLETED', 'completed', { ms });
+    else logger.info('task finished after it was cancelled; result dropped', { ms });
     return 'done';
   }
   const error = outcome.error.slice(0, MAX_ERROR_LENGTH);
@@ -231,16 +238,19 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
         run: claimed.started_at,
       }),
     );
-    if (requeued) await publishAfterCommit(requeued, delayMs);
-    log.warn('attempt failed; retrying', { ms, error, delay_ms: delayMs });
+    if (requeued) {
+      runMoved(claimed, 'PENDING', `attempt ${claimed.attempts} failed; retry in ${delayMs} ms`, { ms, error, delay_ms: delayMs });
+      await publishAfterCommit(requeued, delayMs);
+    } else logger.info('attempt failed after it was cancelled', { ms, error });
     return 'done';
   }
   const failed = await finish(claimed, 'FAILED', { error });
-  log.warn(failed ? 'task failed' : 'task failed after it was cancelled', { ms, error });
+  if (failed) runMoved(claimed, 'FAILED', 'failed', { ms, error });
+  else logger.info('task failed after it was cancelled', { ms, error });
   // The final failure leaves a dead letter for people to look at; the task itself already says FAILED.
   if (failed) {
     await deadLetter('tasks', body, `task ${taskId} failed after ${claimed.attempts} attempt(s): ${error}`).catch((err) =>
-      log.error('dead letter not written', { error: err as Error }),
+      logger.error('dead letter not written', { error: err as Error }),
     );
   }
   return 'done';

@@ -26,6 +26,7 @@ describe('size limits', () => {
       progress: 100,
       idempotency_key: null,
       request_hash: null,
+      request_id: null,
       created_at: at,
       updated_at: at,
       started_at: at,
