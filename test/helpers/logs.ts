@@ -34,7 +34,7 @@ export function useCapturedOutput() {
     written: () => written,
     /** Stops capturing before the test ends (so that its failures show). */
     release,
-    entries: (): Record<string, any>[] =>
+    entries: (): any[] =>
       written
         .split('\n')
         .filter((l) => l.startsWith('{'))
