@@ -3,13 +3,16 @@ import middy from '@middy/core';
 import { z } from 'zod';
 import { logger } from '#lib/logger';
 import { runMaintenanceRepeatedly } from '#lib/tasks/dispatcher';
+import { publishGauges } from '#lib/tasks/metrics';
 
 /** The schedule's input (serverless.yml): repeat the maintenance for a while; any other event runs it once. */
 const Input = z.object({ repeat_for_ms: z.number().int().min(0).max(55_000).optional(), every_ms: z.number().int().min(1_000).optional() });
 
-/** Scheduled: queues again the tasks of lost runs and publishes whatever the outbox still holds. */
+/** Scheduled: queues again the tasks of lost runs, publishes whatever the outbox still holds, then the gauges. */
 export const handler = middy(async (event: unknown) => {
   const input = Input.safeParse(event);
   const options = input.success ? { forMs: input.data.repeat_for_ms, everyMs: input.data.every_ms } : {};
-  return { published: await runMaintenanceRepeatedly(options) };
+  const published = await runMaintenanceRepeatedly(options);
+  await publishGauges();
+  return { published };
 }).use(injectLambdaContext(logger, { resetKeys: true }));

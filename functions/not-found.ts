@@ -18,6 +18,7 @@ const FUNCTIONS: Record<RouteFunction, () => Promise<{ handler: Handler }>> = {
   tasksBulk: () => import('./tasks-bulk'),
   taskTypes: () => import('./task-types'),
   stats: () => import('./stats'),
+  metrics: () => import('./metrics'),
   health: () => import('./health'),
   openapi: () => import('./openapi'),
   docs: () => import('./docs'),

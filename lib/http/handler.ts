@@ -9,6 +9,7 @@ import { jsonBody } from '#lib/http/body';
 import { errorResponse } from '#lib/http/problem';
 import type { RouteRequest, RouteSpec } from '#lib/http/routes';
 import { logger } from '#lib/logger';
+import { observeHttpRequest } from '#lib/metrics';
 import { requestContext, requestIdFrom, withRequestContext } from '#lib/request-context';
 import { InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 
@@ -16,7 +17,7 @@ export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 /** A route of the manifest (lib/http/routes.ts): the stack takes its input schemas and whether it is public. */
-type InputSpec = Pick<RouteSpec, 'function' | 'public' | 'request'>;
+type InputSpec = Pick<RouteSpec, 'function' | 'public' | 'request'> & Partial<Pick<RouteSpec, 'method' | 'path'>>;
 
 /** The output type of the route's schema for one part of the request, undefined when it has none. */
 type Part<S, K extends keyof RouteRequest> = S extends { request: infer R }
@@ -111,9 +112,16 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   stack.use(validation(spec.request)).use(problemErrors());
   // Every log line of the request carries its id and route; the id is the client's own X-Request-Id when it is
   // acceptable, else a new UUID (never API Gateway's id, which serverless-offline fills with a placeholder).
+  // The route as the manifest spells it (`GET /api/v1/tasks/{id}`), a bounded label for the metrics.
+  const routeLabel = spec.method ? `${spec.method} ${spec.path}` : 'unmatched';
   return (event: HttpEvent, context: Context): Promise<HttpResult> => {
     const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'x-request-id')?.[1];
-    return withRequestContext({ request_id: requestIdFrom(header), route: event.routeKey }, () => stack(event, context));
+    return withRequestContext({ request_id: requestIdFrom(header), route: routeLabel }, async () => {
+      const started = performance.now();
+      const result = await stack(event, context);
+      observeHttpRequest({ route: routeLabel, status: String(result.statusCode ?? 200) }, (performance.now() - started) / 1000);
+      return result;
+    });
   };
 }
 

@@ -97,7 +97,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await insertQueued({ ...values, id: randomUUID() });
     if (row) {
-      logStatusChange({ task_id: row.id, from: null, to: row.status, reason: 'created', type: row.type });
+      logStatusChange({ task_id: row.id, type: row.type, from: null, to: row.status, reason: 'created' });
       return { task: toTask(await publishAfterCommit(row)), created: true };
     }
     const existing = key ? await findTaskByIdempotencyKey(db(), key) : undefined;
@@ -129,7 +129,7 @@ export async function cancelTask(id: string): Promise<Task> {
     set: sql`finished_at = now()`,
   });
   if (!row) return conflictOrMissing(id, 'cancel', MOVES.cancel.from);
-  logStatusChange({ task_id: id, from: row.prev_status, to: row.status, reason: 'cancelled by request' });
+  logStatusChange({ task_id: id, from: row.prev_status, to: row.status, reason: 'cancelled by request', type: row.type });
   return toTask(row);
 }
 
@@ -143,7 +143,7 @@ export async function retryTask(id: string): Promise<Task> {
     enqueue: { availableInMs: selfPublishMs() },
   });
   if (!row) return conflictOrMissing(id, 'retry', MOVES.retry.from);
-  logStatusChange({ task_id: id, from: row.prev_status, to: row.status, reason: 'retry requested' });
+  logStatusChange({ task_id: id, from: row.prev_status, to: row.status, reason: 'retry requested', type: row.type });
   return toTask(await publishAfterCommit(row));
 }
 

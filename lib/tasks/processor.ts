@@ -7,6 +7,7 @@ import { whileDatabaseIsAway } from '#lib/db/retry';
 import { type ClaimedTask, claimTasks, type Finish, finishTasks, setProgress, transition } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
 import { logger } from '#lib/logger';
+import { observeTaskRun } from '#lib/metrics';
 import { MOVES, type TaskStatus } from '#lib/model';
 import { withRequestContext } from '#lib/request-context';
 import { deadLetter } from '#lib/tasks/dead-letters';
@@ -161,7 +162,11 @@ const finishTogether = batched<Finish, boolean>(async (items) => {
 
 /** The status-change line of a run (lib/tasks/status-log.ts), with its attempt. */
 const runMoved = (run: ClaimedTask, to: TaskStatus, reason: string, extra: Record<string, unknown> = {}) =>
-  logStatusChange({ task_id: run.id, from: 'IN_PROGRESS', to, reason, attempt: run.attempts, ...extra });
+  logStatusChange({ task_id: run.id, type: run.type, from: 'IN_PROGRESS', to, reason, attempt: run.attempts, ...extra });
+
+/** The run time of an attempt that ran its type (lib/metrics.ts). */
+const timeRun = (run: ClaimedTask, outcome: 'completed' | 'failed' | 'retried', ms: number) =>
+  observeTaskRun({ type: run.type, outcome }, ms / 1000);
 
 /** Runs one `tasks` message: claims the task, runs its type with a signal and progress, records the outcome. */
 export async function processTaskMessage(body: string): Promise<MessageOutcome> {
@@ -187,7 +192,14 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
 /** Runs a claimed task's type with a signal and progress, and records the outcome. */
 async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOutcome> {
   const taskId = claimed.id;
-  logStatusChange({ task_id: taskId, from: 'PENDING', to: 'IN_PROGRESS', reason: 'started', attempt: claimed.attempts });
+  logStatusChange({
+    task_id: taskId,
+    type: claimed.type,
+    from: 'PENDING',
+    to: 'IN_PROGRESS',
+    reason: 'started',
+    attempt: claimed.attempts,
+  });
   const type = findTaskType(claimed.type);
   if (!type) {
     const error = `unknown task type '${claimed.type}'`;
@@ -218,6 +230,7 @@ async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOu
     await progress.close();
   }
   const ms = Date.now() - started;
+  timeRun(claimed, outcome.ok ? 'completed' : claimed.attempts < claimed.max_attempts ? 'retried' : 'failed', ms);
   if (outcome.ok) {
     const done = await finish(claimed, 'COMPLETED', { result: outcome.result });
     if (done) runMoved(claimed, 'COMPLETED', 'completed', { ms });
