@@ -70,6 +70,8 @@ const envSchema = z.object({
   /** A PENDING task that has waited this long with no outbox row gets its message published again (maintenance). */
   REPUBLISH_PENDING_AFTER_MS: int(60_000, 86_400_000).default(1_800_000),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  /** npm start's console: a line for every request, for all but the dashboard's own (its polling), or for none. */
+  LOG_REQUESTS: z.enum(['all', 'api', 'none']).default('api'),
   /** Set by Lambda (and by serverless-offline, which also sets IS_OFFLINE). */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   IS_OFFLINE: z.string().optional(),

@@ -50,26 +50,36 @@ export const METRICS = {
 
 type Labels<D> = D extends Definition<infer L> ? Record<L, string> : never;
 
-/** The process's registry (GET /metrics). */
-export const registry = new Registry();
-
-const counter = <L extends string>(d: Definition<L>) =>
+const counter = <L extends string>(d: Definition<L>, registry: Registry) =>
   new Counter({ name: d.name, help: d.help, labelNames: d.labels, registers: [registry] });
-const histogram = <L extends string>(d: Definition<L>) =>
+const histogram = <L extends string>(d: Definition<L>, registry: Registry) =>
   new Histogram({ name: d.name, help: d.help, labelNames: d.labels, buckets: SECONDS_BUCKETS, registers: [registry] });
-const gauge = <L extends string>(d: Definition<L>) =>
+const gauge = <L extends string>(d: Definition<L>, registry: Registry) =>
   new Gauge({ name: d.name, help: d.help, labelNames: d.labels, registers: [registry] });
 
-const prom = {
-  tasksCreated: counter(METRICS.tasksCreated),
-  tasksFinished: counter(METRICS.tasksFinished),
-  taskRunSeconds: histogram(METRICS.taskRunSeconds),
-  httpRequests: counter(METRICS.httpRequests),
-  httpRequestSeconds: histogram(METRICS.httpRequestSeconds),
-  tasks: gauge(METRICS.tasks),
-  queueDepth: gauge(METRICS.queueDepth),
-  deadLetters: gauge(METRICS.deadLetters),
-};
+function createMetrics() {
+  const registry = new Registry();
+  return {
+    registry,
+    tasksCreated: counter(METRICS.tasksCreated, registry),
+    tasksFinished: counter(METRICS.tasksFinished, registry),
+    taskRunSeconds: histogram(METRICS.taskRunSeconds, registry),
+    httpRequests: counter(METRICS.httpRequests, registry),
+    httpRequestSeconds: histogram(METRICS.httpRequestSeconds, registry),
+    tasks: gauge(METRICS.tasks, registry),
+    queueDepth: gauge(METRICS.queueDepth, registry),
+    deadLetters: gauge(METRICS.deadLetters, registry),
+  };
+}
+
+/**
+ * The process's registry and metrics (GET /metrics), one per process: each function is bundled on its own, and
+ * serverless-offline loads every bundle into one process, each with its own copy of this module.
+ */
+const SHARED = Symbol.for('async-task-service.metrics');
+const prom: ReturnType<typeof createMetrics> = ((globalThis as Record<symbol, unknown>)[SHARED] ??= createMetrics()) as ReturnType<
+  typeof createMetrics
+>;
 
 let cloudWatch: Metrics | undefined;
 
@@ -144,5 +154,5 @@ export function recordGauges(values: GaugeValues): void {
 
 /** The registry in Prometheus's text format, and its content type. */
 export async function prometheusText(): Promise<{ contentType: string; body: string }> {
-  return { contentType: registry.contentType, body: await registry.metrics() };
+  return { contentType: prom.registry.contentType, body: await prom.registry.metrics() };
 }

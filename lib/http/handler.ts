@@ -119,10 +119,46 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
     return withRequestContext({ request_id: requestIdFrom(header), route: routeLabel }, async () => {
       const started = performance.now();
       const result = await stack(event, context);
-      observeHttpRequest({ route: routeLabel, status: String(result.statusCode ?? 200) }, (performance.now() - started) / 1000);
+      const seconds = (performance.now() - started) / 1000;
+      observeHttpRequest({ route: routeLabel, status: String(result.statusCode ?? 200) }, seconds);
+      logRequest(event, result, seconds);
       return result;
     });
   };
+}
+
+/** The dashboard's own requests: its pages, and what its pages fetch (their Referer is a dashboard page). */
+function fromDashboard(event: HttpEvent): boolean {
+  if (event.rawPath.startsWith('/dashboard')) return true;
+  const referer = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'referer')?.[1];
+  if (!referer) return false;
+  try {
+    return new URL(referer).pathname.startsWith('/dashboard');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The one line of each request: method, path, status, time, and a refusal's detail. `dashboard: true` marks the
+ * dashboard's own requests (its polling), which npm start's console leaves out unless LOG_REQUESTS=all.
+ */
+function logRequest(event: HttpEvent, result: HttpResult, seconds: number): void {
+  const status = result.statusCode ?? 200;
+  let detail: unknown;
+  if (status >= 400 && String(result.headers?.['content-type']).startsWith('application/problem+json')) {
+    try {
+      detail = (JSON.parse(String(result.body)) as { detail?: unknown }).detail;
+    } catch {}
+  }
+  logger.info('request', {
+    method: event.requestContext?.http?.method,
+    path: event.rawPath,
+    status,
+    ms: Math.round(seconds * 1000),
+    detail,
+    dashboard: fromDashboard(event) || undefined,
+  });
 }
 
 /** Handy shortcut for a 200 JSON answer. */
