@@ -77,9 +77,10 @@ function createMetrics() {
  * serverless-offline loads every bundle into one process, each with its own copy of this module.
  */
 const SHARED = Symbol.for('async-task-service.metrics');
-const prom: ReturnType<typeof createMetrics> = ((globalThis as Record<symbol, unknown>)[SHARED] ??= createMetrics()) as ReturnType<
-  typeof createMetrics
->;
+type ServiceMetrics = ReturnType<typeof createMetrics>;
+const shared = globalThis as { [SHARED]?: ServiceMetrics };
+shared[SHARED] ??= createMetrics();
+const prom: ServiceMetrics = shared[SHARED];
 
 let cloudWatch: Metrics | undefined;
 
