@@ -1,10 +1,13 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
 import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
 import { logger } from '#lib/logger';
+import { withRequestContext } from '#lib/request-context';
 import { dispatchOutbox } from '#lib/tasks/outbox';
+import { logStatusChange } from '#lib/tasks/status-log';
 
 /**
  * The scheduled maintenance: queues again the tasks whose run was lost (its lease lapsed) and the PENDING tasks
@@ -15,7 +18,13 @@ export async function runMaintenance(): Promise<number> {
   // Two of a live run's checks and a margin: time for a run cut off from the database to take its task back.
   const graceMs = 2 * runCheckEveryMs() + 2_000;
   const lost = await requeueExpiredLeases(db(), config().LEASE_MS, graceMs);
-  if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost });
+  if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost.map(({ id, status }) => ({ id, status })) });
+  for (const run of lost) {
+    // The line of each status change, with the id of the request that created the task, as its runs' lines.
+    const context = { request_id: run.request_id ?? randomUUID(), task_id: run.id };
+    const change = { task_id: run.id, type: run.type, from: run.prev_status, to: run.status, reason: 'lease expired' };
+    withRequestContext(context, () => logStatusChange(change));
+  }
   const stale = await republishStalePending(db(), config().REPUBLISH_PENDING_AFTER_MS, 500);
   if (stale.length) logger.warn('PENDING tasks waiting long with no outbox row: their messages are published again', { task_ids: stale });
   return dispatchOutbox();

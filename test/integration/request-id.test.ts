@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { runMaintenance } from '#lib/tasks/dispatcher';
 import { processIntakeMessage } from '#lib/tasks/intake';
 import { processTaskMessage } from '#lib/tasks/processor';
 import { handler as cancel } from '../../functions/tasks-cancel';
@@ -8,7 +9,7 @@ import { useTestApp } from '../helpers/app';
 import { httpEvent, invoke } from '../helpers/lambda';
 import { useCapturedOutput } from '../helpers/logs';
 
-useTestApp();
+const app = useTestApp();
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -103,5 +104,24 @@ describe('X-Request-Id', () => {
     output.release();
     const done = output.entries().find((l) => l.task_id === created?.task_id && l.to === 'COMPLETED');
     expect(done?.request_id).toBe(created?.request_id);
+  });
+
+  it("a lost run's line, written by the maintenance, carries the create's request id", async () => {
+    const made = await invoke(create, createEvent({ 'x-request-id': 'lost-3' }));
+    const id = made.body.id as string;
+    // A run that started long ago and was never heard of again.
+    await app.db.db.execute(
+      `UPDATE tasks SET status = 'IN_PROGRESS', attempts = 1, started_at = now() - interval '1 hour', heartbeat_at = now() - interval '1 hour' WHERE id = '${id}'`,
+    );
+    await runMaintenance();
+    output.release();
+    const line = output.entries().find((l) => l.task_id === id && l.reason === 'lease expired');
+    expect(line).toMatchObject({
+      message: 'task status changed',
+      from: 'IN_PROGRESS',
+      to: 'PENDING',
+      request_id: 'lost-3',
+      type: 'checksum',
+    });
   });
 });
