@@ -66,6 +66,8 @@ async function startServices(httpPort: string, lambdaPort: string): Promise<void
     else void stop(code ?? 1);
   });
   await waitForHttp(`http://localhost:${httpPort}/health`, 120_000, child);
+  // Stopped meanwhile (Ctrl-C during a restart): the bridge is not started.
+  if (stopping) return;
   const lambdaUrl = `http://127.0.0.1:${lambdaPort}`;
   if (WATCH) {
     const { child: bridgeChild } = await startBridgeProcess({ ...process.env, LAMBDA_PORT: lambdaPort });
