@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { config } from '#lib/config';
 import { logger } from '#lib/logger';
 import { runMaintenanceRepeatedly } from '#lib/tasks/dispatcher';
+import { publishGauges } from '#lib/tasks/metrics';
 import { runDueSchedulesRepeatedly } from '#lib/tasks/schedules';
 
 /**
@@ -19,7 +20,7 @@ const Input = z.object({
 
 /**
  * Scheduled: releases due scheduled tasks, queues again the tasks of lost runs, publishes whatever the outbox still
- * holds, starts due schedules, sends task callbacks.
+ * holds, starts due schedules, sends task callbacks, then writes the gauges.
  */
 export const handler = middy(async (event: unknown, context: Context) => {
   const input = Input.safeParse(event);
@@ -30,5 +31,6 @@ export const handler = middy(async (event: unknown, context: Context) => {
     runMaintenanceRepeatedly(options),
     runDueSchedulesRepeatedly({ forMs: schedulesForMs, everyMs: config().SCHEDULE_TICK_MS }),
   ]);
+  await publishGauges();
   return { published, scheduled };
 }).use(injectLambdaContext(logger, { resetKeys: true }));

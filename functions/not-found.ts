@@ -31,6 +31,7 @@ const FUNCTIONS: Record<RouteFunction, () => Promise<{ handler: Handler }>> = {
   taskTypes: () => import('./task-types'),
   taskTypesUpdate: () => import('./task-types-update'),
   stats: () => import('./stats'),
+  metrics: () => import('./metrics'),
   health: () => import('./health'),
   openapi: () => import('./openapi'),
   docs: () => import('./docs'),

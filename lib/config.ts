@@ -97,6 +97,8 @@ const envSchema = z.object({
   /** Finished tasks older than this many days are deleted with their events and dead letters (maintenance); 0 keeps all. */
   RETENTION_DAYS: int(0, 36_500).default(30),
   LOG_LEVEL: z.enum(['DEBUG', 'INFO', 'WARN', 'ERROR', 'SILENT']).default('INFO'),
+  /** npm start's console: a line for every request, for all but the dashboard's own (its polling), or for none. */
+  LOG_REQUESTS: z.enum(['all', 'api', 'none']).default('api'),
   /** Set by Lambda (and by serverless-offline, which also sets IS_OFFLINE). */
   AWS_LAMBDA_FUNCTION_NAME: z.string().optional(),
   IS_OFFLINE: z.string().optional(),

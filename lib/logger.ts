@@ -1,6 +1,7 @@
 import { LogFormatter, Logger, LogItem } from '@aws-lambda-powertools/logger';
 import type { LogAttributes, UnformattedAttributes } from '@aws-lambda-powertools/logger/types';
 import { config } from '#lib/config';
+import { requestContext } from '#lib/request-context';
 
 /**
  * Error properties that carry a task's data: Drizzle's statement parameters (`params`), and PostgreSQL's `detail`
@@ -39,7 +40,8 @@ class RedactingLogFormatter extends LogFormatter {
         xray_trace_id: attributes.xRayTraceId,
         tenant_id: context?.tenantId,
       },
-    }).addAttributes(additional);
+      // The request id and task id of the request or run this line is written for (lib/request-context.ts).
+    }).addAttributes({ ...requestContext(), ...additional });
   }
 
   override formatError(error: Error): LogAttributes {

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import path from 'node:path';
+import { lineFilter } from '#local/console';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -63,18 +64,16 @@ export async function startBridgeProcess(
   return { child, output };
 }
 
-/** Copies a child's output to ours, leaving out serverless-offline's line per invocation (`(λ: name) RequestId...`). */
-export function forwardOutput(child: ChildProcess): void {
-  const forward = (from: NodeJS.ReadableStream | null, to: NodeJS.WriteStream) => {
-    let rest = '';
-    from?.on('data', (chunk: Buffer) => {
-      const lines = (rest + chunk.toString()).split('\n');
-      rest = lines.pop() ?? '';
-      for (const line of lines) if (!/^\(λ: \w+\) RequestId/.test(line)) to.write(`${line}\n`);
-    });
-  };
-  forward(child.stdout, process.stdout);
-  forward(child.stderr, process.stderr);
+/** Copies a child's output to ours, line by line through `filter` (a new one per stream: filters keep state). */
+export function forwardOutput(child: ChildProcess, filter: () => (line: string) => string | undefined): void {
+  child.stdout?.on(
+    'data',
+    lineFilter(filter(), (text) => process.stdout.write(text)),
+  );
+  child.stderr?.on(
+    'data',
+    lineFilter(filter(), (text) => process.stderr.write(text)),
+  );
 }
 
 /** Sends `sig` to the process group of a child started with `detached: true`; undefined once it has exited. */

@@ -3,7 +3,7 @@ import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
 import { fromOf, moved, recordEvents, status } from '#lib/db/events';
 import { insertTaskMessages } from '#lib/db/outbox';
-import { MOVES } from '#lib/model';
+import { MOVES, type TaskStatus } from '#lib/model';
 
 /** The status of a task whose run is going on. */
 const RUNNING = status(MOVES.claim.to);
@@ -67,6 +67,15 @@ export async function renewLeases(ex: Executor, runs: readonly Run[]): Promise<b
   return byPosition(runs, res.rows);
 }
 
+/** A task whose run was lost: queued again (PENDING) or, lost too often, FAILED. */
+export type LostRun = {
+  id: string;
+  type: string;
+  request_id: string | null;
+  prev_status: TaskStatus;
+  status: TaskStatus;
+};
+
 /**
  * Finds runs not heard of for `leaseMs` (their worker died or lost the database) and queues their tasks again
  * (with an outbox row each, published after `graceMs`), or fails them once they have been lost too often.
@@ -81,8 +90,8 @@ export async function requeueExpiredLeases(
   /** How long the messages of requeued tasks wait in the outbox: time for a live run to take its task back. */
   graceMs: number,
   maxLost = 3,
-): Promise<Array<{ id: string; status: string }>> {
-  const res = await ex.execute<{ id: string; status: string }>(sql`
+): Promise<LostRun[]> {
+  const res = await ex.execute<LostRun>(sql`
     WITH lost AS (
       SELECT id, status, attempts, max_attempts FROM tasks
       WHERE status = ANY(${fromOf(MOVES.requeue)})
@@ -99,11 +108,11 @@ export async function requeueExpiredLeases(
         finished_at = CASE WHEN lost.attempts >= lost.max_attempts + ${maxLost}::int THEN now() END,
         updated_at = now()
       FROM lost WHERE t.id = lost.id
-      RETURNING t.id, t.status, t.priority, t.updated_at, t.attempts, t.error, lost.status AS prev_status
+      RETURNING t.id, t.type, t.request_id, t.status, t.priority, t.updated_at, t.attempts, t.error, lost.status AS prev_status
     ),
     e AS (${recordEvents('u', { from: sql`prev_status`, to: sql`status`, reason: 'lease expired', failedAttempt: { attempt: sql`attempts`, error: sql`error` } })}),
     requeued AS (SELECT id, priority FROM u WHERE status = ${status(MOVES.requeue.to)}),
     o AS (${insertTaskMessages('requeued', graceMs)})
-    SELECT id, status FROM u`);
+    SELECT id, type, request_id, prev_status, status FROM u`);
   return res.rows;
 }

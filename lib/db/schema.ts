@@ -43,6 +43,8 @@ export const tasks = pgTable(
     progress: smallint('progress'),
     idempotency_key: text('idempotency_key'),
     request_hash: text('request_hash'),
+    /** The X-Request-Id of the request that created the task: the log lines of its runs carry it. */
+    request_id: text('request_id'),
     created_at: ts('created_at').notNull().defaultNow(),
     updated_at: ts('updated_at').notNull().defaultNow(),
     started_at: ts('started_at'),

@@ -24,14 +24,21 @@ export interface NewTask {
   delay_ms?: number | null;
   /** Where to POST the task when it ends (see lib/tasks/callbacks.ts). */
   callback_url?: string | null;
+  /** The id of the request that created it (lib/request-context.ts). */
+  request_id?: string | null;
 }
 
-type Returned = TaskRow & { outbox_id: number | null };
+/** A changed task, with its outbox row (if one was written) and its status before the change (if it changed). */
+type Returned = TaskRow & { outbox_id: number | null; prev_status: TaskStatus | null };
 
 function toReturned(row: Record<string, unknown> | undefined): Returned | undefined {
   // Raw queries give timestamps as Date and jsonb as values, as Drizzle does; only bigint needs converting.
   if (!row) return undefined;
-  return { ...(row as TaskRow), outbox_id: row.outbox_id == null ? null : Number(row.outbox_id) };
+  return {
+    ...(row as TaskRow),
+    outbox_id: row.outbox_id == null ? null : Number(row.outbox_id),
+    prev_status: (row.prev_status as TaskStatus | undefined) ?? null,
+  };
 }
 
 /**
@@ -60,16 +67,17 @@ export async function insertQueuedTasks(
         ${column((task) => task.timeout_ms, 'integer')}, ${column((task) => task.idempotency_key, 'text')},
         ${column((task) => task.request_hash, 'text')}, ${column((task) => task.run_at ?? null, 'timestamptz')},
         ${column((task) => task.delay_ms ?? null, 'bigint')}, ${column((task) => task.schedule_id ?? null, 'uuid')},
-        ${column((task) => task.schedule_due_at?.toISOString() ?? null, 'timestamptz')}, ${column((task) => task.callback_url ?? null, 'text')})
+        ${column((task) => task.schedule_due_at?.toISOString() ?? null, 'timestamptz')}, ${column((task) => task.callback_url ?? null, 'text')},
+        ${column((task) => task.request_id ?? null, 'text')})
         AS v(id, type, title, description, priority, payload, max_attempts, timeout_ms, idempotency_key, request_hash, at, delay_ms,
-          schedule_id, schedule_due_at, callback_url)
+          schedule_id, schedule_due_at, callback_url, request_id)
     ),
     t AS (
       INSERT INTO tasks (id, type, title, description, priority, payload, status, max_attempts, timeout_ms, idempotency_key, request_hash,
-        run_at, schedule_id, schedule_due_at, callback_url)
+        run_at, schedule_id, schedule_due_at, callback_url, request_id)
       SELECT id, type, title, description, priority, payload,
         CASE WHEN start_at > now() THEN ${status('SCHEDULED')} ELSE ${status(MOVES.queue.to)} END,
-        max_attempts, timeout_ms, idempotency_key, request_hash, start_at, schedule_id, schedule_due_at, callback_url
+        max_attempts, timeout_ms, idempotency_key, request_hash, start_at, schedule_id, schedule_due_at, callback_url, request_id
       FROM v
       -- No target: a taken idempotency key and a schedule's due time that has its task already are both left out.
       ON CONFLICT DO NOTHING
@@ -302,7 +310,7 @@ export async function queueMessageAgain(ex: Executor, id: string, availableInMs:
 }
 
 /** A claimed run; `started_at` identifies the run, so that a later run of the same task is never mistaken for it. */
-export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms'> & {
+export type ClaimedTask = Pick<TaskRow, 'id' | 'type' | 'payload' | 'attempts' | 'max_attempts' | 'timeout_ms' | 'request_id'> & {
   /** As PostgreSQL wrote it (raw queries return timestamps as text); compared back as timestamptz. */
   started_at: string;
 };
@@ -337,15 +345,16 @@ export async function claimTasks(
       UPDATE tasks t SET status = ${status(MOVES.claim.to)}, updated_at = now(), started_at = now(), heartbeat_at = now(),
         attempts = t.attempts + 1, progress = 0, error = NULL, finished_at = NULL, held_at = NULL
       FROM prev WHERE t.id = prev.id AND prev.status = ANY(${fromOf(MOVES.claim)}) ${gate}
-      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.started_at, t.updated_at, prev.status AS prev_status
+      RETURNING t.id, t.type, t.payload, t.attempts, t.max_attempts, t.timeout_ms, t.request_id, t.started_at, t.updated_at,
+        prev.status AS prev_status
     ),
     e AS (${recordEvents('u', moved(MOVES.claim, 'started'))})
-    SELECT id, type, payload, attempts, max_attempts, timeout_ms, started_at, NULL::task_status AS status FROM u
+    SELECT id, type, payload, attempts, max_attempts, timeout_ms, request_id, started_at, NULL::task_status AS status FROM u
     UNION ALL
-    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev
+    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, status FROM prev
     WHERE NOT (status = ANY(${fromOf(MOVES.claim)})) OR NOT EXISTS (SELECT 1 FROM u WHERE u.id = prev.id)
     UNION ALL
-    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
+    SELECT id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, status FROM tasks t
     WHERE t.id = ANY(${uuids(ids)}) AND NOT EXISTS (SELECT 1 FROM prev WHERE prev.id = t.id)`);
   const claimed: ClaimedTask[] = [];
   const others = new Map<string, TaskStatus>();
@@ -453,7 +462,7 @@ export async function updateWaitingTask(
       );
       outbox_id = Number(r.rows[0]?.id);
     }
-    return { ...row, outbox_id };
+    return { ...row, outbox_id, prev_status: null };
   });
 }
 

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
@@ -8,13 +9,15 @@ import { jsonBody } from '#lib/http/body';
 import { errorResponse } from '#lib/http/problem';
 import type { RouteRequest, RouteSpec } from '#lib/http/routes';
 import { logger } from '#lib/logger';
+import { observeHttpRequest } from '#lib/metrics';
+import { requestContext, requestIdFrom, withRequestContext } from '#lib/request-context';
 import { InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
 
 /** A route of the manifest (lib/http/routes.ts): the stack takes its input schemas and whether it is public. */
-type InputSpec = Pick<RouteSpec, 'function' | 'public' | 'request'>;
+type InputSpec = Pick<RouteSpec, 'function' | 'public' | 'request'> & Partial<Pick<RouteSpec, 'method' | 'path'>>;
 
 /** The output type of the route's schema for one part of the request, undefined when it has none. */
 type Part<S, K extends keyof RouteRequest> = S extends { request: infer R }
@@ -45,14 +48,8 @@ export interface HttpAnswer {
 type Route<S extends InputSpec> = (req: HttpRequest<S>) => Promise<HttpAnswer>;
 type Middleware = MiddlewareObj<HttpEvent, HttpResult>;
 
-const requestIdOf = (event: HttpEvent): string => event.requestContext?.requestId ?? 'local';
-
-/** Adds the request's id and route to every log line of the invocation (injectLambdaContext resets them). */
-const logKeys = (): Middleware => ({
-  before: ({ event }) => {
-    logger.appendKeys({ request_id: event.requestContext?.requestId, route: event.routeKey });
-  },
-});
+/** The request's id (lib/request-context.ts), which the wrapper of the stack set before the stack ran. */
+const requestIdOf = (): string => requestContext()?.request_id ?? randomUUID();
 
 /** 401 unless the request carries one of API_KEYS (when set). */
 const apiKey = (): Middleware => ({
@@ -85,7 +82,7 @@ const validation = ({ body, query, params }: RouteRequest = {}): Middleware => (
 /** Any error as problem+json, mapped in one place (lib/http/problem.ts). */
 const problemErrors = (): Middleware => ({
   onError: (request) => {
-    request.response = errorResponse(request.error, request.event.rawPath, requestIdOf(request.event));
+    request.response = errorResponse(request.error, request.event.rawPath, requestIdOf());
   },
 });
 
@@ -96,7 +93,7 @@ const problemErrors = (): Middleware => ({
  */
 export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
-    const requestId = requestIdOf(event);
+    const requestId = requestIdOf();
     const input = validated.get(event);
     const req = { ...input, headers: event.headers ?? {}, requestId, event } as HttpRequest<S>;
     const answer = await route(req);
@@ -109,11 +106,59 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
 
   const stack = middy<HttpEvent, HttpResult>(core)
     .use(httpHeaderNormalizer())
-    .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logKeys());
+    .use(injectLambdaContext(logger, { resetKeys: true }));
   if (!spec.public) stack.use(apiKey());
   if (spec.request?.body) stack.use(jsonBody());
-  return stack.use(validation(spec.request)).use(problemErrors());
+  stack.use(validation(spec.request)).use(problemErrors());
+  // Every log line of the request carries its id and route; the id is the client's own X-Request-Id when it is
+  // acceptable, else a new UUID (never API Gateway's id, which serverless-offline fills with a placeholder).
+  // The route as the manifest spells it (`GET /api/v1/tasks/{id}`), a bounded label for the metrics.
+  const routeLabel = spec.method ? `${spec.method} ${spec.path}` : 'unmatched';
+  return (event: HttpEvent, context: Context): Promise<HttpResult> => {
+    const header = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'x-request-id')?.[1];
+    return withRequestContext({ request_id: requestIdFrom(header), route: routeLabel }, async () => {
+      const started = performance.now();
+      const result = await stack(event, context);
+      const seconds = (performance.now() - started) / 1000;
+      observeHttpRequest({ route: routeLabel, status: String(result.statusCode ?? 200) }, seconds);
+      logRequest(event, result, seconds);
+      return result;
+    });
+  };
+}
+
+/** The dashboard's own requests: its pages, and what its pages fetch (their Referer is a dashboard page). */
+function fromDashboard(event: HttpEvent): boolean {
+  if (event.rawPath.startsWith('/dashboard')) return true;
+  const referer = Object.entries(event.headers ?? {}).find(([name]) => name.toLowerCase() === 'referer')?.[1];
+  if (!referer) return false;
+  try {
+    return new URL(referer).pathname.startsWith('/dashboard');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The one line of each request: method, path, status, time, and a refusal's detail. `dashboard: true` marks the
+ * dashboard's own requests (its polling), which npm start's console leaves out unless LOG_REQUESTS=all.
+ */
+function logRequest(event: HttpEvent, result: HttpResult, seconds: number): void {
+  const status = result.statusCode ?? 200;
+  let detail: unknown;
+  if (status >= 400 && String(result.headers?.['content-type']).startsWith('application/problem+json')) {
+    try {
+      detail = (JSON.parse(String(result.body)) as { detail?: unknown }).detail;
+    } catch {}
+  }
+  logger.info('request', {
+    method: event.requestContext?.http?.method,
+    path: event.rawPath,
+    status,
+    ms: Math.round(seconds * 1000),
+    detail,
+    dashboard: fromDashboard(event) || undefined,
+  });
 }
 
 /** Handy shortcut for a 200 JSON answer. */

@@ -53,7 +53,7 @@ export function errorResponse(err: unknown, instance: string | undefined, reques
   }
   if (isDatabaseBusy(err)) logger.warn('every database connection is busy', { error: err as Error });
   else if (known.status >= 500) logger.error(known.message, { error: (known.cause ?? err) as Error });
-  else logger.info('request rejected', { status: known.status, detail: known.message });
+  // Below 500 the request's own line (lib/http/handler.ts) says it, with the problem's detail.
   return problemResponse(known, instance, requestId, err);
 }
 

@@ -17,11 +17,13 @@ import {
 } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
 import { EDITABLE, MOVES, RESCHEDULABLE, type TaskStatus } from '#lib/model';
+import { requestContext } from '#lib/request-context';
 import { checkCallbackUrl } from '#lib/tasks/callbacks';
 import { ConflictError, InvalidInputError, NotFoundError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 import { toTask } from '#lib/tasks/mapping';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import type { CreateTaskInput, KeyedCreateInput, Task, UpdateTaskInput } from '#lib/tasks/schemas';
+import { logStatusChange } from '#lib/tasks/status-log';
 import { findTaskType, TASK_TYPE_NAMES, type TaskType } from '#lib/tasks/types/index';
 
 // Changing tasks: create (one or a batch), edit, cancel, retry. Every status change is a move of the state machine (lib/model.ts).
@@ -125,7 +127,9 @@ function prepareCreate(input: CreateTaskInput, idempotencyKey: string | undefine
     delay_ms: delay_ms ?? undefined,
   };
   const requestHash = key ? createHash('sha256').update(canonicalJson(hashed)).digest('hex') : null;
-  return { ...stored, idempotency_key: key, request_hash: requestHash, run_at, delay_ms };
+  // The log lines of the task's runs carry the id of the request that created it.
+  const request_id = requestContext()?.request_id ?? null;
+  return { ...stored, idempotency_key: key, request_hash: requestHash, run_at, delay_ms, request_id };
 }
 
 const keyReused = (path: string) =>
@@ -143,7 +147,10 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
   const key = values.idempotency_key;
   for (let attempt = 0; attempt < 3; attempt++) {
     const row = await insertQueued({ ...values, id: randomUUID() });
-    if (row) return { task: toTask(await publishAfterCommit(row)), created: true };
+    if (row) {
+      logStatusChange({ task_id: row.id, type: row.type, from: null, to: row.status, reason: 'created' });
+      return { task: toTask(await publishAfterCommit(row)), created: true };
+    }
     const existing = key ? await findTaskByIdempotencyKey(db(), key) : undefined;
     if (!existing) continue;
     if (await releaseExpiredIdempotencyKey(db(), existing.idempotency_key as string, IDEMPOTENCY_HOURS)) continue;
@@ -177,6 +184,7 @@ export async function createTasks(inputs: readonly KeyedCreateInput[]): Promise<
   if (invalid.length === 1) throw invalid[0];
   if (invalid.length > 1) throw new InvalidInputError(invalid.flatMap((e) => e.errors));
   const keys = [...new Set(prepared.flatMap((p) => (p.idempotency_key ? [p.idempotency_key] : [])))];
+  let created = new Set<string>();
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
       const rows = await db().transaction(async (tx) => {
@@ -184,6 +192,7 @@ export async function createTasks(inputs: readonly KeyedCreateInput[]): Promise<
         const list = prepared.map((p) => ({ ...p, id: randomUUID() }));
         // A key given twice in one batch is inserted once: the first item's row stands for both.
         const inserted = await insertQueuedTasks(tx, list, selfPublishMs());
+        created = new Set(inserted.keys());
         const holders = await findTasksByIdempotencyKeys(
           tx,
           list.filter((t) => !inserted.has(t.id) && t.idempotency_key).map((t) => t.idempotency_key as string),
@@ -197,6 +206,9 @@ export async function createTasks(inputs: readonly KeyedCreateInput[]): Promise<
           return { ...holder, outbox_id: null };
         });
       });
+      for (const row of rows) {
+        if (created.has(row.id)) logStatusChange({ task_id: row.id, type: row.type, from: null, to: row.status, reason: 'created' });
+      }
       // Concurrent calls of publishAfterCommit go out in one publish (see `batched`).
       const published = await Promise.all(rows.map((row) => publishAfterCommit(row)));
       return published.map(toTask);
@@ -222,6 +234,7 @@ export async function cancelTask(id: string): Promise<Task> {
     set: sql`finished_at = now()`,
   });
   if (!row) return conflictOrMissing(id, 'cancel', MOVES.cancel.from);
+  logStatusChange({ task_id: id, from: row.prev_status, to: row.status, reason: 'cancelled by request', type: row.type });
   return toTask(row);
 }
 
@@ -238,6 +251,7 @@ export const retryTransition = (id: string, reason: string): Transition => ({
 export async function retryTask(id: string): Promise<Task> {
   const row = await transition(db(), retryTransition(id, 'retry requested'));
   if (!row) return conflictOrMissing(id, 'retry', MOVES.retry.from);
+  logStatusChange({ task_id: id, from: row.prev_status, to: row.status, reason: 'retry requested', type: row.type });
   return toTask(await publishAfterCommit(row));
 }
 

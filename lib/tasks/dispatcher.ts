@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
@@ -5,9 +6,11 @@ import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
 import { deleteExpiredDeadLetters, deleteExpiredTasks } from '#lib/db/retention';
 import { logger } from '#lib/logger';
+import { withRequestContext } from '#lib/request-context';
 import { runCallbackSenderFor } from '#lib/tasks/callbacks';
 import { dispatchOutbox } from '#lib/tasks/outbox';
 import { releaseDue, runReleaseLoop } from '#lib/tasks/scheduler';
+import { logStatusChange } from '#lib/tasks/status-log';
 import { releaseHeld } from '#lib/tasks/task-types';
 
 /** Rows deleted per retention statement: a short transaction each, so that writes of new tasks never wait long. */
@@ -61,7 +64,13 @@ export async function runMaintenance(): Promise<number> {
   const graceMs = 2 * runCheckEveryMs() + 2_000;
   await releaseDue();
   const lost = await requeueExpiredLeases(db(), config().LEASE_MS, graceMs);
-  if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost });
+  if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost.map(({ id, status }) => ({ id, status })) });
+  for (const run of lost) {
+    // The line of each status change, with the id of the request that created the task, as its runs' lines.
+    const context = { request_id: run.request_id ?? randomUUID(), task_id: run.id };
+    const change = { task_id: run.id, type: run.type, from: run.prev_status, to: run.status, reason: 'lease expired' };
+    withRequestContext(context, () => logStatusChange(change));
+  }
   const stale = await republishStalePending(db(), config().REPUBLISH_PENDING_AFTER_MS, 500);
   if (stale.length) logger.warn('PENDING tasks waiting long with no outbox row: their messages are published again', { task_ids: stale });
   // Held tasks whose type has room that no run's end let go (a cap raised elsewhere, a run lost or claimed before the cap).

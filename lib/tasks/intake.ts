@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { isConnectionError, isDatabaseBusy } from '#lib/db/retry';
 import { logger } from '#lib/logger';
+import { withRequestContext } from '#lib/request-context';
 import { createTask } from '#lib/tasks/commands';
 import { deadLetter } from '#lib/tasks/dead-letters';
 import { ConflictError, DomainError, type FieldError, InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
@@ -24,6 +26,11 @@ const isDataException = (err: unknown) =>
  * with the reason; a message that keeps failing is dead-lettered after MAX_INTAKE_RECEIVES deliveries.
  */
 export async function processIntakeMessage(body: string, receiveCount = 1): Promise<'done' | 'retry'> {
+  // A message is a request of its own: its lines, and those of its task's runs, carry an id made for it.
+  return withRequestContext({ request_id: randomUUID() }, () => createFromIntake(body, receiveCount));
+}
+
+async function createFromIntake(body: string, receiveCount: number): Promise<'done' | 'retry'> {
   let json: unknown;
   try {
     json = JSON.parse(body);

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
@@ -7,11 +8,14 @@ import { claimGatedTasks } from '#lib/db/task-types';
 import { type ClaimedTask, claimTasks, type Finish, finishTasks, setProgress, transition } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
 import { logger } from '#lib/logger';
+import { observeTaskRun } from '#lib/metrics';
 import { MOVES, type TaskStatus } from '#lib/model';
+import { withRequestContext } from '#lib/request-context';
 import { deadLetter } from '#lib/tasks/dead-letters';
 import { formatBytes } from '#lib/tasks/limits';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
+import { logStatusChange } from '#lib/tasks/status-log';
 import { releaseHeld } from '#lib/tasks/task-types';
 import { findTaskType } from '#lib/tasks/types/index';
 
@@ -177,15 +181,13 @@ const finishTogether = batched<Finish, boolean>(async (items) => {
   return items.map((f) => finished.has(f.id));
 }, CLAIMS);
 
-/** Log lines of one run, carrying its task id and attempt (a child logger per run costs more than a short run). */
-function runLog(keys: { task_id: string; attempt: number }) {
-  type Extra = Record<string, unknown>;
-  return {
-    info: (message: string, extra: Extra = {}) => logger.info(message, { ...keys, ...extra }),
-    warn: (message: string, extra: Extra = {}) => logger.warn(message, { ...keys, ...extra }),
-    error: (message: string, extra: Extra = {}) => logger.error(message, { ...keys, ...extra }),
-  };
-}
+/** The status-change line of a run (lib/tasks/status-log.ts), with its attempt. */
+const runMoved = (run: ClaimedTask, to: TaskStatus, reason: string, extra: Record<string, unknown> = {}) =>
+  logStatusChange({ task_id: run.id, type: run.type, from: 'IN_PROGRESS', to, reason, attempt: run.attempts, ...extra });
+
+/** The run time of an attempt that ran its type (lib/metrics.ts). */
+const timeRun = (run: ClaimedTask, outcome: 'completed' | 'failed' | 'retried', ms: number) =>
+  observeTaskRun({ type: run.type, outcome }, ms / 1000);
 
 /** Runs one `tasks` message: claims the task, runs its type with a signal and progress, records the outcome. */
 export async function processTaskMessage(body: string): Promise<MessageOutcome> {
@@ -207,8 +209,10 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
     logger.info('message skipped', { task_id: taskId, status: status ?? 'missing' });
     return 'done';
   }
+  // Every log line of the run carries the task's id and the id of the request that created it.
+  const context = { request_id: claimed.request_id ?? randomUUID(), task_id: taskId };
   try {
-    return await runClaimed(claimed, body);
+    return await withRequestContext(context, () => runClaimed(claimed, body));
   } finally {
     // A run of a gated type has ended (or gone back to the queue): a held task of its type may start.
     if (gated) await releaseAfterRuns(claimed.type);
@@ -218,10 +222,18 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
 /** Runs a claimed task's type with a signal and progress, and records the outcome. */
 async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOutcome> {
   const taskId = claimed.id;
-  const log = runLog({ task_id: taskId, attempt: claimed.attempts });
+  logStatusChange({
+    task_id: taskId,
+    type: claimed.type,
+    from: 'PENDING',
+    to: 'IN_PROGRESS',
+    reason: 'started',
+    attempt: claimed.attempts,
+  });
   const type = findTaskType(claimed.type);
   if (!type) {
-    await finish(claimed, 'FAILED', { error: `unknown task type '${claimed.type}'` });
+    const error = `unknown task type '${claimed.type}'`;
+    if (await finish(claimed, 'FAILED', { error })) runMoved(claimed, 'FAILED', 'failed', { error });
     return 'done';
   }
   const controller = new AbortController();
@@ -248,9 +260,11 @@ async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOu
     await progress.close();
   }
   const ms = Date.now() - started;
+  timeRun(claimed, outcome.ok ? 'completed' : claimed.attempts < claimed.max_attempts ? 'retried' : 'failed', ms);
   if (outcome.ok) {
     const done = await finish(claimed, 'COMPLETED', { result: outcome.result });
-    log.info(done ? 'task completed' : 'task finished after it was cancelled; result dropped', { ms });
+    if (done) runMoved(claimed, 'COMPLETED', 'completed', { ms });
+    else logger.info('task finished after it was cancelled; result dropped', { ms });
     return 'done';
   }
   const error = outcome.error.slice(0, MAX_ERROR_LENGTH);
@@ -268,16 +282,19 @@ async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOu
         failedAttempt: true,
       }),
     );
-    if (requeued) await publishAfterCommit(requeued, delayMs);
-    log.warn('attempt failed; retrying', { ms, error, delay_ms: delayMs });
+    if (requeued) {
+      runMoved(claimed, 'PENDING', `attempt ${claimed.attempts} failed; retry in ${delayMs} ms`, { ms, error, delay_ms: delayMs });
+      await publishAfterCommit(requeued, delayMs);
+    } else logger.info('attempt failed after it was cancelled', { ms, error });
     return 'done';
   }
   const failed = await finish(claimed, 'FAILED', { error });
-  log.warn(failed ? 'task failed' : 'task failed after it was cancelled', { ms, error });
+  if (failed) runMoved(claimed, 'FAILED', 'failed', { ms, error });
+  else logger.info('task failed after it was cancelled', { ms, error });
   // The final failure leaves a dead letter for people to look at; the task itself already says FAILED.
   if (failed) {
     await deadLetter('tasks', body, `task ${taskId} failed after ${claimed.attempts} attempt(s): ${error}`).catch((err) =>
-      log.error('dead letter not written', { error: err as Error }),
+      logger.error('dead letter not written', { error: err as Error }),
     );
   }
   return 'done';

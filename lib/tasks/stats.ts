@@ -16,7 +16,8 @@ type StatusCounts = Record<TaskStatus, number>;
 
 const zeros = (): StatusCounts => Object.fromEntries(TASK_STATUSES.map((s) => [s, 0])) as StatusCounts;
 
-async function depthOrNull(name: AnyQueueName): Promise<number | null> {
+/** A queue's depth, or null when it does not answer within QUEUE_DEPTH_TIMEOUT_MS. */
+export async function depthOrNull(name: AnyQueueName): Promise<number | null> {
   try {
     return await withTimeout(queue().depth(name), QUEUE_DEPTH_TIMEOUT_MS, 'queue depth');
   } catch (err) {

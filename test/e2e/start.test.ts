@@ -42,6 +42,8 @@ describe('npm start', () => {
         EMBEDDED_PG_PORT: String(pgPort),
         EMBEDDED_PG_DIR: path.join(dir, 'postgres'),
         NPM_START_TEST: path.basename(dir),
+        // The tests' own default is SILENT; npm start's console is part of what this test checks.
+        LOG_LEVEL: 'INFO',
       },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
@@ -56,14 +58,41 @@ describe('npm start', () => {
       throw new Error(`${(err as Error).message}\n${output()}`);
     }
 
-    const created = await request(baseUrl, 'POST', '/api/v1/tasks', { title: 'started', payload: { duration_ms: 0, failure_rate: 0 } });
+    const created = await request(
+      baseUrl,
+      'POST',
+      '/api/v1/tasks',
+      { title: 'started', payload: { duration_ms: 0, failure_rate: 0 } },
+      { 'x-request-id': 'npm-start-create' },
+    );
     expect(created.status).toBe(201);
+    expect(created.headers.get('x-request-id')).toBe('npm-start-create');
     await waitUntil(
       'the task completing',
       async () => (await request(baseUrl, 'GET', `/api/v1/tasks/${created.body.id}`)).body.status === 'COMPLETED',
       30_000,
       100,
     );
+    // serverless-offline's placeholder is never the id: a new UUID when the client sends none.
+    const health = await request(baseUrl, 'GET', '/health');
+    expect(health.headers.get('x-request-id')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // The dashboard's polling: no line unless LOG_REQUESTS=all.
+    await request(baseUrl, 'GET', '/api/v1/stats', undefined, { referer: `${baseUrl}/dashboard/` });
+
+    // Counters moved by every function's bundle add up in the one registry of serverless-offline's process.
+    const metrics = await request(baseUrl, 'GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.text).toMatch(/^tasks_created_total\{type="emulate"\} 1$/m);
+    expect(metrics.text).toMatch(/^tasks_finished_total\{type="emulate",status="COMPLETED"\} 1$/m);
+    expect(metrics.text).toMatch(/^http_requests_total\{route="POST \/api\/v1\/tasks",status="201"\} 1$/m);
+
+    // The console: the service's lines made short, the create's id on its task's runs, one line per request.
+    await waitUntil('the log lines', () => output().includes('GET /metrics -> 200'), 10_000, 100);
+    const lines = output().split('\n');
+    expect(lines.filter((l) => l.includes('POST /api/v1/tasks -> 201'))).toHaveLength(1);
+    expect(lines.some((l) => /to=COMPLETED/.test(l) && l.includes('request_id=npm-start-create'))).toBe(true);
+    expect(output()).not.toMatch(/\(λ: \w+\)|Function names exposed|GET \/api\/v1\/stats ->|^\{"level"/m);
+    expect(output(), 'no runs of blank lines').not.toMatch(/\n\s*\n\s*\n/);
 
     const stoppedAt = Date.now();
     process.kill(child.pid as number, 'SIGTERM');

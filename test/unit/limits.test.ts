@@ -28,6 +28,7 @@ describe('size limits', () => {
       request_hash: null,
       schedule_id: '5c1d0a8e-7f0e-4c52-9d1b-3a2f6e9b8c41',
       schedule_due_at: at,
+      request_id: null,
       created_at: at,
       updated_at: at,
       started_at: at,
