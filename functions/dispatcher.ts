@@ -2,6 +2,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy from '@middy/core';
 import { z } from 'zod';
 import { logger } from '#lib/logger';
+import { secretsMiddleware } from '#lib/secrets';
 import { runMaintenanceRepeatedly } from '#lib/tasks/dispatcher';
 
 /** The schedule's input (serverless.yml): repeat the maintenance for a while; any other event runs it once. */
@@ -12,4 +13,6 @@ export const handler = middy(async (event: unknown) => {
   const input = Input.safeParse(event);
   const options = input.success ? { forMs: input.data.repeat_for_ms, everyMs: input.data.every_ms } : {};
   return { published: await runMaintenanceRepeatedly(options) };
-}).use(injectLambdaContext(logger, { resetKeys: true }));
+})
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(secretsMiddleware());

@@ -2,8 +2,11 @@
 // before serverless-esbuild so that its hooks run before that plugin's on the same lifecycle event:
 //
 // - Before anything is bundled, a deployed stage's settings are checked: those serverless.yml hands the functions
-//   must pass lib/config.ts's validation (a bad value would fail every invocation), and a stage without API_KEYS is
-//   refused unless its `openApi` parameter says the API is meant to be open.
+//   must pass lib/config.ts's validation (a bad value would fail every invocation), a stage must name the SSM
+//   parameter of its database URL, and one without API keys (no parameter naming them) is refused unless its
+//   `openApi` parameter says the API is meant to be open.
+// - A stage that names no VPC (local/vpc.js's empty lists) gets no `provider.vpc`, so that its functions run outside
+//   any VPC and the role has no network interface permissions.
 // - Before the functions are packaged, the dashboard is built into dashboard/dist when it is missing or older than
 //   its sources (local/dashboard-build.ts), so that the dashboard function ships the current one.
 //
@@ -28,11 +31,17 @@ function deployRefusal({ stage, environment, openApi, parseConfig }) {
   } catch (err) {
     return `The stage ${stage} would not start: ${err.message}`;
   }
-  if (config.API_KEYS.length === 0 && openApi !== true) {
+  if (config.DATABASE_URL_PARAMETER === undefined) {
+    return (
+      `The stage ${stage} would have no database: its URL comes from an SSM SecureString parameter, ` +
+      'named by --param databaseUrlParameter=/name (docs/deploying.md, Secrets).'
+    );
+  }
+  if (config.API_KEYS.length === 0 && config.API_KEYS_PARAMETER === undefined && openApi !== true) {
     return (
       `The stage ${stage} would have no API keys: anyone who finds its URL could create, read and cancel tasks. ` +
-      'Set API_KEYS (comma-separated keys of 16 characters or more) in the environment of the deploy, ' +
-      'or pass --param openApi=true if the API is meant to be open.'
+      'Name the SSM SecureString parameter holding them (comma-separated keys of 16 characters or more) with ' +
+      '--param apiKeysParameter=/name, or pass --param openApi=true if the API is meant to be open.'
     );
   }
   return undefined;
@@ -45,6 +54,7 @@ class LocalPackagePlugin {
     this.hooks = {
       'before:package:initialize': () => {
         this.checkStage();
+        this.dropEmptyVpc();
         this.emptyWorkFolder();
       },
       'before:deploy:function:initialize': () => this.checkStage(),
@@ -62,6 +72,11 @@ class LocalPackagePlugin {
       parseConfig: load('../lib/config.ts').parseConfig,
     });
     if (refusal) throw new this.serverless.classes.Error(refusal);
+  }
+
+  dropEmptyVpc() {
+    const { provider } = this.serverless.service;
+    if (provider.vpc && !provider.vpc.subnetIds?.length && !provider.vpc.securityGroupIds?.length) delete provider.vpc;
   }
 
   /** Empties serverless-esbuild's work folder of this stage, so that only this packaging's bundles are zipped. */

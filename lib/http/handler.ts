@@ -8,6 +8,7 @@ import { jsonBody } from '#lib/http/body';
 import { errorResponse } from '#lib/http/problem';
 import type { RouteRequest, RouteSpec } from '#lib/http/routes';
 import { logger } from '#lib/logger';
+import { secretsMiddleware } from '#lib/secrets';
 import { InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
 
 export type HttpEvent = APIGatewayProxyEventV2;
@@ -91,7 +92,7 @@ const problemErrors = (): Middleware => ({
 
 /**
  * Wraps the handler of a route of the manifest (`ROUTES.getTask`) in the service's middy stack, in middy's order:
- * header normalisation, the logger's context, the API key, the JSON body (its checks, @middy/http-json-body-parser,
+ * header normalisation, the logger's context, the secrets (lib/secrets.ts), the API key, the JSON body (its checks, @middy/http-json-body-parser,
  * the checks of its values), zod validation, and the problem+json error handler last (its onError runs first).
  */
 export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
@@ -110,7 +111,8 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   const stack = middy<HttpEvent, HttpResult>(core)
     .use(httpHeaderNormalizer())
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(logKeys());
+    .use(logKeys())
+    .use(secretsMiddleware());
   if (!spec.public) stack.use(apiKey());
   if (spec.request?.body) stack.use(jsonBody());
   return stack.use(validation(spec.request)).use(problemErrors());

@@ -21,13 +21,32 @@ const refusal = (stage: string, environment: Record<string, unknown>, openApi = 
   plugin.deployRefusal({ stage, environment, openApi, parseConfig });
 
 describe("local/package-plugin.js's checks of a stage before it is packaged", () => {
-  const environment = { STAGE: 'dev', QUEUE_DRIVER: 'sqs', SQS_QUEUE_URL_TASKS: { Ref: 'TasksQueue' }, DATABASE_URL: '' };
+  const environment = {
+    STAGE: 'dev',
+    QUEUE_DRIVER: 'sqs',
+    SQS_QUEUE_URL_TASKS_HIGH: { Ref: 'TasksHighQueue' },
+    DATABASE_URL: '',
+    DATABASE_URL_PARAMETER: '/svc/dev/database-url',
+    API_KEYS_PARAMETER: '',
+  };
 
-  it('refuses a deployed stage without API keys, unless the API is meant to be open', () => {
-    expect(refusal('dev', { ...environment, API_KEYS: '' })).toMatch(/^The stage dev would have no API keys: .*--param openApi=true/);
+  it('refuses a deployed stage without API keys (nor a parameter naming them), unless the API is meant to be open', () => {
+    expect(refusal('dev', { ...environment, API_KEYS: '' })).toMatch(
+      /^The stage dev would have no API keys: .*--param apiKeysParameter=\/name, or pass --param openApi=true/,
+    );
     expect(refusal('prod', { ...environment, API_KEYS: ' , ' })).toMatch(/^The stage prod would have no API keys/);
     expect(refusal('dev', { ...environment, API_KEYS: '' }, true)).toBeUndefined();
     expect(refusal('dev', { ...environment, API_KEYS: `${KEY},${KEY}x` })).toBeUndefined();
+    expect(refusal('dev', { ...environment, API_KEYS_PARAMETER: '/svc/dev/api-keys' })).toBeUndefined();
+  });
+
+  it('refuses a deployed stage that names no parameter for its database URL', () => {
+    expect(refusal('dev', { ...environment, DATABASE_URL_PARAMETER: '' }, true)).toMatch(
+      /^The stage dev would have no database: .*--param databaseUrlParameter=/,
+    );
+    expect(refusal('dev', { ...environment, DATABASE_URL_PARAMETER: 'not a name!' }, true)).toMatch(
+      /DATABASE_URL_PARAMETER: must be an SSM/,
+    );
   });
 
   it('refuses settings the functions would not start with, naming them', () => {
