@@ -23,8 +23,11 @@ const isOrigin = (s: string) => {
   }
 };
 
-/** An SSM parameter name: a path of letters, digits and `_.-/`, as SSM allows. */
-const ssmName = z.string().regex(/^[A-Za-z0-9_.\-/]{1,1011}$/, 'must be an SSM parameter name such as /service/stage/name');
+/** An SSM parameter name: a path of letters, digits and `_.-/`, as SSM allows; `none` for no parameter. */
+const ssmName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.\-/]{1,1011}$/, 'must be an SSM parameter name such as /service/stage/name')
+  .transform((name) => (name === 'none' ? undefined : name));
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),

@@ -1,4 +1,3 @@
-import { getParametersByName } from '@aws-lambda-powertools/parameters/ssm';
 import type { MiddlewareObj } from '@middy/core';
 import { applySecrets, parseConfig, SECRET_SETTINGS, type SecretSetting } from '#lib/config';
 
@@ -20,6 +19,9 @@ export async function loadSecrets(env: NodeJS.ProcessEnv = process.env): Promise
   if (wanted.length === 0) return;
   const names = Object.fromEntries(wanted.map(([, name]) => [name, {}]));
   // throwOnError: a parameter that is missing or cannot be read fails the invocation, naming it.
+  // Imported here, not at the top: a local run (no names) never loads Powertools' SSM provider and the SDK's client,
+  // and a cold start loads them only as it reads the secrets.
+  const { getParametersByName } = await import('@aws-lambda-powertools/parameters/ssm');
   const values = await getParametersByName(names, { decrypt: true, maxAge: settings.SECRETS_MAX_AGE_S, throwOnError: true });
   applySecrets(Object.fromEntries(wanted.map(([setting, name]) => [setting, String(values[name] ?? '')])));
 }

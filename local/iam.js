@@ -27,7 +27,8 @@ module.exports = async ({ resolveVariable }) => {
       Resource: QUEUES.map((queue) => ({ 'Fn::GetAtt': [queue, 'Arn'] })),
     },
   ];
-  const parameters = [await param('databaseUrlParameter'), await param('apiKeysParameter')].filter(Boolean);
+  // `none` names no parameter (the command line cannot pass an empty value).
+  const parameters = [await param('databaseUrlParameter'), await param('apiKeysParameter')].filter((name) => name && name !== 'none');
   if (parameters.length > 0) {
     statements.push({ Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: parameters.map(parameterArn) });
     const key = await param('secretsKmsKeyArn');

@@ -38,6 +38,8 @@ describe("local/package-plugin.js's checks of a stage before it is packaged", ()
     expect(refusal('dev', { ...environment, API_KEYS: '' }, true)).toBeUndefined();
     expect(refusal('dev', { ...environment, API_KEYS: `${KEY},${KEY}x` })).toBeUndefined();
     expect(refusal('dev', { ...environment, API_KEYS_PARAMETER: '/svc/dev/api-keys' })).toBeUndefined();
+    // `none` names no parameter (the command line cannot pass an empty value).
+    expect(refusal('dev', { ...environment, API_KEYS_PARAMETER: 'none' })).toMatch(/^The stage dev would have no API keys/);
   });
 
   it('refuses a deployed stage that names no parameter for its database URL', () => {
