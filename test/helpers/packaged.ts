@@ -1,4 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -16,6 +17,7 @@ export interface PackagedFunction {
  * module loaded anew each time: a cold start), with `env` and the AWS SDK from node_modules, as the runtime provides it.
  */
 export async function unzipFunction(zip: string, dir: string, env: Record<string, string>): Promise<PackagedFunction> {
+  mkdirSync(dir, { recursive: true });
   await run('unzip', ['-q', '-o', zip, '-d', dir]);
   const name = path.basename(zip, '.zip').replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   const entry = `./functions/${name}.js`;
