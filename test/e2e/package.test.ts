@@ -132,7 +132,7 @@ describe('serverless package of the default stage (the cloud template, without A
         ],
       },
     ]);
-    // The AWS managed key needs no grant; a customer managed one (secretsKmsKeyArn) is tested in test/unit/cloud-settings.
+    // The AWS managed key needs no grant; a customer managed one (secretsKmsKeyArn) is tested in test/unit/cloud-settings.test.ts.
     expect(statements.filter((s) => s.Action.some((a) => a.startsWith('kms:')))).toEqual([]);
     const sqs = statements.find((s) => s.Action.includes('sqs:SendMessage'));
     expect(sqs?.Resource.map((r) => (r as { 'Fn::GetAtt': string[] })['Fn::GetAtt'][0]).sort()).toEqual(
