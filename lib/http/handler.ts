@@ -10,6 +10,7 @@ import type { RouteRequest, RouteSpec } from '#lib/http/routes';
 import { logger } from '#lib/logger';
 import { secretsMiddleware } from '#lib/secrets';
 import { InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
+import { tracingMiddleware } from '#lib/tracing';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -92,8 +93,9 @@ const problemErrors = (): Middleware => ({
 
 /**
  * Wraps the handler of a route of the manifest (`ROUTES.getTask`) in the service's middy stack, in middy's order:
- * header normalisation, the logger's context, the secrets (lib/secrets.ts), the API key, the JSON body (its checks, @middy/http-json-body-parser,
- * the checks of its values), zod validation, and the problem+json error handler last (its onError runs first).
+ * the X-Ray subsegment (lib/tracing.ts), header normalisation, the logger's context, the secrets (lib/secrets.ts),
+ * the API key, the JSON body (its checks, @middy/http-json-body-parser, the checks of its values), zod validation,
+ * and the problem+json error handler last (its onError runs first).
  */
 export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
@@ -109,6 +111,7 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   };
 
   const stack = middy<HttpEvent, HttpResult>(core)
+    .use(tracingMiddleware())
     .use(httpHeaderNormalizer())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logKeys())

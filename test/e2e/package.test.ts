@@ -381,6 +381,10 @@ describe('serverless package of the default stage (the cloud template, without A
         AWS_ENDPOINT_URL_SQS: sqs.endpoint,
         AWS_ENDPOINT_URL_SSM: ssm.endpoint,
         AWS_LAMBDA_FUNCTION_NAME: logicalId,
+        // As in Lambda with active tracing: the Tracer is on, its segments sent to a UDP port where nothing listens.
+        AWS_EXECUTION_ENV: 'AWS_Lambda_nodejs22.x',
+        _X_AMZN_TRACE_ID: 'Root=1-6743a1f2-1b2c3d4e5f6a7b8c9d0e1f2a;Parent=53995c3f42cd8ad8;Sampled=1',
+        AWS_XRAY_DAEMON_ADDRESS: '127.0.0.1:9',
         LOG_LEVEL: 'SILENT',
         EMULATE_MIN_MS: '0',
         EMULATE_MAX_MS: '20',
