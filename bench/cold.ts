@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 
-// `npm run bench:cold [-- --package <folder>] [-- --runs 5] [-- --json <file>]`: the cold start of each packaged
+// `npm run bench:cold [-- --package <folder>] [-- --baseline <folder>] [-- --runs 5] [-- --json <file>]`: the cold start of each packaged
 // function. Packages the default stage (or takes the zips of an earlier `serverless package --package <folder>`),
 // unzips each function, and runs its module in `runs` fresh Node.js processes, as Lambda's runtime would load it
 // (NODE_OPTIONS=--enable-source-maps, the AWS SDK resolved from node_modules as the runtime provides it). What is
@@ -20,6 +20,7 @@ const { values: args } = parseArgs({
     package: { type: 'string' },
     runs: { type: 'string', default: '5' },
     json: { type: 'string' },
+    baseline: { type: 'string' },
   },
 });
 
@@ -54,30 +55,37 @@ async function main(): Promise<void> {
       const staging = path.join(work, 'tmp');
       mkdirSync(staging);
       console.log('Packaging the default stage...');
-      await run(path.join(ROOT, 'node_modules/.bin/serverless'), ['package', '--package', out, '--param', 'openApi=true'], {
+      await run(path.join(ROOT, 'node_modules/.bin/serverless'), ['package', '--package', out], {
         cwd: ROOT,
         env: { ...process.env, TMPDIR: staging, AWS_PROFILE: 'none-configured', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '' },
         timeout: 600_000,
       });
     }
-    const rows: Array<{ function: string; 'zip KB': number; 'load ms (median)': number; 'min ms': number; 'max ms': number }> = [];
+    const rows: Array<Record<string, string | number>> = [];
+    const round = (ms: number) => Math.round(ms * 10) / 10;
     for (const zip of readdirSync(out)
       .filter((f) => f.endsWith('.zip'))
       .sort()) {
       const name = zip.replace(/\.zip$/, '');
-      const dir = path.join(work, name);
-      await run('unzip', ['-q', '-o', path.join(out, zip), '-d', dir]);
-      const entry = readdirSync(path.join(dir, 'functions')).find((f) => f.endsWith('.js'));
-      if (!entry) continue;
-      const times: number[] = [];
-      for (let i = 0; i < runs; i++) times.push(await loadMs(dir, `./functions/${entry}`));
-      rows.push({
-        function: name,
-        'zip KB': Math.round(statSync(path.join(out, zip)).size / 1024),
-        'load ms (median)': Math.round(median(times) * 10) / 10,
-        'min ms': Math.round(Math.min(...times) * 10) / 10,
-        'max ms': Math.round(Math.max(...times) * 10) / 10,
-      });
+      const sides = [{ label: '', folder: out }];
+      if (args.baseline && existsSync(path.join(args.baseline, zip)))
+        sides.unshift({ label: 'baseline ', folder: path.resolve(args.baseline) });
+      const measured = [];
+      for (const side of sides) {
+        const dir = path.join(work, `${side.label.trim() || 'current'}-${name}`);
+        await run('unzip', ['-q', '-o', path.join(side.folder, zip), '-d', dir]);
+        const entry = readdirSync(path.join(dir, 'functions')).find((f) => f.endsWith('.js'));
+        if (entry)
+          measured.push({ ...side, dir, entry, times: [] as number[], kb: Math.round(statSync(path.join(side.folder, zip)).size / 1024) });
+      }
+      for (let i = 0; i < runs; i++) for (const m of measured) m.times.push(await loadMs(m.dir, `./functions/${m.entry}`));
+      const row: Record<string, string | number> = { function: name };
+      for (const m of measured) {
+        row[`${m.label}zip KB`] = m.kb;
+        row[`${m.label}load ms (median)`] = round(median(m.times));
+        row[`${m.label}min ms`] = round(Math.min(...m.times));
+      }
+      rows.push(row);
     }
     console.table(rows);
     if (args.json) writeFileSync(args.json, `${JSON.stringify(rows, null, 2)}\n`);

@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
-import { applySecrets, parseConfig, SECRET_SETTINGS, type SecretSetting } from '#lib/config';
+import { applySecrets, config, SECRET_SETTINGS, type SecretSetting } from '#lib/config';
 
 /*
  * A deployed stage keeps DATABASE_URL and API_KEYS in SSM SecureString parameters; its functions' environment holds
@@ -11,8 +11,8 @@ import { applySecrets, parseConfig, SECRET_SETTINGS, type SecretSetting } from '
  */
 
 /** Reads the secrets this process's settings name (cached for SECRETS_MAX_AGE_S) and puts them into config(). */
-export async function loadSecrets(env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const settings = parseConfig(env);
+export async function loadSecrets(): Promise<void> {
+  const settings = config();
   const wanted = (Object.entries(SECRET_SETTINGS) as [SecretSetting, keyof typeof settings][])
     .map(([setting, parameter]) => [setting, settings[parameter]] as const)
     .filter((entry): entry is readonly [SecretSetting, string] => typeof entry[1] === 'string');
