@@ -4,7 +4,8 @@
 // - Before anything is bundled, a deployed stage's settings are checked: those serverless.yml hands the functions
 //   must pass lib/config.ts's validation (a bad value would fail every invocation), a stage must name the SSM
 //   parameter of its database URL, and one without API keys (no parameter naming them) is refused unless its
-//   `openApi` parameter says the API is meant to be open.
+//   `openApi` parameter says the API is meant to be open; a queue consumer must not reserve less concurrency than its
+//   mappings' caps add up to.
 // - A stage that names no VPC (local/vpc.js's empty lists) gets no `provider.vpc`, so that its functions run outside
 //   any VPC and the role has no network interface permissions.
 // - Before the functions are packaged, the dashboard is built into dashboard/dist when it is missing or older than
@@ -18,12 +19,36 @@ const LOCAL_STAGE = 'local';
 const load = (module) => require('tsx/cjs/api').require(module, __filename);
 
 /**
+ * Why a queue consumer's reserved concurrency would throttle its own event source mappings (below the sum of their
+ * MaximumConcurrency), or undefined. `functions` is `service.functions` as resolved: a reservation is the
+ * `Fn::If` of serverless.yml (its second branch the number, or no reservation at all for `none`).
+ */
+function concurrencyRefusal(functions) {
+  for (const [name, fn] of Object.entries(functions ?? {})) {
+    const reserved = fn?.reservedConcurrency;
+    const value = reserved?.['Fn::If'] ? reserved['Fn::If'][1] : reserved;
+    if (value === undefined || value === null || value === 'none' || typeof value === 'object') continue;
+    const caps = (fn.events ?? []).map((e) => Number(e?.sqs?.maximumConcurrency ?? 0)).reduce((sum, c) => sum + c, 0);
+    if (Number(value) < caps) {
+      return (
+        `The function ${name} would reserve ${value} concurrent executions, fewer than its queues' mappings may run ` +
+        `(${caps}): Lambda would throttle their batches. Raise its reserved concurrency to at least ${caps}, ` +
+        "lower the mappings' caps, or reserve none."
+      );
+    }
+  }
+  return undefined;
+}
+
+/**
  * Why a stage must not be packaged with these settings, or undefined when it may. `environment` is
  * `provider.environment` as resolved (its queue URLs are CloudFormation references), `openApi` the stage's
  * parameter, `parseConfig` lib/config.ts's.
  */
-function deployRefusal({ stage, environment, openApi, parseConfig }) {
+function deployRefusal({ stage, environment, openApi, parseConfig, functions }) {
   if (stage === LOCAL_STAGE) return undefined;
+  const throttled = concurrencyRefusal(functions);
+  if (throttled) return `The stage ${stage} would throttle its queue consumers. ${throttled}`;
   const settings = Object.fromEntries(Object.entries(environment ?? {}).filter(([, value]) => typeof value === 'string'));
   let config;
   try {
@@ -70,6 +95,7 @@ class LocalPackagePlugin {
       environment: service.provider.environment,
       openApi: service.custom?.openApi,
       parseConfig: load('../lib/config.ts').parseConfig,
+      functions: service.functions,
     });
     if (refusal) throw new this.serverless.classes.Error(refusal);
   }

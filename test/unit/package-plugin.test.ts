@@ -9,6 +9,7 @@ type Refusal = (input: {
   environment: Record<string, unknown>;
   openApi: boolean;
   parseConfig: typeof parseConfig;
+  functions?: Record<string, unknown>;
 }) => string | undefined;
 
 const plugin = createRequire(import.meta.url)('../../local/package-plugin.js') as {
@@ -54,6 +55,19 @@ describe("local/package-plugin.js's checks of a stage before it is packaged", ()
   it('refuses settings the functions would not start with, naming them', () => {
     expect(refusal('dev', { ...environment, API_KEYS: 'short' })).toMatch(/^The stage dev would not start: .*API_KEYS.0: each key/s);
     expect(refusal('dev', { ...environment, API_KEYS: KEY, LEASE_MS: 'soon' }, true)).toMatch(/LEASE_MS/);
+  });
+
+  it("refuses a queue consumer whose reserved concurrency is below the sum of its mappings' caps", () => {
+    const processor = (reserved: unknown, caps: number[]) => ({
+      processor: { reservedConcurrency: reserved, events: caps.map((c) => ({ sqs: { arn: 'x', maximumConcurrency: c } })) },
+      tasksGet: { events: [{ httpApi: { method: 'GET', path: '/x' } }] },
+    });
+    const check = (functions: Record<string, unknown>) =>
+      plugin.deployRefusal({ stage: 'dev', environment: { ...environment, API_KEYS: KEY }, openApi: false, parseConfig, functions });
+    const reserve = (n: string) => ({ 'Fn::If': ['ReserveProcessorConcurrency', n, { Ref: 'AWS::NoValue' }] });
+    expect(check(processor(reserve('9'), [5, 3, 2]))).toMatch(/processor would reserve 9 .* \(10\): Lambda would throttle/);
+    expect(check(processor(reserve('10'), [5, 3, 2]))).toBeUndefined();
+    expect(check(processor(reserve('none'), [50, 30, 20]))).toBeUndefined();
   });
 
   it('checks nothing on the local stage', () => {
