@@ -4,9 +4,11 @@ import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { config } from '#lib/config';
 import { logger } from '#lib/logger';
+import { secretsMiddleware } from '#lib/secrets';
 import { runMaintenanceRepeatedly } from '#lib/tasks/dispatcher';
 import { publishGauges } from '#lib/tasks/metrics';
 import { runDueSchedulesRepeatedly } from '#lib/tasks/schedules';
+import { tracingMiddleware } from '#lib/tracing';
 
 /**
  * The schedule's input (serverless.yml): repeat the maintenance for a while, and look for due recurring schedules
@@ -33,4 +35,7 @@ export const handler = middy(async (event: unknown, context: Context) => {
   ]);
   await publishGauges();
   return { published, scheduled };
-}).use(injectLambdaContext(logger, { resetKeys: true }));
+})
+  .use(tracingMiddleware())
+  .use(injectLambdaContext(logger, { resetKeys: true }))
+  .use(secretsMiddleware());

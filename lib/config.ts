@@ -23,6 +23,12 @@ const isOrigin = (s: string) => {
   }
 };
 
+/** An SSM parameter name: a path of letters, digits and `_.-/`, as SSM allows; `none` for no parameter. */
+const ssmName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.\-/]{1,1011}$/, 'must be an SSM parameter name such as /service/stage/name')
+  .transform((name) => (name === 'none' ? undefined : name));
+
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   STAGE: z.string().min(1).default('local'),
@@ -30,6 +36,14 @@ const envSchema = z.object({
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
     .default('postgres://postgres:postgres@127.0.0.1:54329/tasks'),
+  /**
+   * Deployed stages: the names of SSM SecureString parameters holding DATABASE_URL and API_KEYS, read at run time
+   * (lib/secrets.ts) instead of the two variables, which then stay out of the function's environment.
+   */
+  DATABASE_URL_PARAMETER: ssmName.optional(),
+  API_KEYS_PARAMETER: ssmName.optional(),
+  /** How long a secret read from SSM is kept before it is read again (a rotated API key takes effect within it). */
+  SECRETS_MAX_AGE_S: int(1, 86_400).default(300),
   DATABASE_POOL_MAX: int(1, 100).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: int(100, 600_000).default(15_000),
   DATABASE_POOL_WAIT_MS: int(100, 60_000).default(10_000),
@@ -44,7 +58,10 @@ const envSchema = z.object({
     .default('amqp://guest:guest@127.0.0.1:5672'),
   RABBITMQ_PREFETCH: int(1, 1000).optional(),
   RABBITMQ_QUEUE_EXPIRES_MS: int(1_000, 2_147_483_647).optional(),
-  SQS_QUEUE_URL_TASKS: z.url().optional(),
+  /** The tasks queue is one SQS queue per priority band (lib/queue/sqs.ts). */
+  SQS_QUEUE_URL_TASKS_HIGH: z.url().optional(),
+  SQS_QUEUE_URL_TASKS_MEDIUM: z.url().optional(),
+  SQS_QUEUE_URL_TASKS_LOW: z.url().optional(),
   SQS_QUEUE_URL_TASK_INTAKE: z.url().optional(),
   SQS_QUEUE_URL_TASKS_DLQ: z.url().optional(),
   SQS_QUEUE_URL_TASK_INTAKE_DLQ: z.url().optional(),
@@ -134,12 +151,39 @@ export function parseConfig(env: NodeJS.ProcessEnv): Config {
   return config;
 }
 
-let cached: Config | undefined;
+/** The settings that may come from a secret, and the setting naming the secret of each. */
+export const SECRET_SETTINGS = { DATABASE_URL: 'DATABASE_URL_PARAMETER', API_KEYS: 'API_KEYS_PARAMETER' } as const;
+export type SecretSetting = keyof typeof SECRET_SETTINGS;
 
-/** The config of this process, read from process.env once. */
+let cached: Config | undefined;
+/** The secrets read so far (lib/secrets.ts's loadSecrets), over process.env. */
+let secrets: Partial<Record<SecretSetting, string>> = {};
+
+/**
+ * The config of this process, read from process.env once, with the secrets loadSecrets() read. A setting whose
+ * secret is named but not read yet throws when used, rather than falling back to its local default.
+ */
 export function config(): Config {
-  cached ??= parseConfig(process.env);
-  return cached;
+  if (cached) return cached;
+  const c = parseConfig({ ...process.env, ...secrets });
+  for (const [setting, parameter] of Object.entries(SECRET_SETTINGS) as [SecretSetting, keyof Config][]) {
+    if (c[parameter] === undefined || secrets[setting] !== undefined) continue;
+    Object.defineProperty(c, setting, {
+      get() {
+        throw new ConfigError(`${setting} comes from the SSM parameter ${c[parameter]}: await loadSecrets() before using it`);
+      },
+    });
+  }
+  cached = c;
+  return c;
+}
+
+/** Puts the values of secrets into the config (lib/secrets.ts); the next config() parses them, if they changed. */
+export function applySecrets(values: Partial<Record<SecretSetting, string>>): void {
+  const next = { ...secrets, ...values };
+  if (Object.entries(next).every(([k, v]) => secrets[k as SecretSetting] === v)) return;
+  secrets = next;
+  cached = undefined;
 }
 
 /** Whether this process is a Lambda container, which may be frozen as soon as a handler has answered. */
@@ -155,4 +199,5 @@ export function runCheckEveryMs(c: Config = config()): number {
 /** Forgets the cached config so that the next call reads process.env again (tests and scripts that change it). */
 export function resetConfig(): void {
   cached = undefined;
+  secrets = {};
 }

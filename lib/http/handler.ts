@@ -11,7 +11,9 @@ import type { RouteRequest, RouteSpec } from '#lib/http/routes';
 import { logger } from '#lib/logger';
 import { observeHttpRequest } from '#lib/metrics';
 import { requestContext, requestIdFrom, withRequestContext } from '#lib/request-context';
+import { secretsMiddleware } from '#lib/secrets';
 import { InvalidInputError, zodIssuesToFieldErrors } from '#lib/tasks/errors';
+import { tracingMiddleware } from '#lib/tracing';
 
 export type HttpEvent = APIGatewayProxyEventV2;
 export type HttpResult = APIGatewayProxyStructuredResultV2;
@@ -88,8 +90,9 @@ const problemErrors = (): Middleware => ({
 
 /**
  * Wraps the handler of a route of the manifest (`ROUTES.getTask`) in the service's middy stack, in middy's order:
- * header normalisation, the logger's context, the API key, the JSON body (its checks, @middy/http-json-body-parser,
- * the checks of its values), zod validation, and the problem+json error handler last (its onError runs first).
+ * the X-Ray subsegment (lib/tracing.ts), header normalisation, the logger's context, the secrets (lib/secrets.ts),
+ * the API key, the JSON body (its checks, @middy/http-json-body-parser, the checks of its values), zod validation,
+ * and the problem+json error handler last (its onError runs first).
  */
 export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
@@ -105,8 +108,10 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   };
 
   const stack = middy<HttpEvent, HttpResult>(core)
+    .use(tracingMiddleware())
     .use(httpHeaderNormalizer())
-    .use(injectLambdaContext(logger, { resetKeys: true }));
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(secretsMiddleware());
   if (!spec.public) stack.use(apiKey());
   if (spec.request?.body) stack.use(jsonBody());
   stack.use(validation(spec.request)).use(problemErrors());

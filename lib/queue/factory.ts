@@ -57,10 +57,12 @@ function rabbitMqOptions(c: Config, o: CreateQueueOptions, namespace: string | u
 
 function sqsOptions(c: Config, o: CreateQueueOptions, namespace: string | undefined): SqsQueueOptions {
   // The configured URLs are those of the stage's own queues: a namespace names queues of its own.
-  const queueUrls: Partial<Record<AnyQueueName, string>> = namespace
+  const queueUrls: SqsQueueOptions['queueUrls'] = namespace
     ? {}
     : {
-        tasks: c.SQS_QUEUE_URL_TASKS,
+        'tasks-high': c.SQS_QUEUE_URL_TASKS_HIGH,
+        'tasks-medium': c.SQS_QUEUE_URL_TASKS_MEDIUM,
+        'tasks-low': c.SQS_QUEUE_URL_TASKS_LOW,
         task_intake: c.SQS_QUEUE_URL_TASK_INTAKE,
         'tasks.dlq': c.SQS_QUEUE_URL_TASKS_DLQ,
         'task_intake.dlq': c.SQS_QUEUE_URL_TASK_INTAKE_DLQ,
