@@ -2,25 +2,11 @@ import { sql } from 'drizzle-orm';
 import type { Executor } from '#lib/db/client';
 import type { TaskStatus } from '#lib/model';
 
-export interface StatusTypeCount {
-  status: TaskStatus;
-  type: string;
-  n: number;
-}
-
 export interface MinuteCounts {
   minute: Date;
   created: number;
   completed: number;
   failed: number;
-}
-
-/** Tasks counted by status and type (one row per pair that has any). */
-export async function countTasksByStatusAndType(ex: Executor): Promise<StatusTypeCount[]> {
-  const res = await ex.execute<{ status: TaskStatus; type: string; n: number }>(
-    sql`SELECT status, type, count(*)::int AS n FROM tasks GROUP BY status, type`,
-  );
-  return res.rows;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
+import { foldTaskCounts } from '#lib/db/counts';
 import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
 import { logger } from '#lib/logger';
@@ -18,6 +19,8 @@ export async function runMaintenance(): Promise<number> {
   if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost });
   const stale = await republishStalePending(db(), config().REPUBLISH_PENDING_AFTER_MS, 500);
   if (stale.length) logger.warn('PENDING tasks waiting long with no outbox row: their messages are published again', { task_ids: stale });
+  // Keeps the task counts a few dozen rows to sum (lib/db/counts.ts).
+  await foldTaskCounts(db());
   return dispatchOutbox();
 }
 

@@ -1,5 +1,6 @@
 import { db } from '#lib/db/client';
-import { countPerMinute, countTasksByStatusAndType } from '#lib/db/stats';
+import { countTasksByStatusAndType } from '#lib/db/counts';
+import { countPerMinute } from '#lib/db/stats';
 import { logger } from '#lib/logger';
 import { TASK_STATUSES, type TaskStatus } from '#lib/model';
 import { queue } from '#lib/queue/client';
