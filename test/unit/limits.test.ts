@@ -32,7 +32,14 @@ describe('size limits', () => {
       finished_at: at,
       heartbeat_at: null,
     });
-    const page = { items: Array.from({ length: 100 }, () => item), total: 1_000_000, limit: 100, offset: 999_900 };
+    const page = {
+      items: Array.from({ length: 100 }, () => item),
+      total: 1_000_000,
+      total_exact: true,
+      limit: 100,
+      offset: 999_900,
+      next_cursor: 'x'.repeat(80),
+    };
     expect(TaskListSchema.safeParse(page).success).toBe(true);
     const bytes = Buffer.byteLength(JSON.stringify(page));
     expect(bytes).toBeLessThan(5_500_000);
