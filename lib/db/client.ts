@@ -71,6 +71,8 @@ export function createDb(
   url: string,
   max = config().DATABASE_POOL_MAX,
   waitMs = config().DATABASE_POOL_WAIT_MS,
+  /** 0: none (migrations, whose index builds on a large table take minutes). */
+  statementTimeoutMs = config().DATABASE_STATEMENT_TIMEOUT_MS,
 ): { db: Db; pool: pg.Pool } {
   const pool = new ServicePool({
     connectionString: url,
@@ -80,7 +82,7 @@ export function createDb(
     // takes at most the shorter of this and CONNECT_TIMEOUT_MS.
     connectionTimeoutMillis: waitMs,
     idleTimeoutMillis: 30_000,
-    statement_timeout: config().DATABASE_STATEMENT_TIMEOUT_MS,
+    statement_timeout: statementTimeoutMs,
     application_name: 'async-task-service',
     // Idle connections do not keep a process alive (scripts, `serverless invoke local`).
     allowExitOnIdle: true,

@@ -7,7 +7,8 @@ export const MIGRATIONS_FOLDER = path.resolve(__dirname, '../../drizzle');
 
 /** Applies every pending migration to the database at `url`. */
 export async function migrateDatabase(url: string): Promise<void> {
-  const { db, pool } = createDb(url, 1);
+  // No statement timeout: building an index on a large table takes longer than any request may.
+  const { db, pool } = createDb(url, 1, undefined, 0);
   try {
     await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
   } finally {

@@ -5,7 +5,7 @@ import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 /** Rejects NUL characters, which PostgreSQL text cannot store. */
 const noNul = (s: string) => !s.includes('\u0000');
 /** Beyond this many matching tasks, a list filtered by search or time reports `total` as a lower bound. */
-export const TOTAL_COUNT_CAP = 10_000;
+export const TOTAL_COUNT_CAP = 1_000;
 
 /** Where a list page ended: the newest-first order's key of its last task. */
 export interface ListPosition {
