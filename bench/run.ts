@@ -651,12 +651,19 @@ interface ReadRow {
 }
 
 /** `S.scaleClients` clients asking `url` back to back for `seconds`; each response's time kept for the percentiles. */
-async function readLoad(url: string, seconds: number): Promise<ReadRow> {
+async function readLoad(url: string, seconds: number, post?: string): Promise<ReadRow> {
   const times: number[] = [];
   // autocannon's summary has no p95: the percentiles come from every response's time.
   const run = new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({ url, connections: S.scaleClients, duration: seconds, timeout: 60 }, (err, result) =>
-      err ? reject(err) : resolve(result),
+    const instance = autocannon(
+      {
+        url,
+        connections: S.scaleClients,
+        duration: seconds,
+        timeout: 60,
+        ...(post ? { method: 'POST' as const, body: post, headers: { 'content-type': 'application/json' } } : {}),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
     );
     instance.on('response', (_client, _status, _bytes, ms) => times.push(ms));
   });
@@ -697,7 +704,15 @@ const median = (xs: number[]) =>
     50,
   );
 
-type ScaleReadName = 'list_default' | 'list_status_failed' | 'search_rare' | 'search_frequent' | 'stats' | 'cursor_deep' | 'offset_deep';
+type ScaleReadName =
+  | 'gateway'
+  | 'list_default'
+  | 'list_status_failed'
+  | 'search_rare'
+  | 'search_frequent'
+  | 'stats'
+  | 'cursor_deep'
+  | 'offset_deep';
 type ScaleRead = ReadRow & { path: string; answer: string; target: boolean };
 
 async function scaleBench() {
@@ -709,6 +724,8 @@ async function scaleBench() {
   await migrateDatabase(emptyUrl);
   const deep = SCALE_TASKS - 1_000;
   const reads: Record<ScaleReadName, { path: string; target: boolean }> = {
+    // For reference: what the gateway alone costs at the same concurrency (a function that does nothing).
+    gateway: { path: '/bench/ping', target: false },
     list_default: { path: '/api/v1/tasks', target: true },
     list_status_failed: { path: '/api/v1/tasks?status=FAILED', target: true },
     search_rare: { path: `/api/v1/tasks?search=${SCALE_SEARCH.rare}`, target: true },
@@ -728,17 +745,25 @@ async function scaleBench() {
   try {
     for (const [name, r] of entries) {
       // Each answers, and answers what it should (the search terms do match).
-      const res = await fetch(`${big.baseUrl}${r.path}`, { signal: AbortSignal.timeout(60_000) });
+      const ping = name === 'gateway';
+      const res = await fetch(`${big.baseUrl}${r.path}`, {
+        signal: AbortSignal.timeout(60_000),
+        ...(ping ? { method: 'POST', body: TASK_BODY, headers: { 'content-type': 'application/json' } } : {}),
+      });
       const body = (await res.json()) as { total?: number; total_exact?: boolean; items?: unknown[] };
       if (res.status !== 200) throw new Error(`GET ${r.path} answered ${res.status}: ${JSON.stringify(body).slice(0, 500)}`);
-      const answer = `${body.items ? `${body.items.length} items, ` : ''}total ${body.total}${body.total_exact === false ? ' (at least)' : ''}`;
+      const answer =
+        body.total === undefined
+          ? 'ok'
+          : `${body.items ? `${body.items.length} items, ` : ''}total ${body.total}${body.total_exact === false ? ' (at least)' : ''}`;
       log(`  ${name}: ${answer}`);
       answers[name] = answer;
     }
     // Warm-up: the functions loaded, compiled by the JIT, their pools open.
+    await readLoad(`${big.baseUrl}/bench/ping`, 2, TASK_BODY);
     for (const path of ['/api/v1/tasks', '/api/v1/stats']) await readLoad(`${big.baseUrl}${path}`, 3);
     for (const [name, r] of entries) {
-      const row = await readLoad(`${big.baseUrl}${r.path}`, S.scaleSeconds);
+      const row = await readLoad(`${big.baseUrl}${r.path}`, S.scaleSeconds, name === 'gateway' ? TASK_BODY : undefined);
       measured[name] = { ...row, path: r.path, answer: answers[name], target: r.target };
       log(`  ${name}: p50 ${row.p50} p95 ${row.p95} p99 ${row.p99} ms, ${row.rps} req/s (${row.non_2xx} non-2xx, ${row.errors} errors)`);
     }
@@ -880,6 +905,7 @@ function printTable(r: Report) {
   if (r.scale) {
     const sc = r.scale;
     const reads: Array<[string, ScaleRead]> = [
+      ['no-op function (reference)', sc.gateway],
       ['list, default', sc.list_default],
       ['list, status=FAILED', sc.list_status_failed],
       ['search, rare term', sc.search_rare],
