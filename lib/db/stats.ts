@@ -1,6 +1,5 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '#lib/db/client';
-import type { TaskStatus } from '#lib/model';
 
 export interface MinuteCounts {
   minute: Date;
