@@ -18,12 +18,14 @@ import { deleteOutboxRows } from '#lib/db/outbox';
 import { insertQueuedTasks } from '#lib/db/tasks';
 import { createQueue } from '#lib/queue/factory';
 import type { Queue } from '#lib/queue/types';
+import { encodeListCursor } from '#lib/tasks/schemas';
 import { waitUntil, withTimeout } from '#lib/time';
 import { createDatabase, dropDatabase } from '#local/pg-admin';
 import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '#local/process-tree';
 import { usageSampler } from './procs';
+import { CREATED_TITLE, deleteCreatedTasks, ensureScaleDatabase, SCALE_SEARCH, SCALE_TASKS } from './scale-db';
 
-// `npm run bench [-- --quick] [-- --cpu-prof] [-- --only=api,pipeline,latency,pgboss,bullmq,sql]`:
+// `npm run bench [-- --quick] [-- --cpu-prof] [-- --only=api,pipeline,latency,pgboss,bullmq,sql,scale]`:
 // runs every measurement side by side on the machine's PostgreSQL, RabbitMQ and Redis, prints one table and
 // writes it as JSON under bench/results/. Compare ratios within one run: absolute numbers move with the machine.
 
@@ -40,7 +42,7 @@ const { values: args } = parseArgs({
 });
 const QUICK = args.quick === true;
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-');
-const ONLY = new Set((args.only ?? 'api,pipeline,latency,pgboss,bullmq,sql').split(',').map((s) => s.trim()));
+const ONLY = new Set((args.only ?? 'api,pipeline,latency,pgboss,bullmq,sql,scale').split(',').map((s) => s.trim()));
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -89,10 +91,18 @@ const S = {
       ]
   ).filter((g) => g.batchSize * g.workers <= PG_BOSS_MAX_FETCHED),
   bullConcurrency: 100,
+  /** The scale step: reads by this many clients for this long each, against 1,000,000 tasks. */
+  scaleClients: 8,
+  scaleSeconds: QUICK ? 5 : 10,
+  /** Creates at 1,000,000 tasks and on an empty database: this many interleaved rounds each, of this long. */
+  scaleRounds: QUICK ? 3 : 5,
+  scaleRoundSeconds: 5,
+  /** The reads' target: p95 under this. */
+  scaleTargetP95Ms: 100,
 };
 
 const PAYLOAD = { duration_ms: 0, failure_rate: 0 };
-const TASK_BODY = JSON.stringify({ title: 'bench', payload: PAYLOAD });
+const TASK_BODY = JSON.stringify({ title: CREATED_TITLE, payload: PAYLOAD });
 
 // ---------------------------------------------------------------------------------------------------------------
 // Things started, stopped on the way out (also on Ctrl-C).
@@ -218,7 +228,7 @@ function profileDir(name: string): string | undefined {
   return dir;
 }
 
-async function startService(driver: 'postgres' | 'rabbitmq'): Promise<Offline> {
+async function startService(driver: 'postgres' | 'rabbitmq', url = databaseUrl): Promise<Offline> {
   const [httpPort, lambdaPort] = [await freePort(), await freePort()];
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -226,7 +236,7 @@ async function startService(driver: 'postgres' | 'rabbitmq'): Promise<Offline> {
     LOG_LEVEL: 'WARN',
     API_KEYS: '',
     SLS_LOG_LEVEL: 'warning',
-    DATABASE_URL: databaseUrl,
+    DATABASE_URL: url,
     QUEUE_DRIVER: driver,
     QUEUE_NAMESPACE: `bench_${randomBytes(4).toString('hex')}`,
     RABBITMQ_URL,
@@ -250,7 +260,7 @@ async function startService(driver: 'postgres' | 'rabbitmq'): Promise<Offline> {
     throw new Error(`${(err as Error).message}\n${output().slice(-3000)}`);
   }
   // A client on the service's queues (same namespace and queue arguments), to publish backlogs and purge.
-  const queue = createQueue({ driver, namespace: env.QUEUE_NAMESPACE, databaseUrl, expiresMs: Number(env.RABBITMQ_QUEUE_EXPIRES_MS) });
+  const queue = createQueue({ driver, namespace: env.QUEUE_NAMESPACE, databaseUrl: url, expiresMs: Number(env.RABBITMQ_QUEUE_EXPIRES_MS) });
   return { child, baseUrl, env, output, queue };
 }
 
@@ -631,6 +641,194 @@ async function sqlCeiling() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Cost as the data grows: reads against 1,000,000 tasks, and creates there against creates on an empty database.
+
+interface ReadRow {
+  p50: number;
+  p95: number;
+  p99: number;
+  rps: number;
+  requests: number;
+  non_2xx: number;
+  errors: number;
+}
+
+/** `S.scaleClients` clients asking `url` back to back for `seconds`; each response's time kept for the percentiles. */
+async function readLoad(url: string, seconds: number, post?: string): Promise<ReadRow> {
+  const times: number[] = [];
+  // autocannon's summary has no p95: the percentiles come from every response's time.
+  const run = new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url,
+        connections: S.scaleClients,
+        duration: seconds,
+        timeout: 60,
+        ...(post ? { method: 'POST' as const, body: post, headers: { 'content-type': 'application/json' } } : {}),
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+    instance.on('response', (_client, _status, _bytes, ms) => times.push(ms));
+  });
+  const result = await withTimeout(run, (seconds + 90) * 1000, `load on ${url}`);
+  times.sort((a, b) => a - b);
+  const p = (q: number) => round(percentile(times, q), 1);
+  return {
+    p50: p(50),
+    p95: p(95),
+    p99: p(99),
+    rps: round(times.length / seconds, 1),
+    requests: times.length,
+    non_2xx: result.non2xx,
+    errors: result.errors + result.timeouts,
+  };
+}
+
+/** The cursor of the page after the task at `position` (1-based) of the newest-first order: what next_cursor gives there. */
+async function cursorAt(url: string, position: number): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows } = await client.query<{ created_at: Date; id: string }>(
+      'SELECT created_at, id FROM tasks ORDER BY created_at DESC NULLS LAST, id DESC NULLS LAST OFFSET $1 LIMIT 1',
+      [position - 1],
+    );
+    const at = rows[0];
+    if (!at) throw new Error(`no task at position ${position}`);
+    return encodeListCursor({ created_at: at.created_at.toISOString(), id: at.id });
+  } finally {
+    await client.end();
+  }
+}
+
+const median = (xs: number[]) =>
+  percentile(
+    [...xs].sort((a, b) => a - b),
+    50,
+  );
+
+type ScaleReadName =
+  | 'gateway'
+  | 'list_default'
+  | 'list_status_failed'
+  | 'search_rare'
+  | 'search_frequent'
+  | 'stats'
+  | 'cursor_deep'
+  | 'offset_deep';
+type ScaleRead = ReadRow & { path: string; answer: string; target: boolean };
+
+async function scaleBench() {
+  log(`scale: a database of ${SCALE_TASKS} tasks`);
+  const scaleDb = await ensureScaleDatabase(SERVER_URL, log);
+  const emptyName = `bench_empty_${randomBytes(5).toString('hex')}`;
+  const emptyUrl = await createDatabase(SERVER_URL, emptyName);
+  cleanups.push(() => dropDatabase(SERVER_URL, emptyName));
+  await migrateDatabase(emptyUrl);
+  const deep = SCALE_TASKS - 1_000;
+  const reads: Record<ScaleReadName, { path: string; target: boolean }> = {
+    // For reference: what the gateway alone costs at the same concurrency (a function that does nothing).
+    gateway: { path: '/bench/ping', target: false },
+    list_default: { path: '/api/v1/tasks', target: true },
+    list_status_failed: { path: '/api/v1/tasks?status=FAILED', target: true },
+    search_rare: { path: `/api/v1/tasks?search=${SCALE_SEARCH.rare}`, target: true },
+    search_frequent: { path: `/api/v1/tasks?search=${SCALE_SEARCH.frequent}`, target: true },
+    stats: { path: '/api/v1/stats', target: true },
+    cursor_deep: { path: `/api/v1/tasks?cursor=${await cursorAt(scaleDb.url, deep)}`, target: true },
+    // For reference: an offset walks past every task before it.
+    offset_deep: { path: `/api/v1/tasks?offset=${deep}`, target: false },
+  };
+  log('scale: starting serverless-offline on the 1 M database');
+  const big = await startService('rabbitmq', scaleDb.url);
+  let empty: Offline | undefined;
+  const measured = {} as Record<ScaleReadName, ScaleRead>;
+  const answers = {} as Record<ScaleReadName, string>;
+  const entries = Object.entries(reads) as Array<[ScaleReadName, { path: string; target: boolean }]>;
+  const rounds: { at_1m: number[]; empty: number[] } = { at_1m: [], empty: [] };
+  try {
+    for (const [name, r] of entries) {
+      // Each answers, and answers what it should (the search terms do match).
+      const ping = name === 'gateway';
+      const res = await fetch(`${big.baseUrl}${r.path}`, {
+        signal: AbortSignal.timeout(60_000),
+        ...(ping ? { method: 'POST', body: TASK_BODY, headers: { 'content-type': 'application/json' } } : {}),
+      });
+      const body = (await res.json()) as { total?: number; total_exact?: boolean; items?: unknown[] };
+      if (res.status !== 200) throw new Error(`GET ${r.path} answered ${res.status}: ${JSON.stringify(body).slice(0, 500)}`);
+      const answer =
+        body.total === undefined
+          ? 'ok'
+          : `${body.items ? `${body.items.length} items, ` : ''}total ${body.total}${body.total_exact === false ? ' (at least)' : ''}`;
+      log(`  ${name}: ${answer}`);
+      answers[name] = answer;
+    }
+    // Warm-up: the functions loaded, compiled by the JIT, their pools open.
+    await readLoad(`${big.baseUrl}/bench/ping`, 2, TASK_BODY);
+    for (const path of ['/api/v1/tasks', '/api/v1/stats']) await readLoad(`${big.baseUrl}${path}`, 3);
+    for (const [name, r] of entries) {
+      const row = await readLoad(`${big.baseUrl}${r.path}`, S.scaleSeconds, name === 'gateway' ? TASK_BODY : undefined);
+      measured[name] = { ...row, path: r.path, answer: answers[name], target: r.target };
+      log(`  ${name}: p50 ${row.p50} p95 ${row.p95} p99 ${row.p99} ms, ${row.rps} req/s (${row.non_2xx} non-2xx, ${row.errors} errors)`);
+    }
+    // Creates, the same load on both databases, rounds interleaved so that the machine's swings fall on both alike.
+    log('scale: starting serverless-offline on an empty database');
+    empty = await startService('rabbitmq', emptyUrl);
+    const create = (o: Offline, seconds: number) => cannon(`${o.baseUrl}/api/v1/tasks`, 'POST', seconds, TASK_BODY);
+    for (const o of [big, empty, big, empty]) await create(o, 3);
+    for (let i = 0; i < S.scaleRounds; i++) {
+      for (const [side, o] of [
+        ['at_1m', big],
+        ['empty', empty],
+      ] as const) {
+        const r = await create(o, S.scaleRoundSeconds);
+        if (r.non_2xx || r.errors) throw new Error(`creates on ${side}: ${r.non_2xx} non-2xx, ${r.errors} errors`);
+        rounds[side].push(r.requests_per_s);
+      }
+      log(`  creates round ${i + 1}: 1 M ${rounds.at_1m.at(-1)} req/s, empty ${rounds.empty.at(-1)} req/s`);
+    }
+  } finally {
+    for (const o of [big, empty]) {
+      if (!o) continue;
+      await purgeQueue(o).catch(() => {});
+      await stopService(o);
+    }
+    // The 1 M database back as it was made, for the next run.
+    await deleteCreatedTasks(scaleDb.url);
+  }
+  const at1m = median(rounds.at_1m);
+  const atEmpty = median(rounds.empty);
+  const spread = (xs: number[]) => ({
+    min: Math.min(...xs),
+    max: Math.max(...xs),
+    relative: round((Math.max(...xs) - Math.min(...xs)) / median(xs), 2),
+  });
+  const events = new pg.Client({ connectionString: scaleDb.url });
+  await events.connect();
+  const eventCount = Number((await events.query("SELECT reltuples::bigint AS n FROM pg_class WHERE relname = 'task_events'")).rows[0]?.n);
+  await events.end();
+  return {
+    tasks: SCALE_TASKS,
+    events_estimate: eventCount,
+    made_s: scaleDb.made_s,
+    clients: S.scaleClients,
+    seconds: S.scaleSeconds,
+    target_p95_ms: S.scaleTargetP95Ms,
+    search_terms: SCALE_SEARCH,
+    ...measured,
+    creates: {
+      connections: S.apiConnections,
+      round_seconds: S.scaleRoundSeconds,
+      rounds,
+      median_1m: at1m,
+      median_empty: atEmpty,
+      spread_1m: spread(rounds.at_1m),
+      spread_empty: spread(rounds.empty),
+    },
+    create_ratio_1m_vs_empty: ratio(at1m, atEmpty),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Versions and the report.
 
 async function serverVersions() {
@@ -707,6 +905,30 @@ function printTable(r: Report) {
   if (r.bullmq) row(`BullMQ, n=${r.bullmq.n}`, `${r.bullmq.tasks_per_s} tasks/s`, `concurrency ${r.bullmq.concurrency}`);
   if (r.sql_ceiling)
     row('SQL ceiling (insert, claim, complete)', `${r.sql_ceiling.tasks_per_s} tasks/s`, `${r.sql_ceiling.clients} clients`);
+  if (r.scale) {
+    const sc = r.scale;
+    const reads: Array<[string, ScaleRead]> = [
+      ['no-op function (reference)', sc.gateway],
+      ['list, default', sc.list_default],
+      ['list, status=FAILED', sc.list_status_failed],
+      ['search, rare term', sc.search_rare],
+      ['search, frequent term', sc.search_frequent],
+      ['stats', sc.stats],
+      ['list, cursor 999,000 deep', sc.cursor_deep],
+      ['list, offset=999000 (reference)', sc.offset_deep],
+    ];
+    for (const [what, m] of reads) {
+      const verdict = m.target ? (m.p95 < sc.target_p95_ms ? ' (met)' : ` (MISSED: target < ${sc.target_p95_ms})`) : ' (no target)';
+      const failures = m.non_2xx || m.errors ? `, ${m.non_2xx} non-2xx, ${m.errors} errors` : '';
+      row(`1 M tasks: ${what}`, `p95 ${m.p95} ms`, `p50 ${m.p50}, p99 ${m.p99} ms, ${m.rps} req/s${verdict}${failures}`);
+    }
+    const c = sc.creates;
+    row(
+      '1 M tasks: creates vs an empty database',
+      `${sc.create_ratio_1m_vs_empty ?? 'n/a'}`,
+      `median ${c.median_1m} vs ${c.median_empty} req/s over ${c.rounds.at_1m.length} rounds each (ranges ${c.spread_1m.min}-${c.spread_1m.max}, ${c.spread_empty.min}-${c.spread_empty.max}); target >= 0.9`,
+    );
+  }
   lines.push('');
   lines.push('ratios');
   for (const [k, v] of Object.entries(r.ratios)) lines.push(`  ${k.padEnd(36)} ${v ?? 'n/a'}`);
@@ -725,6 +947,7 @@ interface Report {
   pgboss?: Awaited<ReturnType<typeof pgBossBench>>;
   bullmq?: Awaited<ReturnType<typeof bullBench>>;
   sql_ceiling?: Awaited<ReturnType<typeof sqlCeiling>>;
+  scale?: Awaited<ReturnType<typeof scaleBench>>;
   ratios: Record<string, number | null>;
 }
 
@@ -769,6 +992,7 @@ async function main() {
   if (ONLY.has('pgboss')) report.pgboss = await pgBossBench(S.backlog);
   if (ONLY.has('bullmq')) report.bullmq = await bullBench(S.backlog);
   if (ONLY.has('sql')) report.sql_ceiling = await sqlCeiling();
+  if (ONLY.has('scale')) report.scale = await scaleBench();
 
   const rabbit = report.pipeline.find((p) => p.queue === 'rabbitmq' && p.n === S.backlog)?.tasks_per_s;
   const embedded = report.pipeline.find((p) => p.queue === 'embedded' && p.n === S.backlog)?.tasks_per_s;
@@ -778,6 +1002,7 @@ async function main() {
     pipeline_rabbitmq_vs_sql_ceiling: ratio(rabbit, report.sql_ceiling?.tasks_per_s),
     pipeline_embedded_vs_pgboss: ratio(embedded, report.pgboss?.tasks_per_s),
     api_vs_gateway: ratio(report.api?.create.requests_per_s, report.api?.gateway.requests_per_s),
+    scale_create_1m_vs_empty: report.scale?.create_ratio_1m_vs_empty ?? null,
   };
 
   mkdirSync(RESULTS, { recursive: true });

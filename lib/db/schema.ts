@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   check,
@@ -67,7 +68,11 @@ export const tasks = pgTable(
   },
   (t) => [
     index('tasks_created_at_idx').on(t.created_at.desc(), t.id.desc()),
-    index('tasks_status_created_at_idx').on(t.status, t.created_at.desc()),
+    // A list filtered by status, newest first, straight from the index (the list orders by created_at, id).
+    index('tasks_status_created_at_id_idx').on(t.status, t.created_at.desc(), t.id.desc()),
+    // Search: a substring of the title or the description (ILIKE '%...%') through trigrams (pg_trgm).
+    index('tasks_title_trgm_idx').using('gin', sql`${t.title} gin_trgm_ops`),
+    index('tasks_description_trgm_idx').using('gin', sql`${t.description} gin_trgm_ops`),
     // Partial: most tasks have no key, and a NULL entry would cost every new row version an index insertion.
     uniqueIndex('tasks_idempotency_key_idx').on(t.idempotency_key).where(sql`idempotency_key IS NOT NULL`),
     check('tasks_progress_range', sql`${t.progress} between 0 and 100`),
@@ -176,6 +181,18 @@ export const deadLetters = pgTable(
     index('dead_letters_failed_at_idx').on(t.failed_at),
   ],
 );
+
+/**
+ * Changes to the number of tasks by status, type and priority, written by statement triggers on `tasks` (one row
+ * per group a statement changed) and summed up by the maintenance: counts that every list and the stats read
+ * without counting the table (see lib/db/counts.ts).
+ */
+export const taskCountDeltas = pgTable('task_count_deltas', {
+  status: taskStatus('status').notNull(),
+  type: text('type').notNull(),
+  priority: taskPriority('priority').notNull(),
+  n: bigint('n', { mode: 'number' }).notNull(),
+});
 
 /** Messages written in the same transaction as the change that needs them, published after commit. */
 export const outbox = pgTable(

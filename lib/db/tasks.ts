@@ -1,6 +1,7 @@
 import { and, asc, count, desc, eq, getTableColumns, gte, ilike, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
+import { countTasksBy } from '#lib/db/counts';
 import { fromOf, moved, recordEvents, status } from '#lib/db/events';
 import { insertTaskMessages, setTaskMessagesPriority } from '#lib/db/outbox';
 import { type TaskEventRow, type TaskRow, taskEvents, tasks } from '#lib/db/schema';
@@ -201,12 +202,36 @@ export interface TaskQuery {
   schedule_id?: string;
   limit: number;
   offset: number;
+  /** The page after this position of the newest-first order (keyset paging). */
+  after?: { created_at: string; id: string };
+  /** A total beyond what the kept counts answer is counted up to this many, and then reported as a lower bound. */
+  countCap: number;
   /** Payloads and results longer than this (as JSON) are left out of the items. */
   maxValueBytes: number;
 }
 
+// Newest first, as the indexes on created_at and id hold the rows (NULLS LAST as they do: PostgreSQL's default for
+// DESC is NULLS FIRST, which no index here serves, and sorting the whole table instead took 0.5 s at 1 M tasks).
+const NEWEST_FIRST = [sql`${tasks.created_at} DESC NULLS LAST`, sql`${tasks.id} DESC NULLS LAST`];
+
+/**
+ * How many tasks match: exact from the kept counts (lib/db/counts.ts) when the filters are status, type and priority
+ * only, else counted up to `countCap` matches and then reported as a lower bound.
+ */
+async function countMatching(ex: Executor, q: TaskQuery, filter: SQL | undefined): Promise<{ total: number; exact: boolean }> {
+  // Only status, type and priority are kept counts' dimensions: any other filter is counted.
+  if (!q.search && !q.created_from && !q.created_to && !q.schedule_id) {
+    return { total: await countTasksBy(ex, { status: q.status, type: q.type, priority: q.priority }), exact: true };
+  }
+  const res = await ex.execute<{ n: number }>(
+    sql`SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE ${filter ?? sql`true`} LIMIT ${q.countCap + 1}) capped`,
+  );
+  const n = res.rows[0]?.n ?? 0;
+  return n > q.countCap ? { total: q.countCap, exact: false } : { total: n, exact: true };
+}
+
 /** One page of tasks matching the filters, newest first, with the total count; large payloads and results are left out. */
-export async function listTasks(ex: Executor, q: TaskQuery): Promise<{ items: TaskListRow[]; total: number }> {
+export async function listTasks(ex: Executor, q: TaskQuery): Promise<{ items: TaskListRow[]; total: number; totalExact: boolean }> {
   const where: SQL[] = [];
   if (q.status) where.push(inArray(tasks.status, q.status));
   if (q.priority) where.push(eq(tasks.priority, q.priority));
@@ -219,18 +244,21 @@ export async function listTasks(ex: Executor, q: TaskQuery): Promise<{ items: Ta
     where.push(or(ilike(tasks.title, pattern), ilike(tasks.description, pattern)) as SQL);
   }
   const filter = where.length ? and(...where) : undefined;
+  const position = q.after
+    ? sql`(${tasks.created_at}, ${tasks.id}) < (${q.after.created_at}::timestamptz, ${q.after.id}::uuid)`
+    : undefined;
   // The page's ids first, then their rows: the size test reads each value whole, so it runs on the page's rows only,
   // not on every row that the sort or the offset goes through.
   const page = ex
     .select({ id: tasks.id })
     .from(tasks)
-    .where(filter)
-    .orderBy(desc(tasks.created_at), desc(tasks.id))
+    .where(position ? and(filter, position) : filter)
+    .orderBy(...NEWEST_FIRST)
     .limit(q.limit)
     .offset(q.offset)
     .as('page');
   const { payload: _payload, result: _result, ...columns } = getTableColumns(tasks);
-  const [rows, [totalRow]] = await Promise.all([
+  const [rows, counted] = await Promise.all([
     ex
       .select({
         ...columns,
@@ -240,8 +268,8 @@ export async function listTasks(ex: Executor, q: TaskQuery): Promise<{ items: Ta
       })
       .from(tasks)
       .innerJoin(page, eq(tasks.id, page.id))
-      .orderBy(desc(tasks.created_at), desc(tasks.id)),
-    ex.select({ n: count() }).from(tasks).where(filter),
+      .orderBy(...NEWEST_FIRST),
+    countMatching(ex, q, filter),
   ]);
   const items = rows.map(({ payload_json, result_json, has_result, ...row }) => ({
     ...row,
@@ -251,7 +279,7 @@ export async function listTasks(ex: Executor, q: TaskQuery): Promise<{ items: Ta
     // A result that is JSON null is stored (not SQL NULL) and small: it is not left out.
     result_omitted: has_result && result_json === null,
   }));
-  return { items, total: totalRow?.n ?? 0 };
+  return { items, total: counted.total, totalExact: counted.exact };
 }
 
 /** The events of a task, oldest first. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { config, runCheckEveryMs } from '#lib/config';
 import { db } from '#lib/db/client';
+import { foldTaskCounts } from '#lib/db/counts';
 import { requeueExpiredLeases } from '#lib/db/leases';
 import { republishStalePending } from '#lib/db/outbox';
 import { deleteExpiredDeadLetters, deleteExpiredTasks } from '#lib/db/retention';
@@ -75,6 +76,8 @@ export async function runMaintenance(): Promise<number> {
   if (stale.length) logger.warn('PENDING tasks waiting long with no outbox row: their messages are published again', { task_ids: stale });
   // Held tasks whose type has room that no run's end let go (a cap raised elsewhere, a run lost or claimed before the cap).
   await releaseHeld();
+  // Keeps the task counts a few dozen rows to sum (lib/db/counts.ts).
+  await foldTaskCounts(db());
   const published = await dispatchOutbox();
   await deleteExpired();
   return published;

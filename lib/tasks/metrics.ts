@@ -1,5 +1,5 @@
 import { db } from '#lib/db/client';
-import { countTasksByStatusAndType } from '#lib/db/stats';
+import { countTasksByStatusAndType } from '#lib/db/counts';
 import { logger } from '#lib/logger';
 import { prometheusText, recordGauges } from '#lib/metrics';
 import { TASK_STATUSES } from '#lib/model';

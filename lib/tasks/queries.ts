@@ -5,7 +5,7 @@ import { isTerminal, type TaskStatus } from '#lib/model';
 import { NotFoundError } from '#lib/tasks/errors';
 import { LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 import { toTask, toTaskEvent, toTaskListItem } from '#lib/tasks/mapping';
-import type { ListTasksQuery, Task } from '#lib/tasks/schemas';
+import { encodeListCursor, type ListTasksQuery, type Task, TOTAL_COUNT_CAP } from '#lib/tasks/schemas';
 
 // Reading tasks: nothing here changes anything or publishes a message (the read-only functions bundle only this).
 
@@ -46,8 +46,23 @@ export async function getTaskStatus(id: string, waitS?: number): Promise<{ task_
 
 /** A page of tasks matching the query, newest first; large payloads and results are left out of its items. */
 export async function searchTasks(q: ListTasksQuery) {
-  const { items, total } = await listTasks(db(), { ...q, maxValueBytes: LIST_VALUE_MAX_BYTES });
-  return { items: items.map(toTaskListItem), total, limit: q.limit, offset: q.offset };
+  const { cursor, ...filters } = q;
+  const { items, total, totalExact } = await listTasks(db(), {
+    ...filters,
+    after: cursor,
+    countCap: TOTAL_COUNT_CAP,
+    maxValueBytes: LIST_VALUE_MAX_BYTES,
+  });
+  const last = items.at(-1);
+  return {
+    items: items.map(toTaskListItem),
+    total,
+    total_exact: totalExact,
+    limit: q.limit,
+    offset: q.offset,
+    // A full page may have more after it; a short one is the last.
+    next_cursor: last && items.length === q.limit ? encodeListCursor({ created_at: last.created_at.toISOString(), id: last.id }) : null,
+  };
 }
 
 /** The status history of a task, oldest first. */

@@ -8,6 +8,26 @@ export const WAIT_MAX_S = 25;
 
 /** Rejects NUL characters, which PostgreSQL text cannot store. */
 const noNul = (s: string) => !s.includes('\u0000');
+/** Beyond this many matching tasks, a list filtered by search or time reports `total` as a lower bound. */
+export const TOTAL_COUNT_CAP = 1_000;
+
+/** Where a list page ended: the newest-first order's key of its last task. */
+export interface ListPosition {
+  created_at: string;
+  id: string;
+}
+
+/** The opaque `cursor` of a list position (base64url of its key). */
+export const encodeListCursor = (p: ListPosition): string => Buffer.from(`${p.created_at}|${p.id}`, 'utf8').toString('base64url');
+
+/** The list position of a cursor; null when it is not one this API made. */
+export function decodeListCursor(cursor: string): ListPosition | null {
+  const [created_at, id, ...rest] = Buffer.from(cursor, 'base64url').toString('utf8').split('|');
+  if (rest.length || !created_at || !id) return null;
+  if (!z.iso.datetime({ precision: 3 }).safeParse(created_at).success || !z.uuid().safeParse(id).success) return null;
+  return { created_at, id };
+}
+
 const text = (max: number) => z.string().max(max).refine(noNul, 'must not contain NUL characters');
 
 export const TaskStatusSchema = z.enum(TASK_STATUSES).meta({ id: 'TaskStatus' });
@@ -137,6 +157,23 @@ export const ListTasksQuerySchema = z
     schedule_id: z.guid({ error: 'must be a UUID' }).toLowerCase().optional().meta({ description: 'Created by this recurring schedule' }),
     limit: intParam(1, 100, 20),
     offset: intParam(0, 1_000_000, 0),
+    cursor: z
+      .string()
+      .max(200)
+      .optional()
+      .transform((v, ctx) => {
+        if (v === undefined) return undefined;
+        const at = decodeListCursor(v);
+        if (!at) ctx.addIssue({ code: 'custom', message: 'not a cursor this API gave (next_cursor)' });
+        return at ?? undefined;
+      })
+      .meta({
+        description:
+          'The `next_cursor` of the page before: the page after it (keyset paging, as fast at any depth; `offset` must then be 0)',
+      }),
+  })
+  .superRefine((q, ctx) => {
+    if (q.cursor && q.offset > 0) ctx.addIssue({ code: 'custom', path: ['offset'], message: 'must be 0 (or left out) with a cursor' });
   })
   .meta({ id: 'ListTasksQuery' });
 export type ListTasksQuery = z.output<typeof ListTasksQuerySchema>;
@@ -185,9 +222,16 @@ export type TaskListItem = z.output<typeof TaskListItemSchema>;
 export const TaskListSchema = z
   .object({
     items: z.array(TaskListItemSchema),
-    total: z.number().int(),
+    total: z
+      .number()
+      .int()
+      .meta({
+        description: `The tasks matching the filters (all pages). Exact when \`total_exact\`; otherwise at least this many: a search or a time range is counted up to ${TOTAL_COUNT_CAP.toLocaleString('en')}`,
+      }),
+    total_exact: z.boolean().meta({ description: 'Whether `total` is the exact count (else a lower bound)' }),
     limit: z.number().int(),
     offset: z.number().int(),
+    next_cursor: z.string().nullable().meta({ description: 'Pass as `cursor` for the next page; null when this page is the last' }),
   })
   .meta({ id: 'TaskList' });
 

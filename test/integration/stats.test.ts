@@ -134,6 +134,15 @@ describe('GET /api/v1/stats on PostgreSQL', () => {
     expect(res.body.queue).toMatchObject({ driver: 'postgres', depth: null });
   });
 
+  it('asks the queue its depth once for stats asked at the same time', async () => {
+    const depth = vi.spyOn(queue(), 'depth');
+    const answers = await Promise.all([getStats(), getStats(), getStats()]);
+    const alone = (await getStats()).body.queue;
+    for (const res of answers) expect(res.body.queue).toEqual(alone);
+    // Once answered, the next stats ask again.
+    expect(depth.mock.calls.map(([name]) => name).sort()).toEqual(['tasks', 'tasks']);
+  });
+
   it('uses the index on finished runs for the throughput', async () => {
     const plan = await app.db.db.transaction(async (tx) => {
       // On a small table a sequential scan is cheaper; the question is whether the index can serve the query.

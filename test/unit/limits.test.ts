@@ -38,7 +38,14 @@ describe('size limits', () => {
       run_at: null,
       callback_url: `https://example.com/${'a'.repeat(CALLBACK_URL_MAX_LENGTH - 20)}`,
     });
-    const page = { items: Array.from({ length: 100 }, () => item), total: 1_000_000, limit: 100, offset: 999_900 };
+    const page = {
+      items: Array.from({ length: 100 }, () => item),
+      total: 1_000_000,
+      total_exact: true,
+      limit: 100,
+      offset: 999_900,
+      next_cursor: 'x'.repeat(80),
+    };
     expect(TaskListSchema.safeParse(page).success).toBe(true);
     const bytes = Buffer.byteLength(JSON.stringify(page));
     expect(bytes).toBeLessThan(5_500_000);
