@@ -3,7 +3,7 @@ import { config } from '#lib/config';
 import { logger } from '#lib/logger';
 import { queue } from '#lib/queue/client';
 import { type BatchResponse, toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
-import type { AnyQueueName, Consumer, QueueName, ReceivedMessage } from '#lib/queue/types';
+import type { AnyQueueName, Consumer, ReceivedMessage } from '#lib/queue/types';
 import { runCallbackSender } from '#lib/tasks/callbacks';
 import { runReleaseLoop } from '#lib/tasks/scheduler';
 
