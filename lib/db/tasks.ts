@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, gte, ilike, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, getTableColumns, gte, ilike, inArray, lt, or, type SQL, sql } from 'drizzle-orm';
 import { arrayOf, uuids } from '#lib/db/arrays';
 import type { Executor } from '#lib/db/client';
 import { countTasksBy } from '#lib/db/counts';
