@@ -8,7 +8,8 @@ import { type RunningService, startService } from '../helpers/offline';
 
 // Many instances: two complete stacks (serverless-offline and the bridge each, with the default 32 slots of one
 // message per invocation) share one database and one broker. Long tasks hold only their own slots, a HIGH task
-// starts before the LOW ones still waiting, and every task created through either stack runs exactly once.
+// starts before the LOW ones still waiting, scheduled tasks and recurring schedules run once per due time with both
+// schedulers going, and every task created through either stack runs exactly once.
 
 const rabbit = await requireRabbitMq();
 const TASKS = 1_000;
@@ -17,6 +18,7 @@ const CLIENTS = 16;
 interface TaskSpec {
   title: string;
   priority?: 'LOW' | 'MEDIUM' | 'HIGH';
+  delay_ms?: number;
   payload: { duration_ms: number; failure_rate: 0 };
 }
 
@@ -152,6 +154,55 @@ describe.each(drivers)('two instances on one database ($driver queue)', ({ drive
       .sort((x, y) => (x.started_at as Date).getTime() - (y.started_at as Date).getTime())
       .map((t) => (highIds.has(t.id) ? 'HIGH' : 'LOW'));
     expect(order).toEqual([...Array(3).fill('HIGH'), ...Array(11).fill('LOW')]);
+  });
+
+  it.runIf(available)('releases each scheduled task once, on time, and makes one task per due time of a schedule', async () => {
+    const db = database as TestDatabase;
+    // Scheduled tasks: both instances' releasers look for them; each starts once, within a second of its time.
+    const scheduled = await created(instances, 30, (i) => ({
+      title: `scheduled ${i}`,
+      delay_ms: 1_500,
+      payload: { duration_ms: 20, failure_rate: 0 },
+    }));
+    await waitUntil('the scheduled tasks', async () => (await tasks(scheduled)).every((t) => t.status === 'COMPLETED'), 15_000, 100);
+    const late = await db.pool.query<{ id: string; ms: number; runs: number }>(
+      `SELECT t.id, extract(epoch FROM t.started_at - t.run_at) * 1000 AS ms,
+         (SELECT count(*)::int FROM task_events e WHERE e.task_id = t.id AND e.to_status = 'IN_PROGRESS') AS runs
+       FROM tasks t WHERE t.id = ANY($1::uuid[])`,
+      [scheduled],
+    );
+    expect(late.rows.filter((r) => r.runs !== 1)).toEqual([]);
+    expect(Math.max(...late.rows.map((r) => Number(r.ms)))).toBeLessThan(1_000);
+
+    // Recurring schedules: both instances' dispatchers tick; every due time makes exactly one task.
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const res = await fetch(`${instances[i % 2]?.baseUrl}/api/v1/schedules`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          name: `every minute ${i}`,
+          cron: '* * * * *',
+          task: { title: `from schedule ${i}`, payload: { duration_ms: 0, failure_rate: 0 } },
+        }),
+      });
+      expect(res.status).toBe(201);
+      ids.push(((await res.json()) as { id: string }).id);
+    }
+    for (let round = 1; round <= 3; round++) {
+      // Due now (a due time that has passed), for both schedulers at once.
+      await db.pool.query(`UPDATE schedules SET next_run_at = now() - interval '1 second' * $2 WHERE id = ANY($1::uuid[])`, [ids, round]);
+      const made = async () =>
+        (await db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tasks WHERE schedule_id = ANY($1::uuid[])', [ids])).rows[0]?.n;
+      await waitUntil('the due schedules', async () => (await made()) === 5 * round, 10_000, 100);
+      await sleep(1_500); // both schedulers have ticked again meanwhile
+      expect(await made()).toBe(5 * round);
+    }
+    const perDueTime = await db.pool.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM tasks WHERE schedule_id = ANY($1::uuid[]) GROUP BY schedule_id, schedule_due_at',
+      [ids],
+    );
+    expect(perDueTime.rows.map((r) => r.n)).toEqual(Array(15).fill(1));
   });
 
   it.runIf(available)(`runs each of ${TASKS} tasks created through both exactly once`, async () => {
