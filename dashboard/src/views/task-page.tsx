@@ -114,7 +114,6 @@ export function TaskPage({ id, live }: { id: string; live: boolean }) {
             </section>
           )}
           <AttemptErrors events={events} />
-          <Callbacks task={task} attempts={callbacks} />
           {task.result !== null && task.result !== undefined && (
             <section class="card">
               <h2>Result</h2>
@@ -123,6 +122,7 @@ export function TaskPage({ id, live }: { id: string; live: boolean }) {
               </pre>
             </section>
           )}
+          <Callbacks task={task} attempts={callbacks} />
         </div>
         <section class="card">
           <h2>History</h2>
@@ -182,7 +182,7 @@ function Callbacks({ task, attempts }: { task: Task; attempts: CallbackAttempt[]
           <table class="tasks compact">
             <thead>
               <tr>
-                <th>Attempt</th>
+                <th class="num">Attempt</th>
                 <th>Event</th>
                 <th>At</th>
                 <th>Status</th>
