@@ -74,10 +74,7 @@ function useBrowser(baseUrl: () => string) {
 }
 
 describe.runIf(hasChromium)('the dashboard in a browser', () => {
-  const svc = useService({
-    bridge: true,
-    env: { WORKER_CONCURRENCY: '2', WORKER_BATCH_SIZE: '1', OUTBOX_INTERVAL_MS: '500', CALLBACK_POLL_MS: '300' },
-  });
+  const svc = useService({ bridge: true, env: { WORKER_CONCURRENCY: '2', WORKER_BATCH_SIZE: '1', OUTBOX_INTERVAL_MS: '500' } });
   const b = useBrowser(() => svc.baseUrl);
   const api = (method: string, path: string, body?: unknown) => request(svc.baseUrl, method, path, body);
   const createTask = async (body: object): Promise<Task> => {
@@ -601,6 +598,7 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
           async () => (await api('GET', '/api/v1/task-types')).body.items.find((t: { name: string }) => t.name === 'checksum').concurrency,
         )
         .toBe(3);
+      await expect.poll(() => limit.inputValue()).toBe('3');
       await limit.fill('');
       await r.getByRole('button', { name: 'Save' }).click();
       await expect

@@ -51,15 +51,17 @@ function TypeRow({ type, onChanged }: { type: TaskTypeItem; onChanged: () => Pro
   const [limit, setLimit] = useState<string>();
   const [errors, setErrors] = useState<FormErrors>(noErrors);
   const [busy, setBusy] = useState(false);
-  const shown = limit ?? (type.concurrency === null ? '' : String(type.concurrency));
+  const saved = type.concurrency === null ? '' : String(type.concurrency);
+  const shown = limit ?? saved;
 
   const change = async (body: { paused?: boolean; concurrency?: number | null }) => {
     setBusy(true);
     setErrors(noErrors);
     try {
       await api.updateTaskType(type.name, body);
-      setLimit(undefined);
+      // The new settings first, then the field shows them (not the old ones for a moment).
       await onChanged();
+      setLimit(undefined);
       return true;
     } catch (err) {
       setErrors(formErrorsOf(err));
@@ -116,7 +118,7 @@ function TypeRow({ type, onChanged }: { type: TaskTypeItem; onChanged: () => Pro
             onInput={(e) => setLimit(e.currentTarget.value)}
             aria-label={`Concurrency limit of ${type.name}`}
           />
-          <button type="submit" class="small" disabled={busy || limit === undefined}>
+          <button type="submit" class="small" disabled={busy || shown.trim() === saved}>
             Save
           </button>
         </form>
