@@ -598,7 +598,9 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
           async () => (await api('GET', '/api/v1/task-types')).body.items.find((t: { name: string }) => t.name === 'checksum').concurrency,
         )
         .toBe(3);
-      await expect.poll(() => limit.inputValue()).toBe('3');
+      // Saved: the field shows the stored limit and there is nothing to save.
+      await expect.poll(() => r.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
+      expect(await limit.inputValue()).toBe('3');
       await limit.fill('');
       await r.getByRole('button', { name: 'Save' }).click();
       await expect

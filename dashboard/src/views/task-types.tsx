@@ -59,9 +59,10 @@ function TypeRow({ type, onChanged }: { type: TaskTypeItem; onChanged: () => Pro
     setErrors(noErrors);
     try {
       await api.updateTaskType(type.name, body);
-      // The new settings first, then the field shows them (not the old ones for a moment).
+      // The new settings first, then the field shows them (not the old ones for a moment); a value typed meanwhile stays.
+      const sent = limit;
       await onChanged();
-      setLimit(undefined);
+      setLimit((current) => (current === sent ? undefined : current));
       return true;
     } catch (err) {
       setErrors(formErrorsOf(err));
