@@ -90,6 +90,17 @@ const ROUTE_PATHS = {
   bulkAction: ['POST', '/api/v1/tasks/bulk'],
   getStats: ['GET', '/api/v1/stats'],
   listTaskTypes: ['GET', '/api/v1/task-types'],
+  updateTaskType: ['PATCH', '/api/v1/task-types/{name}'],
+  getTaskCallbacks: ['GET', '/api/v1/tasks/{id}/callbacks'],
+  listSchedules: ['GET', '/api/v1/schedules'],
+  createSchedule: ['POST', '/api/v1/schedules'],
+  updateSchedule: ['PATCH', '/api/v1/schedules/{id}'],
+  deleteSchedule: ['DELETE', '/api/v1/schedules/{id}'],
+  triggerSchedule: ['POST', '/api/v1/schedules/{id}/trigger'],
+  listDeadLetters: ['GET', '/api/v1/dead-letters'],
+  redriveDeadLetter: ['POST', '/api/v1/dead-letters/{id}/redrive'],
+  redriveDeadLetters: ['POST', '/api/v1/dead-letters/redrive'],
+  deleteDeadLetter: ['DELETE', '/api/v1/dead-letters/{id}'],
 } as const satisfies { [N in RouteName]?: readonly [Routes[N]['method'], Routes[N]['path']] };
 type Called = keyof typeof ROUTE_PATHS;
 
@@ -165,6 +176,12 @@ export type TaskPage = Answer<'listTasks'>;
 /** The body of a create: what CreateTaskSchema accepts. */
 export type NewTask = Input<'createTask', 'body'>;
 
+/** The body of a schedule's create, and of its change. */
+export type NewSchedule = Input<'createSchedule', 'body'>;
+export type ScheduleChange = Input<'updateSchedule', 'body'>;
+export type DeadLetterQueue = NonNullable<Input<'redriveDeadLetters', 'body'>>['queue'];
+export type RedriveManyResult = Answer<'redriveDeadLetters'>;
+
 export const api = {
   list(filters: TaskFilters, limit: number, offset: number): Promise<TaskPage> {
     const query = new URLSearchParams();
@@ -185,4 +202,19 @@ export const api = {
   bulk: (action: Input<'bulkAction', 'body'>['action'], ids: string[]) => call('bulkAction', { body: { action, ids } }),
   stats: () => call('getStats'),
   taskTypes: () => call('listTaskTypes'),
+  updateTaskType: (name: string, body: Input<'updateTaskType', 'body'>) => call('updateTaskType', { params: { name }, body }),
+  callbacks: (id: string) => call('getTaskCallbacks', { params: { id } }),
+  schedules: () => call('listSchedules', { query: new URLSearchParams({ limit: '100' }) }),
+  createSchedule: (body: NewSchedule) => call('createSchedule', { body }),
+  updateSchedule: (id: string, body: ScheduleChange) => call('updateSchedule', { params: { id }, body }),
+  deleteSchedule: (id: string) => call('deleteSchedule', { params: { id } }),
+  triggerSchedule: (id: string) => call('triggerSchedule', { params: { id } }),
+  deadLetters: (queue: DeadLetterQueue | '') => {
+    const query = new URLSearchParams({ limit: '100' });
+    if (queue) query.set('queue', queue);
+    return call('listDeadLetters', { query });
+  },
+  redriveDeadLetter: (id: string) => call('redriveDeadLetter', { params: { id } }),
+  redriveDeadLetters: (queue: DeadLetterQueue, ids: string[]) => call('redriveDeadLetters', { body: { queue, ids } }),
+  deleteDeadLetter: (id: string) => call('deleteDeadLetter', { params: { id } }),
 };

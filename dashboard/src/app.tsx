@@ -6,7 +6,10 @@ import { Toasts } from './components/toasts';
 import { findUuid } from './format';
 import { usePageVisible } from './hooks';
 import { linkProps, navigate, useLocation } from './router';
+import { DeadLettersView } from './views/dead-letters';
+import { SchedulesView } from './views/schedules';
 import { TaskPage } from './views/task-page';
+import { TaskTypesView } from './views/task-types';
 import { TasksView } from './views/tasks';
 
 /** What a page of the nav is given. */
@@ -20,6 +23,9 @@ export interface PageProps {
  */
 const PAGES: Array<{ path: string; label: string; view: (props: PageProps) => JSX.Element }> = [
   { path: '/', label: 'Tasks', view: TasksView },
+  { path: '/schedules', label: 'Schedules', view: SchedulesView },
+  { path: '/dead-letters', label: 'Dead letters', view: DeadLettersView },
+  { path: '/task-types', label: 'Task types', view: TaskTypesView },
 ];
 
 /** The outcome of the latest API call, re-rendering when it changes. */

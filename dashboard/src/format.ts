@@ -37,3 +37,9 @@ export const plural = (n: number, one: string, many = `${one}s`): string => `${n
 const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 /** The task id in a text (an id, a URL with one, a log line), if there is one. */
 export const findUuid = (text: string): string | undefined => UUID.exec(text)?.[0]?.toLowerCase();
+
+/** "starts in 1 min 20 s" until `iso`, "starting…" once it has come (the service releases the task within a second). */
+export function startsIn(iso: string, now = Date.now()): string {
+  const ms = Date.parse(iso) - now;
+  return ms > 500 ? `starts in ${duration(ms)}` : 'starting…';
+}

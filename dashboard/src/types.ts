@@ -2,10 +2,20 @@
 // from there (nothing of zod is bundled), and the status lists from the module that defines them.
 import type { z } from 'zod';
 import { MOVES, TASK_PRIORITIES, TASK_STATUSES, type TaskStatus, TERMINAL_STATUSES } from '../../lib/model';
-import type { TaskEventSchema } from '../../lib/tasks/schemas';
+import type { CallbackAttemptSchema, TaskEventSchema } from '../../lib/tasks/schemas';
 
 export type { TaskPriority, TaskStatus } from '../../lib/model';
-export type { BulkActionResult, Stats, Task, TaskListItem, TaskTypeList } from '../../lib/tasks/schemas';
+export type {
+  BulkActionResult,
+  DeadLetter,
+  Schedule,
+  Stats,
+  Task,
+  TaskListItem,
+  TaskTypeItem,
+  TaskTypeList,
+} from '../../lib/tasks/schemas';
+export type CallbackAttempt = z.output<typeof CallbackAttemptSchema>;
 /**
  * A change of a task's status. A failed attempt's event carries the attempt's number and its error (optional here,
  * so that the dashboard also reads a service whose events do not have them yet).

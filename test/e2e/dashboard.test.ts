@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { launchChromium, requireChromium, screenshot } from '../helpers/browser';
@@ -418,6 +420,306 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     await b.page.getByTestId('timeline').getByText('attempt 1').waitFor();
     await b.page.getByTestId('timeline').locator('.timeline-error', { hasText: error }).waitFor();
   });
+
+  /** A task failed for good (one attempt, failure_rate 1), once the service has written its dead letter. */
+  const failedForGood = async (title: string): Promise<{ task: Task; deadLetterId: string }> => {
+    const task = await createTask({ title, max_attempts: 1, payload: { duration_ms: 0, failure_rate: 1 } });
+    let deadLetterId = '';
+    await expect
+      .poll(
+        async () => {
+          const items = (await api('GET', '/api/v1/dead-letters?queue=tasks&limit=100')).body.items as Array<{
+            id: string;
+            task_id: string;
+          }>;
+          deadLetterId = items.find((d) => d.task_id === task.id)?.id ?? '';
+          return deadLetterId;
+        },
+        { timeout: 20_000 },
+      )
+      .not.toBe('');
+    return { task, deadLetterId };
+  };
+
+  it('schedules a task with a delay and a callback_url from the form: countdown in the list and on its page', async () => {
+    const title = `later ${tag()}`;
+    await b.page.goto('/dashboard');
+    await b.page.getByRole('button', { name: '+ New task' }).click();
+    const dialog = b.page.getByRole('dialog', { name: 'New task' });
+    await dialog.getByLabel('duration_ms').waitFor();
+    await dialog.getByLabel('Title', { exact: true }).fill(title);
+    await dialog.getByRole('button', { name: 'After a delay' }).click();
+    await dialog.getByLabel('Delay (seconds)').fill('90');
+    await dialog.getByLabel('Callback URL').fill('ftp://example.com/hook');
+    await dialog.getByRole('button', { name: 'Create task' }).click();
+    await dialog.getByText('must be an http or https URL').waitFor();
+    await dialog.getByLabel('Callback URL').fill('https://example.com/hooks/tasks');
+    await dialog.getByRole('button', { name: 'Create task' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const task = (await api('GET', `/api/v1/tasks?search=${encodeURIComponent(title)}`)).body.items[0];
+    expect(task).toMatchObject({ status: 'SCHEDULED', callback_url: 'https://example.com/hooks/tasks' });
+    const due = Date.parse(task.run_at) - Date.parse(task.created_at);
+    expect(due).toBeGreaterThan(89_000);
+    expect(due).toBeLessThan(91_000);
+
+    const r = row(task.id);
+    await waitForStatus(r, 'Scheduled');
+    await r.getByText(/^starts in 1 min (2\d|30) s$/).waitFor();
+    await b.page.getByRole('group', { name: 'Status' }).getByRole('button', { name: 'Scheduled' }).click();
+    await b.page.waitForURL((url) => url.searchParams.get('status') === 'SCHEDULED');
+    await r.waitFor();
+    await r.getByRole('link', { name: title }).click();
+    const countdown = b.page.getByTestId('countdown');
+    const first = await countdown.textContent();
+    expect(first).toMatch(/^starts in 1 min \d+ s$/);
+    await expect.poll(() => countdown.textContent(), { timeout: 5_000 }).not.toBe(first);
+    await b.page.getByTestId('callbacks').getByText('Sent when the task ends.').waitFor();
+    expect((await api('DELETE', `/api/v1/tasks/${task.id}`)).status).toBe(200);
+  });
+
+  it('shows the callback deliveries of a task, and says when it has no callback_url', async () => {
+    const got: string[] = [];
+    const receiver: Server = createServer((req, res) => {
+      got.push(req.headers['x-delivery-id'] as string);
+      res.writeHead(req.url === '/fail' && got.length === 1 ? 500 : 204).end();
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = receiver.address() as AddressInfo;
+      const task = await createTask({
+        title: `callback ${tag()}`,
+        callback_url: `http://127.0.0.1:${port}/fail`,
+        payload: { duration_ms: 0, failure_rate: 0 },
+      });
+      const plain = await createTask({ title: `no callback ${tag()}`, payload: { duration_ms: 0, failure_rate: 0 } });
+      await b.page.goto(`/dashboard/tasks/${task.id}`);
+      const table = b.page.getByTestId('callbacks').locator('tbody tr');
+      await table.first().waitFor({ timeout: 20_000 });
+      const cells = await table.first().locator('td').allTextContents();
+      expect(cells[0]).toBe('1');
+      expect(cells[1]).toBe('task.completed');
+      expect(cells[3]).toBe('500');
+      expect(cells[5]).toMatch(/500/);
+      await screenshot(b.page, 'task-callbacks', true);
+      await b.page.goto(`/dashboard/tasks/${plain.id}`);
+      await b.page.getByTestId('callbacks').getByText('This task has no callback_url.').waitFor();
+    } finally {
+      receiver.close();
+    }
+  });
+
+  it('creates, edits, triggers, disables and deletes a schedule, with 422 errors at their fields', async () => {
+    const name = `nightly ${tag()}`;
+    await b.page.goto('/dashboard/schedules');
+    await b.page.getByRole('heading', { level: 1, name: 'Schedules' }).waitFor();
+    await b.page.getByRole('button', { name: '+ New schedule' }).click();
+    const dialog = b.page.getByRole('dialog', { name: 'New schedule' });
+    await dialog.getByLabel('Name').fill(name);
+    await dialog.getByLabel('Cron').fill('61 * * * *');
+    await dialog.getByLabel('Time zone').fill('Mars/Olympus');
+    await dialog.getByLabel('Type').selectOption('emulate');
+    await dialog.getByLabel('Payload JSON').fill('{"duration_ms": 0, "failure_rate": 0}');
+    await dialog.getByRole('button', { name: 'Create schedule' }).click();
+    // Each error under its own field: the cron, the time zone, the task's blank title.
+    const errorOf = (label: string) =>
+      dialog.locator('label.field', { has: b.page.getByLabel(label, { exact: true }) }).locator('.field-error');
+    await errorOf('Cron').waitFor();
+    await errorOf('Time zone').getByText('must be an IANA time zone name').waitFor();
+    await errorOf('Task title').waitFor();
+    await screenshot(b.page, 'schedule-errors');
+    await dialog.getByLabel('Cron').fill('0 3 * * *');
+    await dialog.getByLabel('Time zone').fill('Europe/Berlin');
+    await dialog.getByLabel('Task title', { exact: true }).fill(`${name} task`);
+    await dialog.getByRole('button', { name: 'Create schedule' }).click();
+    await dialog.waitFor({ state: 'detached' });
+
+    const schedule = (await api('GET', '/api/v1/schedules?limit=100')).body.items.find((s: { name: string }) => s.name === name);
+    expect(schedule).toMatchObject({ cron: '0 3 * * *', timezone: 'Europe/Berlin', enabled: true, task: { type: 'emulate' } });
+    const r = b.page.locator(`tr[data-schedule-id="${schedule.id}"]`);
+    await r.getByTestId('next-run').locator(`time[datetime="${schedule.next_run_at}"]`).waitFor();
+    await r.getByTestId('last-run').getByText('never').waitFor();
+
+    await r.getByRole('button', { name: 'Run now' }).click();
+    const triggered = b.page.getByTestId('triggered');
+    await triggered.getByRole('link', { name: `${name} task` }).waitFor();
+    await r
+      .getByTestId('last-run')
+      .getByText(/just now|s ago/)
+      .waitFor();
+    await screenshot(b.page, 'schedules');
+
+    await r.getByRole('switch', { name: `Enabled: ${name}` }).click();
+    await r.getByTestId('next-run').getByText('— (disabled)').waitFor();
+    expect((await api('GET', `/api/v1/schedules/${schedule.id}`)).body).toMatchObject({ enabled: false, next_run_at: null });
+
+    await r.getByRole('button', { name: `Edit ${name}` }).click();
+    const edit = b.page.getByRole('dialog', { name: `Edit “${name}”` });
+    await edit.getByLabel('Cron').fill('*/10 * * * *');
+    await edit.getByRole('button', { name: 'Save schedule' }).click();
+    await edit.waitFor({ state: 'detached' });
+    await r.getByText('*/10 * * * *').waitFor();
+
+    await triggered.getByRole('link', { name: `${name} task` }).click();
+    await b.page.getByRole('heading', { level: 1, name: `${name} task` }).waitFor();
+    await waitForStatus(b.page.locator('.task-head'), 'Completed');
+    await b.page.goBack();
+
+    await r.getByRole('button', { name: `Delete ${name}` }).click();
+    const confirm = b.page.getByRole('dialog', { name: `Delete “${name}”?` });
+    await confirm.getByRole('button', { name: 'Delete schedule' }).click();
+    await r.waitFor({ state: 'detached' });
+    expect((await api('GET', `/api/v1/schedules/${schedule.id}`)).status).toBe(404);
+  });
+
+  it('pauses and resumes a task type and limits its concurrency, with a 422 at the field', async () => {
+    await b.page.goto('/dashboard/task-types');
+    const r = b.page.locator('tr[data-type="checksum"]');
+    const toggle = r.getByRole('switch', { name: 'Running: checksum' });
+    try {
+      await toggle.click();
+      await r.getByTestId('type-state').getByText('Paused').waitFor();
+      const task = await createTask({ type: 'checksum', title: `held ${tag()}`, payload: { text: 'abc' } });
+      await b.page.waitForTimeout(1_500);
+      expect((await api('GET', `/api/v1/tasks/${task.id}`)).body.status).toBe('PENDING');
+      await screenshot(b.page, 'task-types');
+      await toggle.click();
+      await r.getByTestId('type-state').getByText('Running').waitFor();
+      await expect.poll(async () => (await api('GET', `/api/v1/tasks/${task.id}`)).body.status, { timeout: 20_000 }).toBe('COMPLETED');
+
+      const limit = r.getByLabel('Concurrency limit of checksum');
+      await limit.fill('0');
+      await r.getByRole('button', { name: 'Save' }).click();
+      await r.locator('.field-error').waitFor();
+      await limit.fill('3');
+      await r.getByRole('button', { name: 'Save' }).click();
+      await expect.poll(() => r.locator('.field-error').count()).toBe(0);
+      await expect
+        .poll(
+          async () => (await api('GET', '/api/v1/task-types')).body.items.find((t: { name: string }) => t.name === 'checksum').concurrency,
+        )
+        .toBe(3);
+      // Saved: the field shows the stored limit and there is nothing to save.
+      await expect.poll(() => r.getByRole('button', { name: 'Save' }).isDisabled()).toBe(true);
+      expect(await limit.inputValue()).toBe('3');
+      await limit.fill('');
+      await r.getByRole('button', { name: 'Save' }).click();
+      await expect
+        .poll(
+          async () => (await api('GET', '/api/v1/task-types')).body.items.find((t: { name: string }) => t.name === 'checksum').concurrency,
+        )
+        .toBe(null);
+    } finally {
+      await api('PATCH', '/api/v1/task-types/checksum', { paused: false, concurrency: null });
+    }
+  });
+
+  it('redrives a dead letter, discards one, and redrives a selection with a result for each', async () => {
+    const t = tag();
+    type Dead = Awaited<ReturnType<typeof failedForGood>>;
+    const [one, two, three, four] = (await Promise.all([1, 2, 3, 4].map((i) => failedForGood(`dead ${t} ${i}`)))) as [
+      Dead,
+      Dead,
+      Dead,
+      Dead,
+    ];
+    await b.page.goto('/dashboard/dead-letters');
+    await b.page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
+    await b.page.getByRole('group', { name: 'Queue' }).getByRole('button', { name: 'tasks', exact: true }).click();
+    const dl = (id: string) => b.page.locator(`tr[data-dead-letter-id="${id}"]`);
+    await dl(one.deadLetterId)
+      .getByRole('link', { name: one.task.id.slice(0, 8) })
+      .waitFor();
+    await dl(one.deadLetterId).getByText('Message body').click();
+    await dl(one.deadLetterId).locator('pre').getByText(one.task.id).waitFor();
+    await screenshot(b.page, 'dead-letters');
+
+    // One: back to PENDING with a fresh attempt budget (it fails again: a new dead letter).
+    await dl(one.deadLetterId).getByRole('button', { name: 'Redrive' }).click();
+    await b.page.getByText(`dead ${t} 1`, { exact: true }).waitFor();
+    await dl(one.deadLetterId).waitFor({ state: 'detached' });
+    expect((await api('GET', `/api/v1/tasks/${one.task.id}/events`)).body.items.length).toBeGreaterThan(4);
+
+    await dl(two.deadLetterId).getByRole('button', { name: 'Discard' }).click();
+    await b.page.getByRole('dialog', { name: 'Discard this dead letter?' }).getByRole('button', { name: 'Discard' }).click();
+    await dl(two.deadLetterId).waitFor({ state: 'detached' });
+    expect((await api('POST', `/api/v1/dead-letters/${two.deadLetterId}/redrive`)).status).toBe(404);
+
+    // Many: the confirmation counts what is sent; the results name each dead letter and its task.
+    await b.page.getByLabel(`Select dead letter ${three.deadLetterId.slice(0, 8)}`).check();
+    await b.page.getByLabel(`Select dead letter ${four.deadLetterId.slice(0, 8)}`).check();
+    await b.page.getByText('2 dead letters selected').waitFor();
+    await b.page.getByRole('button', { name: 'Redrive selected' }).click();
+    const confirm = b.page.getByRole('dialog', { name: 'Redrive 2 dead letters?' });
+    expect(await confirm.getByTestId('redrive-counts').textContent()).toBe('2 messages of tasks');
+    await screenshot(b.page, 'dead-letters-redrive');
+    await confirm.getByRole('button', { name: 'Redrive 2 dead letters' }).click();
+    const results = b.page.getByRole('dialog', { name: 'Redrive of 2 dead letters: results' });
+    await results.getByTestId('redrive-summary').getByText('2 redriven').waitFor();
+    await results.getByText('0 refused').waitFor();
+    for (const x of [three, four]) {
+      await results.locator(`tr[data-result-id="${x.deadLetterId}"]`).getByRole('link', { name: x.task.title }).waitFor();
+    }
+    await screenshot(b.page, 'dead-letters-results');
+    await results.getByRole('button', { name: 'Done' }).click();
+    await dl(three.deadLetterId).waitFor({ state: 'detached' });
+  });
+
+  it.each([
+    ['desktop', DESKTOP],
+    ['phone', PHONE],
+  ] as const)(
+    'fits the schedules, dead letters and task types pages on a %s screen, with no serious accessibility violation',
+    async (name, device) => {
+      const t = tag();
+      const failing = failedForGood(`fit dead ${t}`);
+      const schedule = await api('POST', '/api/v1/schedules', {
+        name: `fit ${t} every five minutes, with a long name`,
+        cron: '*/5 * * * *',
+        task: { title: `fit ${t}`, payload: { duration_ms: 0 } },
+      });
+      expect(schedule.status).toBe(201);
+      const scheduled = await createTask({ title: `fit ${t} later`, delay_ms: 600_000, callback_url: 'https://example.com/hook' });
+      const context = await b.browser.newContext({ ...device, baseURL: svc.baseUrl });
+      const page = await context.newPage();
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      try {
+        await page.goto('/dashboard/schedules');
+        await page.getByRole('heading', { level: 1, name: 'Schedules' }).waitFor();
+        await page.locator(`tr[data-schedule-id="${schedule.body.id}"]`).waitFor();
+        await checkState(page, `${name}-schedules`);
+        await page.getByRole('button', { name: '+ New schedule' }).click();
+        await page.getByRole('dialog', { name: 'New schedule' }).getByLabel('Name').waitFor();
+        await checkState(page, `${name}-new-schedule`);
+        await page.keyboard.press('Escape');
+
+        await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Task types' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Task types' }).waitFor();
+        await page.locator('tr[data-type="emulate"]').waitFor();
+        await checkState(page, `${name}-task-types`);
+
+        const { deadLetterId } = await failing;
+        await page.getByRole('navigation', { name: 'Pages' }).getByRole('link', { name: 'Dead letters' }).click();
+        await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
+        await page.locator(`tr[data-dead-letter-id="${deadLetterId}"]`).getByText('Message body').click();
+        await checkState(page, `${name}-dead-letters`);
+        await page.getByLabel(`Select dead letter ${deadLetterId.slice(0, 8)}`).check();
+        await page.getByRole('button', { name: 'Redrive selected' }).click();
+        await page.getByRole('dialog', { name: 'Redrive 1 dead letter?' }).waitFor();
+        await checkState(page, `${name}-redrive`);
+        await page.keyboard.press('Escape');
+
+        await page.goto(`/dashboard/tasks/${scheduled.id}`);
+        await page.getByTestId('countdown').waitFor();
+        await checkState(page, `${name}-scheduled-task`);
+        expect(errors, 'errors in the page').toEqual([]);
+      } finally {
+        await context.close();
+        await api('DELETE', `/api/v1/schedules/${schedule.body.id}`);
+        await api('DELETE', `/api/v1/tasks/${scheduled.id}`);
+      }
+    },
+  );
 
   it('turns the Live badge red while the API fails, and back when it answers', async () => {
     await b.page.goto('/dashboard');

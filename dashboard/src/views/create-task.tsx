@@ -60,6 +60,10 @@ export function CreateTaskDialog(props: { onClose: () => void; onCreated: (t: Ta
   const [priority, setPriority] = useState<TaskPriority>('MEDIUM');
   const [maxAttempts, setMaxAttempts] = useState('');
   const [timeoutMs, setTimeoutMs] = useState('');
+  const [start, setStart] = useState<'now' | 'delay' | 'at'>('now');
+  const [delayS, setDelayS] = useState('');
+  const [runAt, setRunAt] = useState('');
+  const [callbackUrl, setCallbackUrl] = useState('');
   const [values, setValues] = useState<Record<string, string | boolean>>({});
   const [asJson, setAsJson] = useState(false);
   const [json, setJson] = useState('{}');
@@ -102,6 +106,10 @@ export function CreateTaskDialog(props: { onClose: () => void; onCreated: (t: Ta
     if (description.trim()) body.description = description;
     if (maxAttempts) body.max_attempts = Number(maxAttempts);
     if (timeoutMs) body.timeout_ms = Number(timeoutMs);
+    if (start === 'delay' && delayS) body.delay_ms = Math.round(Number(delayS) * 1_000);
+    // A datetime-local input gives a local time without a zone; the API takes an ISO time.
+    if (start === 'at' && runAt) body.run_at = Number.isNaN(Date.parse(runAt)) ? runAt : new Date(runAt).toISOString();
+    if (callbackUrl.trim()) body.callback_url = callbackUrl.trim();
     setBusy(true);
     try {
       props.onCreated(await api.create(body));
@@ -208,6 +216,62 @@ export function CreateTaskDialog(props: { onClose: () => void; onCreated: (t: Ta
             aria-label="Timeout (ms)"
           />
           {fieldError('timeout_ms')}
+        </label>
+
+        <fieldset class="field">
+          <legend>Start</legend>
+          <div class="segmented">
+            {(
+              [
+                ['now', 'Now'],
+                ['delay', 'After a delay'],
+                ['at', 'At a time'],
+              ] as const
+            ).map(([value, label]) => (
+              <button
+                type="button"
+                key={value}
+                class={start === value ? 'active' : ''}
+                onClick={() => setStart(value)}
+                aria-pressed={start === value}
+              >
+                {label}
+              </button>
+            ))}
+          </div>
+          {fieldError('run_at')}
+          {fieldError('delay_ms')}
+        </fieldset>
+        {start === 'delay' && (
+          <label class="field">
+            <span>Delay (seconds)</span>
+            <input
+              type="number"
+              min={0}
+              step="any"
+              value={delayS}
+              onInput={(e) => setDelayS(e.currentTarget.value)}
+              aria-label="Delay (seconds)"
+            />
+          </label>
+        )}
+        {start === 'at' && (
+          <label class="field">
+            <span>Start time (local)</span>
+            <input type="datetime-local" step={1} value={runAt} onInput={(e) => setRunAt(e.currentTarget.value)} aria-label="Start time" />
+          </label>
+        )}
+        <label class="field span-2">
+          <span>Callback URL</span>
+          <input
+            type="url"
+            value={callbackUrl}
+            placeholder="optional: https://example.com/hooks/tasks"
+            onInput={(e) => setCallbackUrl(e.currentTarget.value)}
+            aria-label="Callback URL"
+          />
+          <small class="help">The service POSTs the task here, signed, when it ends.</small>
+          {fieldError('callback_url')}
         </label>
 
         <fieldset class="payload span-2">

@@ -2,11 +2,12 @@ import { useState } from 'preact/hooks';
 import { ApiError, api } from '../api';
 import { PriorityBadge, Progress, StatusBadge } from '../components/badges';
 import { CopyButton } from '../components/copy';
+import { TableWrap } from '../components/table';
 import { toast } from '../components/toasts';
-import { dateTime, duration, statusLabel, timeOfDay } from '../format';
+import { dateTime, duration, startsIn, statusLabel, timeOfDay } from '../format';
 import { useNow, usePolling } from '../hooks';
 import { linkProps } from '../router';
-import { canCancel, canRetry, isTerminal, type Task, type TaskEvent } from '../types';
+import { type CallbackAttempt, canCancel, canRetry, isTerminal, type Task, type TaskEvent } from '../types';
 
 const EVERY_MS = 1_500;
 
@@ -14,8 +15,8 @@ const EVERY_MS = 1_500;
 export function TaskPage({ id, live }: { id: string; live: boolean }) {
   const data = usePolling(
     async () => {
-      const [task, events] = await Promise.all([api.get(id), api.events(id)]);
-      return { task, events: events.items };
+      const [task, events, callbacks] = await Promise.all([api.get(id), api.events(id), api.callbacks(id)]);
+      return { task, events: events.items, callbacks: callbacks.items };
     },
     [id],
     EVERY_MS,
@@ -35,7 +36,7 @@ export function TaskPage({ id, live }: { id: string; live: boolean }) {
       </div>
     );
   }
-  const { task, events } = data.data;
+  const { task, events, callbacks } = data.data;
 
   const act = async (action: 'cancel' | 'retry') => {
     setBusy(true);
@@ -59,6 +60,11 @@ export function TaskPage({ id, live }: { id: string; live: boolean }) {
             <h1>{task.title}</h1>
             <StatusBadge status={task.status} />
             <PriorityBadge priority={task.priority} />
+            {task.status === 'SCHEDULED' && task.run_at && (
+              <span class="countdown" data-testid="countdown" title={dateTime(task.run_at)}>
+                {startsIn(task.run_at, now)}
+              </span>
+            )}
           </div>
           <div class="task-head-meta">
             <code data-testid="task-id">{task.id}</code>
@@ -116,6 +122,7 @@ export function TaskPage({ id, live }: { id: string; live: boolean }) {
               </pre>
             </section>
           )}
+          <Callbacks task={task} attempts={callbacks} />
         </div>
         <section class="card">
           <h2>History</h2>
@@ -141,6 +148,7 @@ function Details({ task, now }: { task: Task; now: number }) {
     ['Attempts', `${task.attempts} of ${task.max_attempts}`],
     ['Timeout', task.timeout_ms === null ? 'type default' : duration(task.timeout_ms)],
     ['Created', dateTime(task.created_at)],
+    ['Run at', task.run_at ? dateTime(task.run_at) : 'at once'],
     ['Started', task.started_at ? dateTime(task.started_at) : '—'],
     ['Finished', task.finished_at ? dateTime(task.finished_at) : '—'],
     ['Updated', dateTime(task.updated_at)],
@@ -157,6 +165,51 @@ function Details({ task, now }: { task: Task; now: number }) {
         </div>
       ))}
     </dl>
+  );
+}
+
+/** Each attempt to POST the task to its callback_url, oldest first (GET /api/v1/tasks/{id}/callbacks). */
+function Callbacks({ task, attempts }: { task: Task; attempts: CallbackAttempt[] }) {
+  return (
+    <section class="card" data-testid="callbacks">
+      <h2>Callback deliveries</h2>
+      {!task.callback_url ? (
+        <p class="muted">This task has no callback_url.</p>
+      ) : !attempts.length ? (
+        <p class="muted">{isTerminal(task.status) ? 'No attempt yet.' : 'Sent when the task ends.'}</p>
+      ) : (
+        <TableWrap label="Callback attempts">
+          <table class="tasks compact">
+            <thead>
+              <tr>
+                <th class="num">Attempt</th>
+                <th>Event</th>
+                <th>At</th>
+                <th>Status</th>
+                <th>Took</th>
+                <th>Error</th>
+              </tr>
+            </thead>
+            <tbody>
+              {attempts.map((a) => (
+                <tr key={`${a.delivery_id}-${a.attempt}`}>
+                  <td class="num">{a.attempt}</td>
+                  <td>{a.event}</td>
+                  <td class="nowrap">
+                    <time dateTime={a.at} title={dateTime(a.at)}>
+                      {timeOfDay(a.at)}
+                    </time>
+                  </td>
+                  <td class={a.error ? 'error-text' : ''}>{a.status_code ?? 'no answer'}</td>
+                  <td class="nowrap">{a.duration_ms === null ? '—' : duration(a.duration_ms)}</td>
+                  <td class="wrap-anywhere">{a.error ?? 'delivered'}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </TableWrap>
+      )}
+    </section>
   );
 }
 

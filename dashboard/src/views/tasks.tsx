@@ -5,7 +5,7 @@ import { StatusDonut, ThroughputChart, TypeBars } from '../components/charts';
 import { PageHeader } from '../components/page';
 import { formatSort, parseSort, type Sort, SortableTh, sortRows, TableWrap } from '../components/table';
 import { toast } from '../components/toasts';
-import { ago, dateTime, findUuid, plural, shortId, statusLabel } from '../format';
+import { ago, dateTime, findUuid, plural, shortId, startsIn, statusLabel, timeOfDay } from '../format';
 import { useDebounced, useNow, usePolling } from '../hooks';
 import { linkProps, navigate, useLocation } from '../router';
 import { canCancel, canRetry, PRIORITIES, STATUSES, type Stats, type TaskListItem, type TaskStatus } from '../types';
@@ -415,6 +415,11 @@ function TaskTable(props: {
                 </td>
                 <td>
                   <StatusBadge status={t.status} />
+                  {t.run_at && (
+                    <div class="muted small nowrap" title={`Run at ${dateTime(t.run_at)}`}>
+                      {t.status === 'SCHEDULED' ? startsIn(t.run_at, now) : `run at ${timeOfDay(t.run_at)}`}
+                    </div>
+                  )}
                 </td>
                 <td class="progress-col">
                   <Progress value={t.progress} status={t.status} label={`Progress of ${t.title}`} />
