@@ -351,7 +351,7 @@ describe('serverless package of the default stage (the cloud template, without A
   it('builds the cloud stage dev without --stage: SQS, the queue URLs, the schedule enabled', () => {
     const rules = ofType('AWS::Events::Rule').map(([, r]) => r.Properties);
     expect(rules.map((r) => [r.ScheduleExpression, r.State])).toEqual([['rate(1 minute)', 'ENABLED']]);
-    expect(JSON.parse(rules[0]?.Targets[0].Input)).toEqual({ repeat_for_ms: 50000, every_ms: 10000 });
+    expect(JSON.parse(rules[0]?.Targets[0].Input)).toEqual({ repeat_for_ms: 62000, every_ms: 10000, schedules_for_ms: 62000 });
     const env = resources.ProcessorLambdaFunction?.Properties.Environment.Variables;
     expect(env).toMatchObject({
       STAGE: 'dev',
