@@ -23,7 +23,8 @@ describe('serverless invoke local with the example events', () => {
         timeout: 120_000,
       },
     );
-    return JSON.parse(stdout.slice(stdout.indexOf('{')));
+    // The answer is printed last, indented over several lines; log and metric (EMF) lines come before it.
+    return JSON.parse(stdout.slice(stdout.lastIndexOf('\n{\n') + 1));
   };
 
   it('intake creates the task of test/fixtures/events/sqs-task-intake.json', async () => {
