@@ -1,3 +1,4 @@
+import { onLambda } from '#lib/config';
 import { db } from '#lib/db/client';
 import { countTasksByStatusAndType } from '#lib/db/counts';
 import { logger } from '#lib/logger';
@@ -37,5 +38,7 @@ export async function metricsText(): Promise<{ contentType: string; body: string
  * them on Lambda only), once a run. A failure is logged; the maintenance's own work is done by then.
  */
 export async function publishGauges(): Promise<void> {
+  // Locally the gauges are read when /metrics is scraped; reading them at every dispatcher run would be wasted.
+  if (!onLambda()) return;
   await refreshGauges().catch((err) => logger.warn('gauges not published', { error: err as Error }));
 }
