@@ -9,7 +9,6 @@ import { consoleLine, lineFilter, offlineOutputFilter } from '#local/console';
 import { buildDashboardIfStale } from '#local/dashboard-build';
 import { type EmbeddedServer, startEmbeddedPostgres } from '#local/embedded-postgres';
 import { forwardOutput, startBridgeProcess, startOffline, stopTree, waitForHttp } from '#local/process-tree';
-import { watchForChanges } from '#local/watch';
 
 // `npm start`: the database (embedded unless DATABASE_URL is set), migrations, serverless-offline and the
 // queue bridge. Ctrl-C stops everything it started. With `--watch` (npm run dev), a change under functions/, lib/
@@ -125,6 +124,8 @@ async function main() {
     `Requests: ${c.LOG_REQUESTS === 'api' ? "one line each, the dashboard's own left out (LOG_REQUESTS=all shows them)" : c.LOG_REQUESTS}.`,
   );
   if (WATCH) {
+    // Loaded only here: the file watcher is a development dependency, which the Docker image leaves out.
+    const { watchForChanges } = await import('#local/watch');
     stopWatching = watchForChanges(
       async (files) => {
         const names = files.map((f) => path.relative(ROOT, f));
