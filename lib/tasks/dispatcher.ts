@@ -105,11 +105,22 @@ export async function runMaintenanceRepeatedly({
   // An attempt may take CALLBACK_TIMEOUT_MS: the last one is taken early enough to end, with a margin, in time.
   const callbacksForMs = Math.min(forMs, remainingMs - config().CALLBACK_TIMEOUT_MS - 2_000);
   const sending = callbacksForMs > 0 ? runCallbackSenderFor(callbacksForMs) : Promise.resolve();
+  // A round that fails (a step's statement timed out, the database away) is logged, and the next round goes on, as
+  // the releaser's and the schedules' loops do: one failing step must not stop finding lost runs for the invocation.
+  const round = async (): Promise<number> => {
+    try {
+      return await runMaintenance();
+    } catch (err) {
+      if (forMs === 0) throw err;
+      logger.error('maintenance round failed; the next one goes on', { error: err as Error });
+      return 0;
+    }
+  };
   try {
-    let published = await runMaintenance();
+    let published = await round();
     while (Date.now() + everyMs <= until) {
       await sleep(everyMs);
-      published += await runMaintenance();
+      published += await round();
     }
     return published;
   } finally {
