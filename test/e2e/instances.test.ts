@@ -140,6 +140,8 @@ describe.each(drivers)('two instances on one database ($driver queue)', ({ drive
       priority: 'HIGH',
       payload: { duration_ms: 50, failure_rate: 0 },
     }));
+    // Every HIGH message is in the queue once its create has answered (a create answers after the broker confirmed).
+    const highQueuedAt = Date.now();
     const lateLow = await created(instances, 3, (i) => ({
       title: `late low ${i}`,
       priority: 'LOW',
@@ -148,12 +150,13 @@ describe.each(drivers)('two instances on one database ($driver queue)', ({ drive
     expect(await count('IN_PROGRESS')).toBe(64);
     const all = [...low, ...high, ...lateLow];
     await waitUntil('every task', async () => (await tasks(all)).every((t) => t.status === 'COMPLETED'), 30_000, 100);
-    // The tasks that had no slot when the HIGH ones came, in the order they started: the HIGH ones first.
-    const highIds = new Set(high);
-    const order = (await tasks([...waiting, ...high, ...lateLow]))
-      .sort((x, y) => (x.started_at as Date).getTime() - (y.started_at as Date).getTime())
-      .map((t) => (highIds.has(t.id) ? 'HIGH' : 'LOW'));
-    expect(order).toEqual([...Array(3).fill('HIGH'), ...Array(11).fill('LOW')]);
+    // The LOW tasks that had not started when the HIGH ones were queued start after every HIGH one. (A slot frees
+    // every 60 ms: one may go to a waiting LOW task while the HIGH creates are still being answered.)
+    const startOf = (t: Row) => (t.started_at as Date).getTime();
+    const lastHighStart = Math.max(...(await tasks(high)).map(startOf));
+    const lowAfter = (await tasks([...waiting, ...lateLow])).filter((t) => startOf(t) > highQueuedAt);
+    expect(lowAfter.length).toBeGreaterThanOrEqual(8);
+    expect(lowAfter.filter((t) => startOf(t) < lastHighStart).map((t) => t.id)).toEqual([]);
   });
 
   it.runIf(available)('releases each scheduled task once, on time, and makes one task per due time of a schedule', async () => {
