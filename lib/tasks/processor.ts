@@ -144,13 +144,22 @@ interface Claim {
   gated?: boolean;
   /** Not claimed: its type is paused or at its limit (the task waits, held, for a new message). */
   held?: boolean;
+  /** The claim of its gated type failed (the plain claim of the batch's other tasks stands): deliver it again. */
+  failed?: unknown;
   status?: TaskStatus;
 }
 
 /** Claims a task (PENDING -> IN_PROGRESS) together with the other messages of its batch; else says its status. */
 const claim = batched<string, Claim>(async (ids) => {
   const first = await claimTasks(db(), [...new Set(ids)]);
-  const gate = await claimGatedTasks(db(), first.gated);
+  // The tasks the first statement claimed are committed: a failure of the gated claim must not take them down too,
+  // or their messages would come back to find them IN_PROGRESS, and they would wait for their lease.
+  let gateError: unknown;
+  const gate = await claimGatedTasks(db(), first.gated).catch((err: unknown) => {
+    gateError = err;
+    return { claimed: [], held: [], others: new Map<string, TaskStatus>() };
+  });
+  const gatedIds = new Set(first.gated);
   const won = new Map([...first.claimed, ...gate.claimed].map((t) => [t.id, t]));
   const viaGate = new Set(gate.claimed.map((t) => t.id));
   const held = new Set(gate.held);
@@ -163,6 +172,7 @@ const claim = batched<string, Claim>(async (ids) => {
       return { task, gated: viaGate.has(id) };
     }
     if (held.has(id)) return { held: true, status: 'PENDING' };
+    if (gateError !== undefined && gatedIds.has(id)) return { failed: gateError };
     return { status: first.others.get(id) ?? gate.others.get(id) ?? (claimedIds.has(id) ? 'IN_PROGRESS' : undefined) };
   });
 }, CLAIMS);
@@ -198,7 +208,8 @@ export async function processTaskMessage(body: string): Promise<MessageOutcome> 
     await deadLetter('tasks', body, 'not a valid tasks message: expected {"task_id": "<uuid>"}');
     return 'done';
   }
-  const { task: claimed, status, gated, held } = await claim(taskId);
+  const { task: claimed, status, gated, held, failed } = await claim(taskId);
+  if (failed !== undefined) throw failed;
   if (held) {
     logger.info('task held: its type is paused or at its concurrency limit', { task_id: taskId });
     return 'done';

@@ -204,3 +204,33 @@ describe('a concurrency limit', () => {
     expect(messages.rows.map((m) => JSON.parse(m.body).task_id)).toContain(task.id);
   });
 });
+
+describe('a gated claim that fails', () => {
+  it("fails only the messages of the gated type; the batch's other tasks, already claimed, run", async () => {
+    await consumer.stop();
+    await patch('checksum', { paused: true });
+    // Holding a task fails: the gated claim's transaction is refused.
+    await app.db.db.execute(sql`
+      CREATE FUNCTION refuse_hold() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.held_at IS NOT NULL THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$`);
+    await app.db.db.execute(sql`CREATE TRIGGER refuse_hold BEFORE UPDATE ON tasks FOR EACH ROW EXECUTE FUNCTION refuse_hold()`);
+    try {
+      const free = await newTask(0);
+      const gated = (await createTask({ type: 'checksum', title: 'c', priority: 'MEDIUM', payload: { text: 'x' } })).task;
+      const messages = [free, gated].map((t, i) => ({
+        id: `g${i}`,
+        body: JSON.stringify({ task_id: t.id }),
+        priority: 5,
+        receiveCount: 1,
+      }));
+      const res = await processor(toSqsEvent('tasks', messages), fakeContext('processor'));
+      expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'g1' }]);
+      expect((await rows([free.id]))[0]?.status).toBe('COMPLETED');
+      expect((await rows([gated.id]))[0]).toMatchObject({ status: 'PENDING', held_at: null });
+    } finally {
+      await app.db.db.execute(sql`DROP TRIGGER refuse_hold ON tasks`);
+      await app.db.db.execute(sql`DROP FUNCTION refuse_hold()`);
+      await patch('checksum', { paused: false });
+    }
+  });
+});
