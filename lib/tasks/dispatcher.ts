@@ -14,6 +14,12 @@ import { releaseDue, runReleaseLoop } from '#lib/tasks/scheduler';
 import { logStatusChange } from '#lib/tasks/status-log';
 import { releaseHeld } from '#lib/tasks/task-types';
 
+/**
+ * Longest a maintenance round spends releasing due tasks, and publishing the outbox: a round that starts near the end
+ * of a scheduled run (62 s, in a function of 80 s) still ends in time with a large backlog; the rest waits a round.
+ */
+const ROUND_BUDGET_MS = 5_000;
+
 /** Rows deleted per retention statement: a short transaction each, so that writes of new tasks never wait long. */
 export const RETENTION_BATCH = 1_000;
 /** Longest a maintenance run spends on retention; what is left waits for the next run. */
@@ -63,7 +69,7 @@ export async function deleteExpired({ budgetMs = RETENTION_BUDGET_MS, batch = RE
 export async function runMaintenance(): Promise<number> {
   // Two of a live run's checks and a margin: time for a run cut off from the database to take its task back.
   const graceMs = 2 * runCheckEveryMs() + 2_000;
-  await releaseDue();
+  await releaseDue(ROUND_BUDGET_MS);
   const lost = await requeueExpiredLeases(db(), config().LEASE_MS, graceMs);
   if (lost.length) logger.warn('tasks whose worker was lost', { tasks: lost.map(({ id, status }) => ({ id, status })) });
   for (const run of lost) {
@@ -78,7 +84,7 @@ export async function runMaintenance(): Promise<number> {
   await releaseHeld();
   // Keeps the task counts a few dozen rows to sum (lib/db/counts.ts).
   await foldTaskCounts(db());
-  const published = await dispatchOutbox();
+  const published = await dispatchOutbox(ROUND_BUDGET_MS);
   await deleteExpired();
   return published;
 }

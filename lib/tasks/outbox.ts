@@ -100,9 +100,12 @@ const DISPATCH_BATCH = 200;
  * messages are published, the rows deleted; a failed publish rolls the batch back for the next run. Returns how
  * many messages were published.
  */
-export async function dispatchOutbox(): Promise<number> {
+export async function dispatchOutbox(budgetMs = Number.POSITIVE_INFINITY): Promise<number> {
   let total = 0;
-  for (;;) {
+  // Batches are taken while the budget lasts (a scheduled run must end within its function's timeout); what is left
+  // waits for the next run.
+  const until = Date.now() + budgetMs;
+  for (; Date.now() <= until; ) {
     const published = await db().transaction(async (tx) => {
       const rows = await lockAvailableOutboxRows(tx, DISPATCH_BATCH);
       if (!rows.length) return 0;

@@ -16,9 +16,11 @@ const MIN_WAIT_MS = 20;
 const RELEASE_BATCH = 500;
 
 /** Releases the SCHEDULED tasks that are due and publishes their messages. Returns how many were released. */
-export async function releaseDue(): Promise<number> {
+export async function releaseDue(budgetMs = Number.POSITIVE_INFINITY): Promise<number> {
   let total = 0;
-  for (;;) {
+  // As dispatchOutbox: batches while the budget lasts, the rest at the next round.
+  const until = Date.now() + budgetMs;
+  for (; Date.now() <= until; ) {
     const rows = await releaseDueTasks(db(), RELEASE_BATCH, selfPublishMs());
     // One publish for the batch (see `batched`); a failed one leaves the tasks NEW with their outbox rows.
     await Promise.all(rows.map((row) => publishAfterCommit(row)));
