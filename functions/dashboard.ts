@@ -1,6 +1,6 @@
 import { HttpError, ServiceUnavailableError } from '#lib/http/errors';
 import { type HttpAnswer, httpHandler } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { looksLikeFile, type StaticFile, staticSite } from '#lib/http/static';
 
 const site = staticSite('dashboard/dist');
@@ -22,7 +22,7 @@ function answer(file: StaticFile, ifNoneMatch: string | undefined, headers: Reco
 }
 
 /** The dashboard: its files, and its page for every other path under /dashboard (routes of the page itself). */
-export const handler = httpHandler(ROUTES.dashboard, async ({ event, headers }): Promise<HttpAnswer> => {
+export const handler = httpHandler(routes.dashboard, async ({ event, headers }): Promise<HttpAnswer> => {
   if (!site.available()) throw new ServiceUnavailableError('The dashboard is not built; run `npm run build:dashboard`');
   const requested = event.pathParameters?.path ?? '';
   const ifNoneMatch = headers['if-none-match'];

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { searchDeadLetters } from '#lib/tasks/dead-letters';
 
-export const handler = httpHandler(ROUTES.listDeadLetters, async ({ query }) => ok(await searchDeadLetters(query)));
+export const handler = httpHandler(routes.listDeadLetters, async ({ query }) => ok(await searchDeadLetters(query)));

@@ -1,8 +1,11 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import { redriveManyResult } from '#lib/http/problem';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { redriveDeadLetters } from '#lib/tasks/dead-letters';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.redriveDeadLetters, async ({ body }) =>
-  ok(redriveManyResult(body.queue, await redriveDeadLetters(body))),
+export const handler = httpHandler(
+  routes.redriveDeadLetters,
+  async ({ body }) => ok(redriveManyResult(body.queue, await redriveDeadLetters(body))),
+  { tracing: tracingMiddleware },
 );

@@ -1,5 +1,8 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { redriveDeadLetter } from '#lib/tasks/dead-letters';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.redriveDeadLetter, async ({ params }) => ok(await redriveDeadLetter(params.id)));
+export const handler = httpHandler(routes.redriveDeadLetter, async ({ params }) => ok(await redriveDeadLetter(params.id)), {
+  tracing: tracingMiddleware,
+});

@@ -1,9 +1,9 @@
 import { docsAsset, swaggerUiPage } from '#lib/http/docs';
 import { HttpError } from '#lib/http/errors';
 import { type HttpAnswer, httpHandler } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 
-export const handler = httpHandler(ROUTES.docs, async ({ event }): Promise<HttpAnswer> => {
+export const handler = httpHandler(routes.docs, async ({ event }): Promise<HttpAnswer> => {
   const name = event.pathParameters?.asset;
   if (!name) {
     return { statusCode: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: swaggerUiPage('/openapi.json') };

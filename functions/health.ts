@@ -1,8 +1,13 @@
 import { checkHealth } from '#lib/health';
 import { httpHandler } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.health, async () => {
-  const health = await checkHealth();
-  return { statusCode: health.status === 'ok' ? 200 : 503, body: health };
-});
+export const handler = httpHandler(
+  routes.health,
+  async () => {
+    const health = await checkHealth();
+    return { statusCode: health.status === 'ok' ? 200 : 503, body: health };
+  },
+  { tracing: tracingMiddleware },
+);

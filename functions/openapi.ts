@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import { openApiDocument } from '#lib/http/openapi';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 
-export const handler = httpHandler(ROUTES.openapi, async () => ok(openApiDocument()));
+export const handler = httpHandler(routes.openapi, async () => ok(openApiDocument()));

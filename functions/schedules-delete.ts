@@ -1,8 +1,13 @@
 import { httpHandler } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { deleteSchedule } from '#lib/tasks/schedules';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.deleteSchedule, async ({ params }) => {
-  await deleteSchedule(params.id);
-  return { statusCode: 204 };
-});
+export const handler = httpHandler(
+  routes.deleteSchedule,
+  async ({ params }) => {
+    await deleteSchedule(params.id);
+    return { statusCode: 204 };
+  },
+  { tracing: tracingMiddleware },
+);

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { getSchedule } from '#lib/tasks/schedule-queries';
 
-export const handler = httpHandler(ROUTES.getSchedule, async ({ params }) => ok(await getSchedule(params.id)));
+export const handler = httpHandler(routes.getSchedule, async ({ params }) => ok(await getSchedule(params.id)));

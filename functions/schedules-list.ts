@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { searchSchedules } from '#lib/tasks/schedule-queries';
 
-export const handler = httpHandler(ROUTES.listSchedules, async ({ query }) => ok(await searchSchedules(query)));
+export const handler = httpHandler(routes.listSchedules, async ({ query }) => ok(await searchSchedules(query)));

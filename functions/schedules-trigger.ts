@@ -1,8 +1,13 @@
 import { httpHandler } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { triggerSchedule } from '#lib/tasks/schedules';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.triggerSchedule, async ({ params }) => {
-  const task = await triggerSchedule(params.id);
-  return { statusCode: 201, body: task, headers: { location: `/api/v1/tasks/${task.id}` } };
-});
+export const handler = httpHandler(
+  routes.triggerSchedule,
+  async ({ params }) => {
+    const task = await triggerSchedule(params.id);
+    return { statusCode: 201, body: task, headers: { location: `/api/v1/tasks/${task.id}` } };
+  },
+  { tracing: tracingMiddleware },
+);

@@ -1,5 +1,8 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { updateSchedule } from '#lib/tasks/schedules';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.updateSchedule, async ({ params, body }) => ok(await updateSchedule(params.id, body)));
+export const handler = httpHandler(routes.updateSchedule, async ({ params, body }) => ok(await updateSchedule(params.id, body)), {
+  tracing: tracingMiddleware,
+});

@@ -1,5 +1,8 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { updateTaskType } from '#lib/tasks/task-types';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.updateTaskType, async ({ params, body }) => ok(await updateTaskType(params.name, body)));
+export const handler = httpHandler(routes.updateTaskType, async ({ params, body }) => ok(await updateTaskType(params.name, body)), {
+  tracing: tracingMiddleware,
+});

@@ -1,8 +1,13 @@
 import { httpHandler } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { createTasks } from '#lib/tasks/commands';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.createTaskBatch, async ({ body }) => ({
-  statusCode: 201,
-  body: { items: await createTasks(body.tasks) },
-}));
+export const handler = httpHandler(
+  routes.createTaskBatch,
+  async ({ body }) => ({
+    statusCode: 201,
+    body: { items: await createTasks(body.tasks) },
+  }),
+  { tracing: tracingMiddleware },
+);

@@ -1,6 +1,9 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import { bulkActionResult } from '#lib/http/problem';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { bulkAction } from '#lib/tasks/bulk';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.bulkAction, async ({ body }) => ok(bulkActionResult(body.action, await bulkAction(body))));
+export const handler = httpHandler(routes.bulkAction, async ({ body }) => ok(bulkActionResult(body.action, await bulkAction(body))), {
+  tracing: tracingMiddleware,
+});

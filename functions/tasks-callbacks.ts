@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { getTaskCallbacks } from '#lib/tasks/callbacks';
 
-export const handler = httpHandler(ROUTES.getTaskCallbacks, async ({ params }) => ok(await getTaskCallbacks(params.id)));
+export const handler = httpHandler(routes.getTaskCallbacks, async ({ params }) => ok(await getTaskCallbacks(params.id)));

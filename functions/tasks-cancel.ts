@@ -1,5 +1,8 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { cancelTask } from '#lib/tasks/commands';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.cancelTask, async ({ params }) => ok(await cancelTask(params.id)));
+export const handler = httpHandler(routes.cancelTask, async ({ params }) => ok(await cancelTask(params.id)), {
+  tracing: tracingMiddleware,
+});

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { getTaskEvents } from '#lib/tasks/queries';
 
-export const handler = httpHandler(ROUTES.getTaskEvents, async ({ params }) => ok(await getTaskEvents(params.id)));
+export const handler = httpHandler(routes.getTaskEvents, async ({ params }) => ok(await getTaskEvents(params.id)));

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { searchTasks } from '#lib/tasks/queries';
 
-export const handler = httpHandler(ROUTES.listTasks, async ({ query }) => ok(await searchTasks(query)));
+export const handler = httpHandler(routes.listTasks, async ({ query }) => ok(await searchTasks(query)));

@@ -1,5 +1,6 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { retryTask } from '#lib/tasks/commands';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.retryTask, async ({ params }) => ok(await retryTask(params.id)));
+export const handler = httpHandler(routes.retryTask, async ({ params }) => ok(await retryTask(params.id)), { tracing: tracingMiddleware });

@@ -1,5 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { getTaskStatus } from '#lib/tasks/queries';
 
-export const handler = httpHandler(ROUTES.getTaskStatus, async ({ params, query }) => ok(await getTaskStatus(params.id, query.wait)));
+export const handler = httpHandler(routes.getTaskStatus, async ({ params, query }) => ok(await getTaskStatus(params.id, query.wait)));

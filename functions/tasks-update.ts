@@ -1,5 +1,8 @@
 import { httpHandler, ok } from '#lib/http/handler';
-import { ROUTES } from '#lib/http/routes';
+import * as routes from '#lib/http/routes';
 import { updateTask } from '#lib/tasks/commands';
+import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(ROUTES.updateTask, async ({ params, body }) => ok(await updateTask(params.id, body)));
+export const handler = httpHandler(routes.updateTask, async ({ params, body }) => ok(await updateTask(params.id, body)), {
+  tracing: tracingMiddleware,
+});

@@ -3,10 +3,16 @@ import { TASK_PRIORITIES, TASK_STATUSES } from '#lib/model';
 import { canonicalTimeZone, cronProblem } from '#lib/tasks/cron';
 import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 
+// The schemas are marked pure (`/* @__PURE__ */`) and their helpers free of side effects: the bundler then drops
+// the ones a function does not use, which it must otherwise keep and build at every cold start (zod's methods
+// could have side effects as far as it can tell). Registering a schema's `id` (`.meta`) matters to the OpenAPI
+// document only, whose bundles keep every schema of the route manifest.
+
 /** Longest `?wait=` in seconds: API Gateway gives up on a request after 30 s (29 s for Lambda's own timeout). */
 export const WAIT_MAX_S = 25;
 
 /** Rejects NUL characters, which PostgreSQL text cannot store. */
+/* @__NO_SIDE_EFFECTS__ */
 const noNul = (s: string) => !s.includes('\u0000');
 /** Beyond this many matching tasks, a list filtered by search or time reports `total` as a lower bound. */
 export const TOTAL_COUNT_CAP = 1_000;
@@ -18,6 +24,7 @@ export interface ListPosition {
 }
 
 /** The opaque `cursor` of a list position (base64url of its key). */
+/* @__NO_SIDE_EFFECTS__ */
 export const encodeListCursor = (p: ListPosition): string => Buffer.from(`${p.created_at}|${p.id}`, 'utf8').toString('base64url');
 
 /** The list position of a cursor; null when it is not one this API made. */
@@ -28,41 +35,42 @@ export function decodeListCursor(cursor: string): ListPosition | null {
   return { created_at, id };
 }
 
+/* @__NO_SIDE_EFFECTS__ */
 const text = (max: number) => z.string().max(max).refine(noNul, 'must not contain NUL characters');
 
-export const TaskStatusSchema = z.enum(TASK_STATUSES).meta({ id: 'TaskStatus' });
-export const TaskPrioritySchema = z.enum(TASK_PRIORITIES).meta({ id: 'TaskPriority' });
-export const TaskIdSchema = z
+export const TaskStatusSchema = /* @__PURE__ */ z.enum(TASK_STATUSES).meta({ id: 'TaskStatus' });
+export const TaskPrioritySchema = /* @__PURE__ */ z.enum(TASK_PRIORITIES).meta({ id: 'TaskPriority' });
+export const TaskIdSchema = /* @__PURE__ */ z
   .guid({ error: 'must be a UUID' })
   .meta({ description: 'Task id', example: '0b9f3c3e-1c59-4b43-9a0a-5a7d2f1f4a10' });
 
-const isoTime = z.iso.datetime({ offset: true }).meta({ example: '2026-01-01T12:00:00.000Z' });
+const isoTime = /* @__PURE__ */ z.iso.datetime({ offset: true }).meta({ example: '2026-01-01T12:00:00.000Z' });
 // PostgreSQL stores years 1 to 9999 only (and a time zone offset can move a date out of that range).
-const isoTimeInRange = isoTime.refine((v) => {
+const isoTimeInRange = /* @__PURE__ */ isoTime.refine((v) => {
   const year = new Date(v).getUTCFullYear();
   // Not a date at all: the format check above has said so already.
   return Number.isNaN(year) || (year >= 1 && year <= 9999);
 }, 'must be between the years 1 and 9999');
 
-export const TitleSchema = z
+export const TitleSchema = /* @__PURE__ */ z
   .string()
   .trim()
   .min(1, 'must not be blank')
   .max(255, 'must be at most 255 characters')
   .refine(noNul, 'must not contain NUL characters');
-export const DescriptionSchema = text(10_000).nullable();
-export const PayloadSchema = z
+export const DescriptionSchema = /* @__PURE__ */ text(10_000).nullable();
+export const PayloadSchema = /* @__PURE__ */ z
   .record(z.string(), z.unknown())
   .meta({ description: "Input of the task type, validated by the type's schema" });
 
 /** A delay before a task starts; at most a year (a later start is a `run_at`). */
-const DelayMsSchema = z
+const DelayMsSchema = /* @__PURE__ */ z
   .number()
   .int()
   .min(0)
   .max(31_536_000_000)
   .meta({ description: 'Start this many milliseconds from now, at most a year (not with run_at); 0 is an ordinary create' });
-const RunAtSchema = isoTimeInRange.meta({
+const RunAtSchema = /* @__PURE__ */ isoTimeInRange.meta({
   description: 'Start at this time (not with delay_ms): SCHEDULED until then; a time not in the future is an ordinary create',
   example: '2026-01-01T12:00:00.000Z',
 });
@@ -70,7 +78,7 @@ const RunAtSchema = isoTimeInRange.meta({
 /** Longest callback_url: room for a token in it, and still a page of 100 list items fits in a Lambda answer. */
 export const CALLBACK_URL_MAX_LENGTH = 1024;
 
-export const CallbackUrlSchema = z
+export const CallbackUrlSchema = /* @__PURE__ */ z
   .url({ protocol: /^https?$/, error: 'must be an http or https URL' })
   .max(CALLBACK_URL_MAX_LENGTH, `must be at most ${CALLBACK_URL_MAX_LENGTH} characters`)
   // ASCII only, so that its length is its size: other characters are percent-encoded (and host names punycode).
@@ -82,7 +90,7 @@ export const CallbackUrlSchema = z
   });
 
 /** The fields of a create, without the checks across fields (which an extended schema adds again, see `withSchedule`). */
-export const CreateTaskFields = z.strictObject({
+export const CreateTaskFields = /* @__PURE__ */ z.strictObject({
   type: z.string().min(1).max(100).default('emulate').meta({ description: 'A registered task type', example: 'emulate' }),
   title: TitleSchema.meta({ example: 'Resize uploaded images' }),
   description: DescriptionSchema.optional(),
@@ -102,16 +110,17 @@ export const CreateTaskFields = z.strictObject({
 });
 
 /** Adds the check that `run_at` and `delay_ms` are not both given (422 on `delay_ms`). */
+/* @__NO_SIDE_EFFECTS__ */
 const withSchedule = <S extends z.ZodType<{ run_at?: string; delay_ms?: number }>>(schema: S) =>
   schema.refine((v) => v.run_at === undefined || v.delay_ms === undefined, {
     path: ['delay_ms'],
     message: 'give either run_at or delay_ms, not both',
   });
 
-export const CreateTaskSchema = withSchedule(CreateTaskFields).meta({ id: 'CreateTask' });
+export const CreateTaskSchema = /* @__PURE__ */ withSchedule(CreateTaskFields).meta({ id: 'CreateTask' });
 export type CreateTaskInput = z.output<typeof CreateTaskSchema>;
 
-export const UpdateTaskSchema = withSchedule(
+export const UpdateTaskSchema = /* @__PURE__ */ withSchedule(
   z.strictObject({
     title: TitleSchema.optional(),
     description: DescriptionSchema.optional(),
@@ -127,7 +136,7 @@ export const UpdateTaskSchema = withSchedule(
   .meta({ id: 'UpdateTask' });
 export type UpdateTaskInput = z.output<typeof UpdateTaskSchema>;
 
-const statusList = z
+const statusList = /* @__PURE__ */ z
   .string()
   .transform((s) =>
     s
@@ -138,6 +147,7 @@ const statusList = z
   .pipe(z.array(TaskStatusSchema).min(1, 'at least one status'))
   .meta({ description: 'One status or several, comma-separated', example: 'PENDING,IN_PROGRESS' });
 
+/* @__NO_SIDE_EFFECTS__ */
 const intParam = (min: number, max: number, fallback: number) =>
   z
     .string()
@@ -146,7 +156,7 @@ const intParam = (min: number, max: number, fallback: number) =>
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
     .default(fallback);
 
-export const ListTasksQuerySchema = z
+export const ListTasksQuerySchema = /* @__PURE__ */ z
   .object({
     status: statusList.optional(),
     priority: TaskPrioritySchema.optional(),
@@ -178,9 +188,9 @@ export const ListTasksQuerySchema = z
   .meta({ id: 'ListTasksQuery' });
 export type ListTasksQuery = z.output<typeof ListTasksQuerySchema>;
 
-export const TaskIdParamsSchema = z.object({ id: TaskIdSchema });
+export const TaskIdParamsSchema = /* @__PURE__ */ z.object({ id: TaskIdSchema });
 
-export const TaskSchema = z
+export const TaskSchema = /* @__PURE__ */ z
   .object({
     id: z.uuid(),
     type: z.string(),
@@ -206,12 +216,13 @@ export const TaskSchema = z
   .meta({ id: 'Task' });
 export type Task = z.output<typeof TaskSchema>;
 
+/* @__NO_SIDE_EFFECTS__ */
 const omitted = (what: string) =>
   z.boolean().meta({
     description: `The ${what} is larger than ${formatBytes(LIST_VALUE_MAX_BYTES)} as JSON and left out here (null); GET /api/v1/tasks/{id} has it`,
   });
 
-export const TaskListItemSchema = TaskSchema.extend({
+export const TaskListItemSchema = /* @__PURE__ */ TaskSchema.extend({
   payload: PayloadSchema.nullable().meta({ description: 'Input of the task type; null when payload_omitted' }),
   payload_omitted: omitted('payload'),
   result: z.unknown().nullable().meta({ description: 'Set on COMPLETED; null when result_omitted' }),
@@ -219,7 +230,7 @@ export const TaskListItemSchema = TaskSchema.extend({
 }).meta({ id: 'TaskListItem', description: 'A task as a list shows it: a large payload or result is left out' });
 export type TaskListItem = z.output<typeof TaskListItemSchema>;
 
-export const TaskListSchema = z
+export const TaskListSchema = /* @__PURE__ */ z
   .object({
     items: z.array(TaskListItemSchema),
     total: z
@@ -235,9 +246,11 @@ export const TaskListSchema = z
   })
   .meta({ id: 'TaskList' });
 
-export const TaskStatusResponseSchema = z.object({ task_id: z.uuid(), status: TaskStatusSchema }).meta({ id: 'TaskStatusResponse' });
+export const TaskStatusResponseSchema = /* @__PURE__ */ z
+  .object({ task_id: z.uuid(), status: TaskStatusSchema })
+  .meta({ id: 'TaskStatusResponse' });
 
-export const TaskEventSchema = z
+export const TaskEventSchema = /* @__PURE__ */ z
   .object({
     from_status: TaskStatusSchema.nullable(),
     to_status: TaskStatusSchema,
@@ -251,9 +264,9 @@ export const TaskEventSchema = z
     error: z.string().nullable().meta({ description: "On the events of a failed attempt: the attempt's error; else null" }),
   })
   .meta({ id: 'TaskEvent' });
-export const TaskEventListSchema = z.object({ items: z.array(TaskEventSchema) }).meta({ id: 'TaskEventList' });
+export const TaskEventListSchema = /* @__PURE__ */ z.object({ items: z.array(TaskEventSchema) }).meta({ id: 'TaskEventList' });
 
-export const CallbackAttemptSchema = z
+export const CallbackAttemptSchema = /* @__PURE__ */ z
   .object({
     delivery_id: z.uuid().meta({ description: 'The X-Delivery-Id of the delivery: the same for every attempt of it' }),
     event: z.enum(['task.completed', 'task.failed', 'task.cancelled']),
@@ -267,16 +280,18 @@ export const CallbackAttemptSchema = z
     duration_ms: z.number().int().nullable(),
   })
   .meta({ id: 'CallbackAttempt' });
-export const CallbackAttemptListSchema = z.object({ items: z.array(CallbackAttemptSchema) }).meta({ id: 'CallbackAttemptList' });
+export const CallbackAttemptListSchema = /* @__PURE__ */ z
+  .object({ items: z.array(CallbackAttemptSchema) })
+  .meta({ id: 'CallbackAttemptList' });
 
-export const HealthSchema = z
+export const HealthSchema = /* @__PURE__ */ z
   .object({
     status: z.enum(['ok', 'error']),
     checks: z.object({ database: z.string(), queue: z.string() }),
   })
   .meta({ id: 'Health' });
 
-export const ProblemSchema = z
+export const ProblemSchema = /* @__PURE__ */ z
   .object({
     type: z.string().meta({ example: 'about:blank' }),
     title: z.string().meta({ example: 'Not Found' }),
@@ -289,7 +304,7 @@ export const ProblemSchema = z
   .meta({ id: 'Problem' });
 
 /** A create request plus an optional idempotency key: a `task_intake` message, an item of a batch create. */
-export const IntakeMessageSchema = withSchedule(
+export const IntakeMessageSchema = /* @__PURE__ */ withSchedule(
   CreateTaskFields.extend({
     idempotency_key: text(255)
       .min(1)
@@ -302,7 +317,7 @@ export type KeyedCreateInput = z.output<typeof IntakeMessageSchema>;
 /** Most tasks in one batch create. */
 export const BATCH_MAX = 100;
 
-export const CreateTaskBatchSchema = z
+export const CreateTaskBatchSchema = /* @__PURE__ */ z
   .strictObject({
     tasks: z
       .array(IntakeMessageSchema)
@@ -313,11 +328,11 @@ export const CreateTaskBatchSchema = z
   .meta({ id: 'CreateTaskBatch' });
 export type CreateTaskBatchInput = z.output<typeof CreateTaskBatchSchema>;
 
-export const TaskBatchSchema = z
+export const TaskBatchSchema = /* @__PURE__ */ z
   .object({ items: z.array(TaskSchema).meta({ description: 'The tasks, in the order of the request' }) })
   .meta({ id: 'TaskBatch' });
 
-const WaitSchema = z
+const WaitSchema = /* @__PURE__ */ z
   .string()
   .regex(/^\d{1,9}$/, 'must be a whole number of seconds')
   .transform(Number)
@@ -328,19 +343,19 @@ const WaitSchema = z
     example: '10',
   });
 
-export const WaitQuerySchema = z.object({ wait: WaitSchema }).meta({ id: 'WaitQuery' });
+export const WaitQuerySchema = /* @__PURE__ */ z.object({ wait: WaitSchema }).meta({ id: 'WaitQuery' });
 export type WaitQuery = z.output<typeof WaitQuerySchema>;
 
 /** The `tasks` message: one run of one task. */
 // Ids are compared with PostgreSQL's, which are lowercase.
-export const TaskMessageSchema = z.object({ task_id: z.uuid().toLowerCase() }).meta({ id: 'TaskMessage' });
+export const TaskMessageSchema = /* @__PURE__ */ z.object({ task_id: z.uuid().toLowerCase() }).meta({ id: 'TaskMessage' });
 
-const count = z.number().int().min(0);
-const StatusCountsSchema = z
+const count = /* @__PURE__ */ z.number().int().min(0);
+const StatusCountsSchema = /* @__PURE__ */ z
   .object({ SCHEDULED: count, NEW: count, PENDING: count, IN_PROGRESS: count, COMPLETED: count, FAILED: count, CANCELLED: count })
   .meta({ id: 'StatusCounts', description: 'Tasks in each status' });
 
-export const StatsSchema = z
+export const StatsSchema = /* @__PURE__ */ z
   .object({
     generated_at: isoTime,
     total: count.meta({ description: 'All tasks' }),
@@ -370,7 +385,7 @@ export type Stats = z.output<typeof StatsSchema>;
 
 export const BULK_ACTIONS = ['cancel', 'retry'] as const;
 
-export const BulkActionSchema = z
+export const BulkActionSchema = /* @__PURE__ */ z
   .strictObject({
     action: z.enum(BULK_ACTIONS).meta({ description: 'What to do to each task: as DELETE /api/v1/tasks/{id} or POST .../retry' }),
     ids: z
@@ -382,7 +397,7 @@ export const BulkActionSchema = z
   .meta({ id: 'BulkAction' });
 export type BulkActionInput = z.output<typeof BulkActionSchema>;
 
-export const BulkActionResultSchema = z
+export const BulkActionResultSchema = /* @__PURE__ */ z
   .object({
     action: z.enum(BULK_ACTIONS),
     succeeded: count,
@@ -401,7 +416,7 @@ export const BulkActionResultSchema = z
   .meta({ id: 'BulkActionResult' });
 export type BulkActionResult = z.output<typeof BulkActionResultSchema>;
 
-export const TaskTypeSchema = z
+export const TaskTypeSchema = /* @__PURE__ */ z
   .object({
     name: z.string(),
     description: z.string(),
@@ -419,13 +434,13 @@ export const TaskTypeSchema = z
   .meta({ id: 'TaskType' });
 export type TaskTypeItem = z.output<typeof TaskTypeSchema>;
 
-export const TaskTypeListSchema = z.object({ items: z.array(TaskTypeSchema) }).meta({ id: 'TaskTypeList' });
+export const TaskTypeListSchema = /* @__PURE__ */ z.object({ items: z.array(TaskTypeSchema) }).meta({ id: 'TaskTypeList' });
 
-export const TaskTypeParamsSchema = z.object({
+export const TaskTypeParamsSchema = /* @__PURE__ */ z.object({
   name: z.string().min(1).max(100).meta({ description: 'The name of a registered task type' }),
 });
 
-export const UpdateTaskTypeSchema = z
+export const UpdateTaskTypeSchema = /* @__PURE__ */ z
   .strictObject({
     paused: z.boolean().optional().meta({ description: 'Pause (true) or resume (false) the starting of runs' }),
     concurrency: z
@@ -441,11 +456,11 @@ export const UpdateTaskTypeSchema = z
 export type UpdateTaskTypeInput = z.output<typeof UpdateTaskTypeSchema>;
 export type TaskTypeList = z.output<typeof TaskTypeListSchema>;
 
-export const ScheduleIdParamsSchema = z.object({
+export const ScheduleIdParamsSchema = /* @__PURE__ */ z.object({
   id: z.guid({ error: 'must be a UUID' }).meta({ description: 'Schedule id', example: '5c1d0a8e-7f0e-4c52-9d1b-3a2f6e9b8c41' }),
 });
 
-const ScheduleNameSchema = z
+const ScheduleNameSchema = /* @__PURE__ */ z
   .string()
   .trim()
   .min(1, 'must not be blank')
@@ -453,7 +468,7 @@ const ScheduleNameSchema = z
   .refine(noNul, 'must not contain NUL characters')
   .meta({ description: 'Unique among the schedules', example: 'nightly-report' });
 
-const CronSchema = z
+const CronSchema = /* @__PURE__ */ z
   .string()
   .max(200, 'must be at most 200 characters')
   .superRefine((cron, ctx) => {
@@ -465,7 +480,7 @@ const CronSchema = z
     example: '30 2 * * *',
   });
 
-const TimeZoneSchema = z
+const TimeZoneSchema = /* @__PURE__ */ z
   .string()
   .max(100)
   .transform((name, ctx) => {
@@ -476,12 +491,12 @@ const TimeZoneSchema = z
   .meta({ description: 'IANA time zone that the cron expression is read in', example: 'Europe/Berlin' });
 
 /** The task a schedule creates at each due time: a create body (the schedule says when it runs). */
-export const ScheduleTaskSchema = CreateTaskFields.omit({ run_at: true, delay_ms: true }).meta({
+export const ScheduleTaskSchema = /* @__PURE__ */ CreateTaskFields.omit({ run_at: true, delay_ms: true }).meta({
   id: 'ScheduleTask',
   description: 'A task create body: the task each due time creates',
 });
 
-export const CreateScheduleSchema = z
+export const CreateScheduleSchema = /* @__PURE__ */ z
   .strictObject({
     name: ScheduleNameSchema,
     cron: CronSchema,
@@ -492,7 +507,7 @@ export const CreateScheduleSchema = z
   .meta({ id: 'CreateSchedule' });
 export type CreateScheduleInput = z.output<typeof CreateScheduleSchema>;
 
-export const UpdateScheduleSchema = z
+export const UpdateScheduleSchema = /* @__PURE__ */ z
   .strictObject({
     name: ScheduleNameSchema.optional(),
     cron: CronSchema.optional(),
@@ -504,12 +519,12 @@ export const UpdateScheduleSchema = z
   .meta({ id: 'UpdateSchedule' });
 export type UpdateScheduleInput = z.output<typeof UpdateScheduleSchema>;
 
-export const ListSchedulesQuerySchema = z
+export const ListSchedulesQuerySchema = /* @__PURE__ */ z
   .object({ limit: intParam(1, 100, 20), offset: intParam(0, 1_000_000, 0) })
   .meta({ id: 'ListSchedulesQuery' });
 export type ListSchedulesQuery = z.output<typeof ListSchedulesQuerySchema>;
 
-export const ScheduleSchema = z
+export const ScheduleSchema = /* @__PURE__ */ z
   .object({
     id: z.uuid(),
     name: z.string(),
@@ -525,15 +540,15 @@ export const ScheduleSchema = z
   .meta({ id: 'Schedule' });
 export type Schedule = z.output<typeof ScheduleSchema>;
 
-export const ScheduleListSchema = z
+export const ScheduleListSchema = /* @__PURE__ */ z
   .object({ items: z.array(ScheduleSchema), total: z.number().int(), limit: z.number().int(), offset: z.number().int() })
   .meta({ id: 'ScheduleList' });
 export const DEAD_LETTER_QUEUES = ['tasks', 'task_intake'] as const;
-export const DeadLetterQueueSchema = z
+export const DeadLetterQueueSchema = /* @__PURE__ */ z
   .enum(DEAD_LETTER_QUEUES)
   .meta({ id: 'DeadLetterQueue', description: 'The queue a dead letter came from' });
 
-export const DeadLetterSchema = z
+export const DeadLetterSchema = /* @__PURE__ */ z
   .object({
     id: z.uuid(),
     queue: DeadLetterQueueSchema,
@@ -546,7 +561,7 @@ export const DeadLetterSchema = z
   .meta({ id: 'DeadLetter' });
 export type DeadLetter = z.output<typeof DeadLetterSchema>;
 
-export const ListDeadLettersQuerySchema = z
+export const ListDeadLettersQuerySchema = /* @__PURE__ */ z
   .object({
     queue: DeadLetterQueueSchema.optional().meta({ description: 'One queue; both when absent' }),
     limit: intParam(1, 100, 20),
@@ -555,13 +570,13 @@ export const ListDeadLettersQuerySchema = z
   .meta({ id: 'ListDeadLettersQuery' });
 export type ListDeadLettersQuery = z.output<typeof ListDeadLettersQuerySchema>;
 
-export const DeadLetterListSchema = z
+export const DeadLetterListSchema = /* @__PURE__ */ z
   .object({ items: z.array(DeadLetterSchema), total: count, limit: count, offset: count })
   .meta({ id: 'DeadLetterList' });
 
-export const DeadLetterIdParamsSchema = z.object({ id: z.guid({ error: 'must be a UUID' }).toLowerCase() });
+export const DeadLetterIdParamsSchema = /* @__PURE__ */ z.object({ id: z.guid({ error: 'must be a UUID' }).toLowerCase() });
 
-export const RedriveResultSchema = z
+export const RedriveResultSchema = /* @__PURE__ */ z
   .object({
     dead_letter: DeadLetterSchema.meta({ description: 'The dead letter, now removed' }),
     task: z.union([TaskSchema, z.null()]).meta({
@@ -574,7 +589,7 @@ export type RedriveResult = z.output<typeof RedriveResultSchema>;
 /** Most dead letters one bulk redrive takes. */
 export const REDRIVE_MAX = 100;
 
-export const RedriveDeadLettersSchema = z
+export const RedriveDeadLettersSchema = /* @__PURE__ */ z
   .strictObject({
     queue: DeadLetterQueueSchema,
     ids: z
@@ -587,7 +602,7 @@ export const RedriveDeadLettersSchema = z
   .meta({ id: 'RedriveDeadLetters' });
 export type RedriveDeadLettersInput = z.output<typeof RedriveDeadLettersSchema>;
 
-export const RedriveManyResultSchema = z
+export const RedriveManyResultSchema = /* @__PURE__ */ z
   .object({
     queue: DeadLetterQueueSchema,
     succeeded: count,
