@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
@@ -7,7 +7,8 @@ import { parseArgs, promisify } from 'node:util';
 // `npm run bench:cold [-- --package <folder>] [-- --baseline <folder>] [-- --runs 5] [-- --json <file>]`: the cold start of each packaged
 // function. Packages the default stage (or takes the zips of an earlier `serverless package --package <folder>`),
 // unzips each function, and runs its module in `runs` fresh Node.js processes, as Lambda's runtime would load it
-// (NODE_OPTIONS=--enable-source-maps, the AWS SDK resolved from node_modules as the runtime provides it). What is
+// (with the NODE_OPTIONS the template gives the function, if any; the AWS SDK resolved from node_modules as the
+// runtime provides it). What is
 // measured is the module load inside the process, from just before the require() to just after it, not the process
 // start: a bare `node -e 0` takes about 100 ms on a loaded two-core machine, Lambda's runtime is started before the
 // function's code is fetched. Prints the zip size and the median load time of each function.
@@ -25,13 +26,13 @@ const { values: args } = parseArgs({
 });
 
 /** The load of one module in a fresh process, in milliseconds. */
-async function loadMs(dir: string, entry: string): Promise<number> {
+async function loadMs(dir: string, entry: string, nodeOptions: string): Promise<number> {
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(entry)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));`;
   const { stdout } = await run(process.execPath, ['-e', script], {
     cwd: dir,
     env: {
       PATH: process.env.PATH,
-      NODE_OPTIONS: '--enable-source-maps',
+      NODE_OPTIONS: nodeOptions,
       NODE_PATH: path.join(ROOT, 'node_modules'),
       AWS_REGION: 'us-east-1',
       AWS_LAMBDA_FUNCTION_NAME: 'bench',
@@ -62,6 +63,14 @@ async function main(): Promise<void> {
       });
     }
     const rows: Array<Record<string, string | number>> = [];
+    /** The NODE_OPTIONS of a function in the template of a package folder ('' when it sets none). */
+    const nodeOptionsOf = (folder: string, name: string): string => {
+      const template = path.join(folder, 'cloudformation-template-update-stack.json');
+      if (!existsSync(template)) return '';
+      const resources = JSON.parse(readFileSync(template, 'utf8')).Resources ?? {};
+      const fn = resources[`${name.charAt(0).toUpperCase()}${name.slice(1)}LambdaFunction`];
+      return String(fn?.Properties?.Environment?.Variables?.NODE_OPTIONS ?? '');
+    };
     const round = (ms: number) => Math.round(ms * 10) / 10;
     for (const zip of readdirSync(out)
       .filter((f) => f.endsWith('.zip'))
@@ -76,9 +85,16 @@ async function main(): Promise<void> {
         await run('unzip', ['-q', '-o', path.join(side.folder, zip), '-d', dir]);
         const entry = readdirSync(path.join(dir, 'functions')).find((f) => f.endsWith('.js'));
         if (entry)
-          measured.push({ ...side, dir, entry, times: [] as number[], kb: Math.round(statSync(path.join(side.folder, zip)).size / 1024) });
+          measured.push({
+            ...side,
+            dir,
+            entry,
+            nodeOptions: nodeOptionsOf(side.folder, name),
+            times: [] as number[],
+            kb: Math.round(statSync(path.join(side.folder, zip)).size / 1024),
+          });
       }
-      for (let i = 0; i < runs; i++) for (const m of measured) m.times.push(await loadMs(m.dir, `./functions/${m.entry}`));
+      for (let i = 0; i < runs; i++) for (const m of measured) m.times.push(await loadMs(m.dir, `./functions/${m.entry}`, m.nodeOptions));
       const row: Record<string, string | number> = { function: name };
       for (const m of measured) {
         row[`${m.label}zip KB`] = m.kb;
