@@ -2,10 +2,7 @@ import { httpHandler, ok } from '#lib/http/handler';
 import { redriveManyResult } from '#lib/http/problem';
 import * as routes from '#lib/http/routes';
 import { redriveDeadLetters } from '#lib/tasks/dead-letters';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(
-  routes.redriveDeadLetters,
-  async ({ body }) => ok(redriveManyResult(body.queue, await redriveDeadLetters(body))),
-  { tracing: tracingMiddleware },
+export const handler = httpHandler(routes.redriveDeadLetters, async ({ body }) =>
+  ok(redriveManyResult(body.queue, await redriveDeadLetters(body))),
 );

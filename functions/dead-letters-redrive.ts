@@ -1,8 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { redriveDeadLetter } from '#lib/tasks/dead-letters';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(routes.redriveDeadLetter, async ({ params }) => ok(await redriveDeadLetter(params.id)), {
-  tracing: tracingMiddleware,
-});
+export const handler = httpHandler(routes.redriveDeadLetter, async ({ params }) => ok(await redriveDeadLetter(params.id)));

@@ -1,13 +1,8 @@
 import { checkHealth } from '#lib/health';
 import { httpHandler } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(
-  routes.health,
-  async () => {
-    const health = await checkHealth();
-    return { statusCode: health.status === 'ok' ? 200 : 503, body: health };
-  },
-  { tracing: tracingMiddleware },
-);
+export const handler = httpHandler(routes.health, async () => {
+  const health = await checkHealth();
+  return { statusCode: health.status === 'ok' ? 200 : 503, body: health };
+});

@@ -1,13 +1,8 @@
 import { httpHandler } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { metricsText } from '#lib/tasks/metrics';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(
-  routes.metrics,
-  async () => {
-    const { contentType, body } = await metricsText();
-    return { statusCode: 200, body, headers: { 'content-type': contentType, 'cache-control': 'no-store' } };
-  },
-  { tracing: tracingMiddleware },
-);
+export const handler = httpHandler(routes.metrics, async () => {
+  const { contentType, body } = await metricsText();
+  return { statusCode: 200, body, headers: { 'content-type': contentType, 'cache-control': 'no-store' } };
+});

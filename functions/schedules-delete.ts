@@ -1,13 +1,8 @@
 import { httpHandler } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { deleteSchedule } from '#lib/tasks/schedules';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(
-  routes.deleteSchedule,
-  async ({ params }) => {
-    await deleteSchedule(params.id);
-    return { statusCode: 204 };
-  },
-  { tracing: tracingMiddleware },
-);
+export const handler = httpHandler(routes.deleteSchedule, async ({ params }) => {
+  await deleteSchedule(params.id);
+  return { statusCode: 204 };
+});

@@ -1,13 +1,8 @@
 import { httpHandler } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { triggerSchedule } from '#lib/tasks/schedules';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(
-  routes.triggerSchedule,
-  async ({ params }) => {
-    const task = await triggerSchedule(params.id);
-    return { statusCode: 201, body: task, headers: { location: `/api/v1/tasks/${task.id}` } };
-  },
-  { tracing: tracingMiddleware },
-);
+export const handler = httpHandler(routes.triggerSchedule, async ({ params }) => {
+  const task = await triggerSchedule(params.id);
+  return { statusCode: 201, body: task, headers: { location: `/api/v1/tasks/${task.id}` } };
+});

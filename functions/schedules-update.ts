@@ -1,8 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { updateSchedule } from '#lib/tasks/schedules';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(routes.updateSchedule, async ({ params, body }) => ok(await updateSchedule(params.id, body)), {
-  tracing: tracingMiddleware,
-});
+export const handler = httpHandler(routes.updateSchedule, async ({ params, body }) => ok(await updateSchedule(params.id, body)));

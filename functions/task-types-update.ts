@@ -1,8 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { updateTaskType } from '#lib/tasks/task-types';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(routes.updateTaskType, async ({ params, body }) => ok(await updateTaskType(params.name, body)), {
-  tracing: tracingMiddleware,
-});
+export const handler = httpHandler(routes.updateTaskType, async ({ params, body }) => ok(await updateTaskType(params.name, body)));

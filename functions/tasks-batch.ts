@@ -1,13 +1,8 @@
 import { httpHandler } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { createTasks } from '#lib/tasks/commands';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(
-  routes.createTaskBatch,
-  async ({ body }) => ({
-    statusCode: 201,
-    body: { items: await createTasks(body.tasks) },
-  }),
-  { tracing: tracingMiddleware },
-);
+export const handler = httpHandler(routes.createTaskBatch, async ({ body }) => ({
+  statusCode: 201,
+  body: { items: await createTasks(body.tasks) },
+}));

@@ -2,8 +2,5 @@ import { httpHandler, ok } from '#lib/http/handler';
 import { bulkActionResult } from '#lib/http/problem';
 import * as routes from '#lib/http/routes';
 import { bulkAction } from '#lib/tasks/bulk';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(routes.bulkAction, async ({ body }) => ok(bulkActionResult(body.action, await bulkAction(body))), {
-  tracing: tracingMiddleware,
-});
+export const handler = httpHandler(routes.bulkAction, async ({ body }) => ok(bulkActionResult(body.action, await bulkAction(body))));

@@ -1,6 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { retryTask } from '#lib/tasks/commands';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(routes.retryTask, async ({ params }) => ok(await retryTask(params.id)), { tracing: tracingMiddleware });
+export const handler = httpHandler(routes.retryTask, async ({ params }) => ok(await retryTask(params.id)));

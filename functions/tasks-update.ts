@@ -1,8 +1,5 @@
 import { httpHandler, ok } from '#lib/http/handler';
 import * as routes from '#lib/http/routes';
 import { updateTask } from '#lib/tasks/commands';
-import { tracingMiddleware } from '#lib/tracing';
 
-export const handler = httpHandler(routes.updateTask, async ({ params, body }) => ok(await updateTask(params.id, body)), {
-  tracing: tracingMiddleware,
-});
+export const handler = httpHandler(routes.updateTask, async ({ params, body }) => ok(await updateTask(params.id, body)));

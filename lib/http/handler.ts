@@ -49,16 +49,6 @@ export interface HttpAnswer {
 type Route<S extends InputSpec> = (req: HttpRequest<S>) => Promise<HttpAnswer>;
 type Middleware = MiddlewareObj<HttpEvent, HttpResult>;
 
-export interface HandlerOptions {
-  /**
-   * The X-Ray subsegment of each invocation (lib/tracing.ts's tracingMiddleware), for the functions whose work
-   * calls AWS (they publish to SQS or read its queues): the Tracer then records each call. It is passed in, not
-   * imported here, so that the read-only functions do not carry the X-Ray SDK: about 120 KB and 10 ms of every cold
-   * start, for a subsegment that would add nothing to the function's own segments from active tracing.
-   */
-  tracing?: () => Middleware;
-}
-
 /** The request's id (lib/request-context.ts), which the wrapper of the stack set before the stack ran. */
 const requestIdOf = (): string => requestContext()?.request_id ?? randomUUID();
 
@@ -98,12 +88,12 @@ const problemErrors = (): Middleware => ({
 });
 
 /**
- * Wraps the handler of a route of the manifest (`ROUTES.getTask`) in the service's middy stack, in middy's order:
- * the X-Ray subsegment (lib/tracing.ts), header normalisation, the logger's context, the secrets (lib/secrets.ts),
+ * Wraps the handler of a route of the manifest (`routes.getTask`) in the service's middy stack, in middy's order:
+ * header normalisation, the logger's context, the secrets (lib/secrets.ts),
  * the API key, the JSON body (its checks, @middy/http-json-body-parser, the checks of its values), zod validation,
  * and the problem+json error handler last (its onError runs first).
  */
-export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>, options: HandlerOptions = {}) {
+export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>) {
   const core = async (event: HttpEvent, _context: Context): Promise<HttpResult> => {
     const requestId = requestIdOf();
     const input = validated.get(event);
@@ -116,9 +106,7 @@ export function httpHandler<S extends InputSpec>(spec: S, route: Route<S>, optio
     };
   };
 
-  const stack = middy<HttpEvent, HttpResult>(core);
-  if (options.tracing) stack.use(options.tracing());
-  stack
+  const stack = middy<HttpEvent, HttpResult>(core)
     .use(httpHeaderNormalizer())
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(secretsMiddleware());
