@@ -4,14 +4,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 
-// `npm run bench:cold [-- --package <folder>] [-- --baseline <folder>] [-- --runs 5] [-- --json <file>]`: the cold start of each packaged
-// function. Packages the default stage (or takes the zips of an earlier `serverless package --package <folder>`),
-// unzips each function, and runs its module in `runs` fresh Node.js processes, as Lambda's runtime would load it
-// (with the NODE_OPTIONS the template gives the function, if any; the AWS SDK resolved from node_modules as the
-// runtime provides it). What is
-// measured is the module load inside the process, from just before the require() to just after it, not the process
-// start: a bare `node -e 0` takes about 100 ms on a loaded two-core machine, Lambda's runtime is started before the
-// function's code is fetched. Prints the zip size and the median load time of each function.
+// `npm run bench:cold [-- --package <folder>] [-- --baseline <folder>] [-- --runs 5] [-- --instructions]
+// [-- --json <file>]`: the cold start of each packaged function. Packages the default stage (or takes the zips of an
+// earlier `serverless package --package <folder>`), unzips each function, and runs its module in `runs` fresh
+// Node.js processes, as Lambda's runtime would load it (with the NODE_OPTIONS the template gives the function, if
+// any; the AWS SDK resolved from node_modules as the runtime provides it). What is measured is the module load
+// inside the process, from just before the require() to just after it, not the process start: a bare `node -e 0`
+// takes about 100 ms on a loaded two-core machine, Lambda's runtime is started before the function's code is
+// fetched. Prints the zip size and the median load time of each function (and with --instructions the load's CPU
+// instructions, which the machine's load does not move; valgrind must be installed). With --baseline, the same for
+// the zips of another package folder, measured in turn with the first.
 
 const ROOT = path.resolve(__dirname, '..');
 const run = promisify(execFile);
@@ -22,21 +24,44 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: '5' },
     json: { type: 'string' },
     baseline: { type: 'string' },
+    instructions: { type: 'boolean', default: false },
   },
 });
+
+/** The environment of a function's process: the runtime's variables, the AWS SDK from node_modules. */
+const processEnv = (nodeOptions: string) => ({
+  PATH: process.env.PATH,
+  NODE_OPTIONS: nodeOptions,
+  NODE_PATH: path.join(ROOT, 'node_modules'),
+  AWS_REGION: 'us-east-1',
+  AWS_LAMBDA_FUNCTION_NAME: 'bench',
+});
+
+/**
+ * With --instructions: the CPU instructions of the module's load, counted by valgrind's callgrind (those of a
+ * process that loads it, less those of one that loads nothing). Unlike times, the count does not move with what else
+ * the machine is doing: a change's effect shows even when the load time's noise is larger than it.
+ */
+async function loadInstructions(dir: string, entry: string, nodeOptions: string): Promise<number> {
+  const count = async (script: string) => {
+    const { stderr } = await run('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', process.execPath, '-e', script], {
+      cwd: dir,
+      env: processEnv(nodeOptions),
+      maxBuffer: 1 << 24,
+    });
+    const collected = /Collected : (\d+)/.exec(stderr);
+    if (!collected) throw new Error(`callgrind printed no count: ${stderr.slice(-500)}`);
+    return Number(collected[1]);
+  };
+  return (await count(`require(${JSON.stringify(entry)})`)) - (await count('0'));
+}
 
 /** The load of one module in a fresh process, in milliseconds. */
 async function loadMs(dir: string, entry: string, nodeOptions: string): Promise<number> {
   const script = `const t=process.hrtime.bigint();require(${JSON.stringify(entry)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6));`;
   const { stdout } = await run(process.execPath, ['-e', script], {
     cwd: dir,
-    env: {
-      PATH: process.env.PATH,
-      NODE_OPTIONS: nodeOptions,
-      NODE_PATH: path.join(ROOT, 'node_modules'),
-      AWS_REGION: 'us-east-1',
-      AWS_LAMBDA_FUNCTION_NAME: 'bench',
-    },
+    env: processEnv(nodeOptions),
   });
   return Number(stdout);
 }
@@ -100,6 +125,8 @@ async function main(): Promise<void> {
         row[`${m.label}zip KB`] = m.kb;
         row[`${m.label}load ms (median)`] = round(median(m.times));
         row[`${m.label}min ms`] = round(Math.min(...m.times));
+        if (args.instructions)
+          row[`${m.label}M instructions`] = Math.round((await loadInstructions(m.dir, `./functions/${m.entry}`, m.nodeOptions)) / 1e6);
       }
       rows.push(row);
     }
