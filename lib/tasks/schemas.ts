@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { TASK_PRIORITIES, TASK_STATUSES } from '#lib/model';
 import { canonicalTimeZone, cronProblem } from '#lib/tasks/cron';
-import { formatBytes, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
+import { formatBytes, formatCount, LIST_VALUE_MAX_BYTES } from '#lib/tasks/limits';
 
 // The schemas are marked pure (`/* @__PURE__ */`) and their helpers free of side effects: the bundler then drops
 // the ones a function does not use, which it must otherwise keep and build at every cold start (zod's methods
@@ -237,7 +237,7 @@ export const TaskListSchema = /* @__PURE__ */ z
       .number()
       .int()
       .meta({
-        description: `The tasks matching the filters (all pages). Exact when \`total_exact\`; otherwise at least this many: a search or a time range is counted up to ${TOTAL_COUNT_CAP.toLocaleString('en')}`,
+        description: `The tasks matching the filters (all pages). Exact when \`total_exact\`; otherwise at least this many: a search or a time range is counted up to ${formatCount(TOTAL_COUNT_CAP)}`,
       }),
     total_exact: z.boolean().meta({ description: 'Whether `total` is the exact count (else a lower bound)' }),
     limit: z.number().int(),
