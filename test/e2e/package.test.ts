@@ -552,6 +552,17 @@ describe('serverless package of the default stage (the cloud template, without A
       expect(JSON.parse(got.body)).toMatchObject({ id, status: 'COMPLETED', priority: 'HIGH' });
     }, 120_000);
 
+    it('maps a stack trace of a packaged function to the TypeScript file and line, reading its source map only then', async () => {
+      // Not an API Gateway event at all: the handler's own code throws before the middy stack runs.
+      const thrown = await fns.tasksGet?.invoke(null).then(
+        () => undefined,
+        (err: Error) => err.message,
+      );
+      expect(thrown).toMatch(/TypeError/);
+      expect(thrown).toMatch(/lib\/http\/handler\.ts:\d+:\d+/);
+      expect(thrown).not.toMatch(/tasks-get\.js:\d+:\d+/);
+    });
+
     it('intake creates a task from an SQS batch, publishing it to the queue of its priority', async () => {
       const key = `intake-${randomBytes(4).toString('hex')}`;
       const event = {
