@@ -558,7 +558,7 @@ export const metrics = route(
       exactPath: true,
       summary: 'Metrics in the Prometheus text format',
       description:
-        'Tasks created and finished by type and status, run times of attempts and HTTP request latencies (histograms), HTTP requests by route and status, and, read at each scrape, tasks by status and the depth and dead letters of each queue. Counters and histograms are those of the process that answers: locally every function runs in one process; deployed stages publish the same figures, under the same names, as CloudWatch metrics.',
+        'Tasks created and finished by type and status, run times of attempts and HTTP request latencies (histograms), HTTP requests by route and status, and, read at each scrape, tasks by status and the depth and dead letters of each queue. Counters and histograms are those of the process that answers: locally every function runs in one process. Deployed stages answer the gauges only: their counters and histograms are CloudWatch metrics, under the same names.',
       tags: ['service'],
       responses: { 200: { description: 'The metrics', content: { 'text/plain': { schema: z.string() } } }, ...E503 },
     }) as const satisfies RouteSpec,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resetConfig } from '#lib/config';
-import { METRICS } from '#lib/metrics';
+import { METRICS, prometheusText } from '#lib/metrics';
 import { processTaskMessage } from '#lib/tasks/processor';
 import { handler as metrics } from '../../functions/metrics';
 import { handler as notFound } from '../../functions/not-found';
@@ -126,13 +126,22 @@ describe('on Lambda, the same figures as CloudWatch metrics (EMF)', () => {
     resetConfig();
   });
 
-  it('writes EMF lines whose metric names and dimensions are those of the Prometheus metrics', async () => {
+  it('writes EMF lines whose metric names and dimensions are those of the Prometheus metrics, and counts nothing in the container', async () => {
+    const counted = async () => {
+      const text = (await prometheusText()).body;
+      return parseProm(text)
+        .samples.filter((x) => x.name === 'tasks_created_total' && x.labels.type === 'checksum')
+        .reduce((n, x) => n + x.value, 0);
+    };
+    const before = await counted();
     process.env.AWS_LAMBDA_FUNCTION_NAME = 'async-task-service-test-tasksCreate';
     delete process.env.IS_OFFLINE;
     resetConfig();
     const made = await invoke(create, createEvent({ title: 'emf', type: 'checksum', payload: { text: 'b' } }));
     await processTaskMessage(JSON.stringify({ task_id: made.body.id }));
     output.release();
+    // On Lambda the counters go to CloudWatch alone: the process's registry (what /metrics answers) is unchanged.
+    expect(await counted()).toBe(before);
 
     const emf = output.entries().filter((l) => l._aws);
     const byName = new Map<string, Record<string, unknown>>();
