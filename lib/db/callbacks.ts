@@ -71,11 +71,13 @@ export async function recordAttempt(ex: Executor, o: AttemptOutcome): Promise<vo
 
 /** Milliseconds until the next pending delivery is due (0 when one is due now), or undefined when none is pending. */
 export async function nextDeliveryDueInMs(ex: Executor): Promise<number | undefined> {
+  // Not greatest(0, ...) in SQL, which skips a NULL: with nothing pending it would answer 0, "due now", and the
+  // sender would poll in a busy loop while the service stands idle.
   const res = await ex.execute<{ ms: string | null }>(sql`
-    SELECT greatest(0, extract(epoch FROM min(next_attempt_at) - now()) * 1000) AS ms
+    SELECT extract(epoch FROM min(next_attempt_at) - now()) * 1000 AS ms
     FROM callback_deliveries WHERE state = 'pending'`);
   const ms = res.rows[0]?.ms;
-  return ms == null ? undefined : Number(ms);
+  return ms == null ? undefined : Math.max(0, Number(ms));
 }
 
 /** The callback attempts of a task, oldest first, with their delivery's id and event. */

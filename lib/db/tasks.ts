@@ -126,11 +126,13 @@ export async function releaseDueTasks(ex: Executor, limit: number, availableInMs
 
 /** Milliseconds until the next SCHEDULED task is due (0 when one is due already), or null when none is scheduled. */
 export async function msUntilNextRelease(ex: Executor): Promise<number | null> {
+  // Not GREATEST(0, ...) in SQL, which skips a NULL: with nothing scheduled it would answer 0, "due now", and the
+  // releaser would poll in a busy loop while the service stands idle.
   const result = await ex.execute<{ ms: number | null }>(sql`
-    SELECT GREATEST(0, EXTRACT(EPOCH FROM min(run_at) - clock_timestamp()) * 1000)::float8 AS ms FROM tasks
+    SELECT (EXTRACT(EPOCH FROM min(run_at) - clock_timestamp()) * 1000)::float8 AS ms FROM tasks
     WHERE status = ANY(${fromOf(MOVES.release)}) AND run_at IS NOT NULL AND started_at IS NULL AND finished_at IS NULL`);
   const ms = result.rows[0]?.ms;
-  return ms == null ? null : Number(ms);
+  return ms == null ? null : Math.max(0, Number(ms));
 }
 
 /** The task with this idempotency key, if any. */
