@@ -11,7 +11,7 @@ import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import PgBoss from 'pg-boss';
-import { config, resetConfig } from '#lib/config';
+import { config, parseConfig, resetConfig } from '#lib/config';
 import { createDb, type Db } from '#lib/db/client';
 import { migrateDatabase } from '#lib/db/migrate';
 import { deleteOutboxRows } from '#lib/db/outbox';
@@ -22,12 +22,25 @@ import { encodeListCursor } from '#lib/tasks/schemas';
 import { waitUntil, withTimeout } from '#lib/time';
 import { createDatabase, dropDatabase } from '#local/pg-admin';
 import { captureOutput, freePort, startBridgeProcess, startOffline, stopTree, waitForHttp } from '#local/process-tree';
-import { usageSampler } from './procs';
+import {
+  type CpuSnapshot,
+  cpuBetween,
+  cpuOf,
+  cpuSnapshot,
+  machineBusyMs,
+  type ProcessClass,
+  peakRss,
+  RABBITMQ_PROCESSES,
+  REDIS_PROCESSES,
+  resetPeakRss,
+} from './procs';
 import { CREATED_TITLE, deleteCreatedTasks, ensureScaleDatabase, SCALE_SEARCH, SCALE_TASKS } from './scale-db';
 
-// `npm run bench [-- --quick] [-- --cpu-prof] [-- --only=api,pipeline,latency,pgboss,bullmq,sql,scale]`:
+// `npm run bench [-- --quick] [-- --cpu-prof] [-- --only=api,pipeline,latency,pgboss,bullmq,sql,real,scale]`:
 // runs every measurement side by side on the machine's PostgreSQL, RabbitMQ and Redis, prints one table and
-// writes it as JSON under bench/results/. Compare ratios within one run: absolute numbers move with the machine.
+// writes it as JSON under bench/results/. The machine is shared: the throughput drains of all systems run in
+// interleaved rounds, so that load coming and going falls on all of them alike, and each ratio is the median of
+// its per-round values, with its spread.
 
 const ROOT = path.resolve(__dirname, '..');
 const RESULTS = path.join(ROOT, 'bench/results');
@@ -42,55 +55,71 @@ const { values: args } = parseArgs({
 });
 const QUICK = args.quick === true;
 const STAMP = new Date().toISOString().replace(/[:.]/g, '-');
-const ONLY = new Set((args.only ?? 'api,pipeline,latency,pgboss,bullmq,sql,scale').split(',').map((s) => s.trim()));
+const ONLY = new Set((args.only ?? 'api,pipeline,latency,pgboss,bullmq,sql,real,scale').split(',').map((s) => s.trim()));
 
 const SERVER_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
-/** Most jobs pg-boss may hold at once (batch size times workers): a tenth of the full run's backlog. */
+/** Most jobs pg-boss may hold at once (batch size times workers): a tenth of the backlog. */
 const PG_BOSS_MAX_FETCHED = 1_000;
+/** The service's defaults (lib/config.ts): the real workload runs with them. */
+const DEFAULTS = parseConfig({});
 
 const S = {
   /**
-   * Slots (messages in hand) and messages per invocation of the bridge: 160 slots in invocations of 10, as the
-   * 16 invocations of 10 that did best of 8 x 10, 16 x 10 and 8 x 25 when the bridge ran batches in lanes.
+   * Slots (messages in hand) and messages per invocation of the bridge for the zero-length drains: 160 slots in
+   * invocations of 10, as the 16 invocations of 10 that did best of 8 x 10, 16 x 10 and 8 x 25.
    */
   slots: 160,
   batchSize: 10,
-  /** Clients of the SQL ceiling: the three statements of a task, autocommit, on 8 connections. */
-  sqlClients: 8,
-  /** The backlog compared with pg-boss, BullMQ and the SQL ceiling. */
+  /** Interleaved rounds of the throughput drains (each system once a round). */
+  rounds: QUICK ? 3 : 5,
+  /** The backlog of each throughput drain. */
   backlog: 10_000,
   /**
-   * Tasks drained before the measured runs, on each queue: the processor's connections open and its code compiled
-   * by the JIT (CPU per task falls by a third over the first ~20,000). pg-boss gets its warm-up from the grid.
+   * Tasks drained before the measured runs, on each queue and by BullMQ: connections open and code compiled by the
+   * JIT (the processor's CPU per task falls by a third over the first ~20,000). pg-boss gets its warm-up from the grid.
    */
   warmUp: QUICK ? 2_000 : 5_000,
-  /** Backlogs of the RabbitMQ pipeline, for throughput and memory as N grows. */
-  rabbitSeries: QUICK ? [1_000, 10_000] : [1_000, 10_000, 50_000],
+  /** Further backlogs of the RabbitMQ pipeline (after the rounds), for memory as N grows. */
+  rabbitSeries: QUICK ? [1_000] : [1_000, 50_000],
+  /** The SQL ceiling: the three state changes of a task, this many rows a statement, on this many clients. */
+  sqlClients: 8,
+  sqlBatch: 100,
+  sqlSeconds: QUICK ? 3 : 5,
+  /** How long everything stands idle before the rounds, to check that nothing the benchmark started burns CPU. */
+  idleSeconds: 3,
   apiConnections: 16,
   apiSeconds: QUICK ? 4 : 10,
-  sqlSeconds: QUICK ? 3 : 8,
   idleSamples: QUICK ? 60 : 200,
   loadRate: 200,
   loadSeconds: QUICK ? 4 : 10,
-  // pg-boss: the best of these batch sizes and worker counts. Its workers fetch at most every 0.5 s, so a grid
-  // entry takes at most PG_BOSS_MAX_FETCHED jobs at once: more would hand it the whole backlog in one fetch.
+  // pg-boss: the best of these batch sizes and worker counts, holding at most PG_BOSS_MAX_FETCHED jobs at once (more
+  // would hand it the whole backlog in one fetch). A pg-boss worker fetches at most once per polling interval (0.5 s
+  // at least) unless it is notified, so polled it can do no more than batch x workers / 0.5 s; with `refetch` the
+  // handler notifies its own worker after a full batch (pg-boss's notifyWorker), which then fetches again at once.
   pgBossGrid: (QUICK
     ? [
-        { batchSize: 100, workers: 8 },
-        { batchSize: 500, workers: 2 },
+        { batchSize: 500, workers: 2, refetch: false },
+        { batchSize: 20, workers: 8, refetch: true },
+        { batchSize: 100, workers: 8, refetch: true },
       ]
     : [
-        { batchSize: 50, workers: 4 },
-        { batchSize: 100, workers: 4 },
-        { batchSize: 100, workers: 8 },
-        { batchSize: 250, workers: 4 },
-        { batchSize: 500, workers: 2 },
+        { batchSize: 100, workers: 4, refetch: false },
+        { batchSize: 100, workers: 8, refetch: false },
+        { batchSize: 500, workers: 2, refetch: false },
+        { batchSize: 20, workers: 8, refetch: true },
+        { batchSize: 50, workers: 4, refetch: true },
+        { batchSize: 100, workers: 8, refetch: true },
       ]
   ).filter((g) => g.batchSize * g.workers <= PG_BOSS_MAX_FETCHED),
   bullConcurrency: 100,
+  /**
+   * The real workload: tasks of 1 s with the service's default settings (its slots: WORKER_CONCURRENCY), pg-boss
+   * and BullMQ running as many 1 s jobs at once. Each round drains it once on each system (about 35 s each).
+   */
+  real: { tasks: 1_000, taskMs: 1_000, slots: DEFAULTS.WORKER_CONCURRENCY, rounds: QUICK ? 1 : 3 },
   /** The scale step: reads by this many clients for this long each, against 1,000,000 tasks. */
   scaleClients: 8,
   scaleSeconds: QUICK ? 5 : 10,
@@ -131,6 +160,14 @@ function percentile(sorted: number[], p: number): number {
   return sorted[i] as number;
 }
 
+/** The median; of an even count, the mean of the middle two. */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  if (s.length === 0) return Number.NaN;
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
 function log(line: string) {
   process.stderr.write(`${line}\n`);
 }
@@ -146,10 +183,12 @@ let pool: pg.Pool;
 /** The service's own database handle, for its task insert. */
 let tasksDb: Db;
 let databaseUrl: string;
+let databaseName: string;
 
 async function createBenchDatabase(): Promise<void> {
-  const name = `bench_${randomBytes(5).toString('hex')}`;
-  databaseUrl = await createDatabase(SERVER_URL, name);
+  databaseName = `bench_${randomBytes(5).toString('hex')}`;
+  databaseUrl = await createDatabase(SERVER_URL, databaseName);
+  const name = databaseName;
   cleanups.push(() => dropDatabase(SERVER_URL, name));
   await migrateDatabase(databaseUrl);
   // This process's own queue clients (publishing backlogs, purging) take their settings from the config.
@@ -164,7 +203,7 @@ async function createBenchDatabase(): Promise<void> {
 }
 
 async function resetTables(): Promise<void> {
-  await pool.query('TRUNCATE tasks, task_events, outbox, queue_messages');
+  await pool.query('TRUNCATE tasks, task_events, outbox, queue_messages CASCADE');
   await pool.query('VACUUM ANALYZE tasks, task_events, outbox, queue_messages');
 }
 
@@ -173,7 +212,7 @@ async function resetTables(): Promise<void> {
  * service's own insert (which also writes each task's outbox row), then the outbox rows deleted, as the service
  * deletes them once it has published. The caller publishes the messages.
  */
-async function insertPendingTasks(n: number): Promise<string[]> {
+async function insertPendingTasks(n: number, payload: Record<string, unknown> = PAYLOAD): Promise<string[]> {
   const ids: string[] = [];
   for (let i = 0; i < n; i += 1_000) {
     const list = Array.from({ length: Math.min(1_000, n - i) }, () => ({
@@ -182,7 +221,7 @@ async function insertPendingTasks(n: number): Promise<string[]> {
       title: 'bench',
       description: null,
       priority: 'MEDIUM' as const,
-      payload: PAYLOAD,
+      payload,
       max_attempts: config().DEFAULT_MAX_ATTEMPTS,
       timeout_ms: null,
       idempotency_key: null,
@@ -208,6 +247,59 @@ async function runSpan(): Promise<{ first: number; last: number }> {
 
 const countStatus = async (status: string): Promise<number> =>
   (await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM tasks WHERE status = $1', [status])).rows[0]?.n ?? 0;
+
+/** Waits until `n` tasks are COMPLETED, asking every 250 ms (the same for every system: the asking costs all alike). */
+const drained = (what: string, n: number, timeoutMs = Math.max(120_000, n * 10)) =>
+  waitUntil(what, async () => (await countStatus('COMPLETED')) >= n, timeoutMs, 250);
+
+// ---------------------------------------------------------------------------------------------------------------
+// CPU per task: every process a system uses, read from /proc before and after its drain.
+
+/** What a drain's CPU time is split into, ms per task: our node processes or the benchmark's own, and the servers. */
+type CpuParts = Partial<Record<'offline' | 'bridge' | 'bench' | 'postgres' | 'rabbitmq' | 'redis', number>>;
+
+interface CpuUse {
+  /** CPU time per task over every process the system uses, ms. */
+  cpu_ms_per_task: number;
+  cpu_parts_ms_per_task: CpuParts;
+  /** The whole machine's busy cores during the drain (all processes, others' work included): how loaded it was. */
+  machine_busy_cores: number;
+}
+
+/**
+ * Opens a CPU window: the processes of `classes` (and with `inProcess`, this process: the pg-boss and BullMQ
+ * clients run here) from now until `close`.
+ */
+function cpuWindow(classes: Partial<Record<keyof CpuParts, ProcessClass>>, inProcess: boolean) {
+  const before = cpuSnapshot();
+  const self = process.cpuUsage();
+  const busy = machineBusyMs();
+  const t0 = Date.now();
+  return {
+    /** Closes the window over `n` tasks; `extra` adds CPU read otherwise from the closing snapshot (ms, whole drain). */
+    close(n: number, extra: (after: CpuSnapshot) => CpuParts = () => ({})): CpuUse {
+      const after = cpuSnapshot();
+      const ms: CpuParts = {};
+      for (const [name, cls] of Object.entries(classes) as Array<[keyof CpuParts, ProcessClass]>) {
+        ms[name] = cpuBetween(before, after, cls);
+      }
+      if (inProcess) {
+        const u = process.cpuUsage(self);
+        ms.bench = (u.user + u.system) / 1000;
+      }
+      Object.assign(ms, extra(after));
+      const parts = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, round(v / n, 3)])) as CpuParts;
+      const total = Object.values(ms).reduce((a, b) => a + b, 0);
+      return {
+        cpu_ms_per_task: round(total / n, 3),
+        cpu_parts_ms_per_task: parts,
+        machine_busy_cores: round((machineBusyMs() - busy) / Math.max(1, Date.now() - t0), 2),
+      };
+    },
+  };
+}
+
+const postgresProcesses = (): ProcessClass => ({ postgres: databaseName });
 
 // ---------------------------------------------------------------------------------------------------------------
 // serverless-offline and the bridge.
@@ -244,6 +336,7 @@ async function startService(driver: 'postgres' | 'rabbitmq', url = databaseUrl):
     HTTP_PORT: String(httpPort),
     LAMBDA_PORT: String(lambdaPort),
     HTTP_HOST: '127.0.0.1',
+    // The bridge's settings for the zero-length drains (the real workload and the latency run take the defaults).
     WORKER_CONCURRENCY: String(S.slots),
     WORKER_BATCH_SIZE: String(S.batchSize),
     OUTBOX_INTERVAL_MS: '60000',
@@ -252,7 +345,7 @@ async function startService(driver: 'postgres' | 'rabbitmq', url = databaseUrl):
   const child = startOffline(env, dir);
   children.add(child);
   const output = captureOutput(child);
-  log(`  serverless-offline pid ${child.pid}`);
+  log(`  serverless-offline (${driver}) pid ${child.pid}`);
   const baseUrl = `http://127.0.0.1:${httpPort}`;
   try {
     await waitForHttp(`${baseUrl}/health`, 120_000, child);
@@ -270,8 +363,13 @@ async function stopService(o: Offline): Promise<void> {
   children.delete(o.child);
 }
 
-async function startBridge(o: Offline, profileName?: string) {
-  const bridge = await startBridgeProcess(o.env, { profileDir: profileName ? profileDir(profileName) : undefined });
+/** The bridge's settings as the service has them by default: the benchmark's own unset. */
+const DEFAULT_BRIDGE = { WORKER_CONCURRENCY: undefined, WORKER_BATCH_SIZE: undefined, OUTBOX_INTERVAL_MS: undefined };
+
+async function startBridge(o: Offline, { profileName, env = {} }: { profileName?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const merged = { ...o.env, ...env };
+  for (const [k, v] of Object.entries(env)) if (v === undefined) delete merged[k];
+  const bridge = await startBridgeProcess(merged, { profileDir: profileName ? profileDir(profileName) : undefined });
   children.add(bridge.child);
   return {
     ...bridge,
@@ -294,55 +392,72 @@ async function publishTasks(o: Offline, ids: string[]): Promise<void> {
 
 const purgeQueue = (o: Offline) => o.queue.purge('tasks');
 
-interface PipelineRow {
-  queue: 'embedded' | 'rabbitmq';
+type Queued = 'embedded' | 'rabbitmq';
+const queueOf = (o: Offline): Queued => (o.env.QUEUE_DRIVER === 'postgres' ? 'embedded' : 'rabbitmq');
+
+interface Drain extends CpuUse {
   n: number;
   tasks_per_s: number;
   seconds: number;
-  peak_rss_mb: { offline: number; bridge: number };
-  /** CPU time of serverless-offline and of the bridge per task (less noisy than throughput on a shared machine). */
-  cpu_ms_per_task: { offline: number; bridge: number };
 }
 
-/** Drains a backlog of `n` zero-length tasks through the queue, the bridge and the processor to COMPLETED. */
-async function pipelineRun(o: Offline, n: number, profileName?: string): Promise<PipelineRow> {
+interface PipelineRow extends Drain {
+  queue: Queued;
+  /** Peak RSS of serverless-offline (its whole process group) and of the bridge during the drain. */
+  peak_rss_mb: { offline: number; bridge: number };
+}
+
+/**
+ * Drains a backlog of `n` tasks through the queue, the bridge and the processor to COMPLETED. The CPU window opens
+ * before the bridge starts, for serverless-offline and the servers, and for the bridge when it says it consumes
+ * (its own start, loading its code, is not the tasks' cost).
+ */
+async function pipelineRun(
+  o: Offline,
+  n: number,
+  { payload = PAYLOAD, profileName, env }: { payload?: Record<string, unknown>; profileName?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<PipelineRow> {
   await resetTables();
   await purgeQueue(o);
-  const ids = await insertPendingTasks(n);
+  const ids = await insertPendingTasks(n, payload);
   await publishTasks(o, ids);
-  const bridge = await startBridge(o, profileName);
+  const queue = queueOf(o);
+  resetPeakRss(o.child.pid);
+  const window = cpuWindow(
+    {
+      offline: { groups: [o.child.pid] },
+      postgres: postgresProcesses(),
+      ...(queue === 'rabbitmq' ? { rabbitmq: RABBITMQ_PROCESSES } : {}),
+    },
+    false,
+  );
+  const bridge = await startBridge(o, { profileName, env });
   const consuming = Date.now();
-  const sampler = usageSampler({ offline: o.child.pid, bridge: bridge.child.pid });
-  let usage: ReturnType<typeof sampler.stop> = { peak: {}, cpuMs: {} };
+  const bridgeGroup: ProcessClass = { groups: [bridge.child.pid] };
+  const bridgeAtStart = cpuOf(cpuSnapshot(), bridgeGroup);
+  let cpu: CpuUse;
+  let rss: PipelineRow['peak_rss_mb'];
   try {
-    await waitUntil(`draining ${n} tasks`, async () => (await countStatus('COMPLETED')) >= n, Math.max(60_000, n * 10), 250);
+    await drained(`draining ${n} tasks`, n);
+    cpu = window.close(n, (after) => ({ bridge: cpuOf(after, bridgeGroup) - bridgeAtStart }));
+    rss = { offline: mb(peakRss(o.child.pid)), bridge: mb(peakRss(bridge.child.pid)) };
   } catch (err) {
     throw new Error(
       `${(err as Error).message}\n--- bridge ---\n${bridge.output().slice(-2000)}\n--- offline ---\n${o.output().slice(-2000)}`,
     );
   } finally {
-    usage = sampler.stop();
     await bridge.stop();
   }
   // From the first claim (or the bridge saying it consumes, if earlier) to the last completion.
   const span = await runSpan();
   const ms = span.last - Math.min(consuming, span.first);
-  const queue = o.env.QUEUE_DRIVER === 'postgres' ? 'embedded' : 'rabbitmq';
-  const row: PipelineRow = {
-    queue,
-    n,
-    tasks_per_s: round((n / ms) * 1000),
-    seconds: round(ms / 1000, 2),
-    peak_rss_mb: { offline: mb(usage.peak.offline ?? 0), bridge: mb(usage.peak.bridge ?? 0) },
-    cpu_ms_per_task: { offline: round((usage.cpuMs.offline ?? 0) / n, 3), bridge: round((usage.cpuMs.bridge ?? 0) / n, 3) },
-  };
+  const row: PipelineRow = { queue, n, tasks_per_s: round((n / ms) * 1000), seconds: round(ms / 1000, 2), ...cpu, peak_rss_mb: rss };
   log(
-    `  pipeline ${queue} n=${n}: ${row.tasks_per_s} tasks/s (rss offline ${row.peak_rss_mb.offline} MB, bridge ${row.peak_rss_mb.bridge} MB;` +
-      ` cpu per task offline ${row.cpu_ms_per_task.offline} ms, bridge ${row.cpu_ms_per_task.bridge} ms)`,
+    `  pipeline ${queue} n=${n}: ${row.tasks_per_s} tasks/s, CPU per task ${row.cpu_ms_per_task} ms ${JSON.stringify(row.cpu_parts_ms_per_task)}` +
+      ` (machine ${row.machine_busy_cores} cores busy; rss offline ${rss.offline} MB, bridge ${rss.bridge} MB)`,
   );
   return row;
 }
-
 // ---------------------------------------------------------------------------------------------------------------
 // API through serverless-offline, against a trivial function behind the same gateway.
 
@@ -433,9 +548,32 @@ async function startLatencies(ids: string[]): Promise<number[]> {
   return rows.map((r) => Number(r.ms)).sort((a, b) => a - b);
 }
 
+/** A steady, open-loop load: S.loadRate creates per second, spread over 10 ms ticks; their create-to-start times. */
+async function loadLatencies(o: Offline): Promise<number[]> {
+  const loadIds: Promise<string>[] = [];
+  const ticks = (S.loadSeconds * 1000) / 10;
+  const perTick = S.loadRate / 100;
+  let owed = 0;
+  const started = Date.now();
+  for (let t = 0; t < ticks; t++) {
+    owed += perTick;
+    for (; owed >= 1; owed--) loadIds.push(postTask(o.baseUrl));
+    const next = started + (t + 1) * 10;
+    await sleep(Math.max(0, next - Date.now()));
+  }
+  return startLatencies(await Promise.all(loadIds));
+}
+
+/**
+ * Idle and under load with the bridge's default settings (slots, one message per invocation), as the service runs;
+ * under load also with the zero-length drains' settings (160 slots, invocations of 10), for comparison.
+ */
 async function latencyBench(o: Offline) {
   await resetTables();
-  const bridge = await startBridge(o);
+  const r = (xs: number[], p: number) => round(percentile(xs, p), 1);
+  let bridge = await startBridge(o, { env: DEFAULT_BRIDGE });
+  let idle: number[];
+  let load: number[];
   try {
     for (let i = 0; i < 20; i++) await postTask(o.baseUrl); // warm-up
     const idleIds: string[] = [];
@@ -443,35 +581,36 @@ async function latencyBench(o: Offline) {
       idleIds.push(await postTask(o.baseUrl));
       await sleep(25);
     }
-    const idle = await startLatencies(idleIds);
-    // A steady, open-loop load: S.loadRate creates per second, spread over 10 ms ticks.
-    const loadIds: Promise<string>[] = [];
-    const ticks = (S.loadSeconds * 1000) / 10;
-    const perTick = S.loadRate / 100;
-    let owed = 0;
-    const started = Date.now();
-    for (let t = 0; t < ticks; t++) {
-      owed += perTick;
-      for (; owed >= 1; owed--) loadIds.push(postTask(o.baseUrl));
-      const next = started + (t + 1) * 10;
-      await sleep(Math.max(0, next - Date.now()));
-    }
-    const load = await startLatencies(await Promise.all(loadIds));
-    const r = (xs: number[], p: number) => round(percentile(xs, p), 1);
-    const result = {
-      idle_p50: r(idle, 50),
-      idle_p99: r(idle, 99),
-      load_p50: r(load, 50),
-      load_p99: r(load, 99),
-      idle_samples: idle.length,
-      load_samples: load.length,
-      load_rate_per_s: S.loadRate,
-    };
-    log(`  latency idle p50 ${result.idle_p50} p99 ${result.idle_p99}; load p50 ${result.load_p50} p99 ${result.load_p99} ms`);
-    return result;
+    idle = await startLatencies(idleIds);
+    load = await loadLatencies(o);
   } finally {
     await bridge.stop();
   }
+  await resetTables();
+  bridge = await startBridge(o);
+  let batched: number[];
+  try {
+    for (let i = 0; i < 20; i++) await postTask(o.baseUrl); // warm-up
+    batched = await loadLatencies(o);
+  } finally {
+    await bridge.stop();
+  }
+  const result = {
+    idle_p50: r(idle, 50),
+    idle_p99: r(idle, 99),
+    load_p50: r(load, 50),
+    load_p99: r(load, 99),
+    load_batched_p50: r(batched, 50),
+    load_batched_p99: r(batched, 99),
+    idle_samples: idle.length,
+    load_samples: load.length,
+    load_rate_per_s: S.loadRate,
+  };
+  log(
+    `  latency idle p50 ${result.idle_p50} p99 ${result.idle_p99}; load p50 ${result.load_p50} p99 ${result.load_p99} ms;` +
+      ` load with ${S.slots} slots in invocations of ${S.batchSize}: p50 ${result.load_batched_p50} p99 ${result.load_batched_p99} ms`,
+  );
+  return result;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -490,10 +629,31 @@ const COMPLETE_SQL = `
   UNION ALL
   SELECT id, 'IN_PROGRESS'::task_status, 'COMPLETED'::task_status, updated_at, 'completed' FROM u`;
 
-async function pgBossRun(n: number, batchSize: number, workers: number): Promise<{ tasks_per_s: number; seconds: number }> {
+/** A competitor's job of `ms`: waited in ten steps, as the `emulate` task type does (it reports progress at each). */
+async function jobWork(ms: number): Promise<void> {
+  if (ms > 0) for (let step = 0; step < 10; step++) await sleep(ms / 10);
+}
+
+interface PgBossOptions {
+  batchSize: number;
+  workers: number;
+  /** After a full batch, wake the worker to fetch again at once instead of after its polling interval. */
+  refetch?: boolean;
+  /** How long each job runs (0: the zero-length drains). */
+  taskMs?: number;
+}
+
+/** Drains `n` jobs with pg-boss; the CPU window holds this process (pg-boss's client and handlers) and PostgreSQL. */
+async function pgBossRun(n: number, { batchSize, workers, refetch = false, taskMs = 0 }: PgBossOptions): Promise<Drain> {
   await resetTables();
   const ids = await insertPendingTasks(n);
-  const boss = new PgBoss({ connectionString: databaseUrl, schema: 'pgboss', max: workers + 2, supervise: false, schedule: false });
+  const boss = new PgBoss({
+    connectionString: databaseUrl,
+    schema: 'pgboss',
+    max: Math.min(workers + 2, 20),
+    supervise: false,
+    schedule: false,
+  });
   boss.on('error', () => {});
   await boss.start();
   const name = `bench_${randomBytes(3).toString('hex')}`;
@@ -501,40 +661,41 @@ async function pgBossRun(n: number, batchSize: number, workers: number): Promise
   for (let i = 0; i < ids.length; i += 1_000) {
     await boss.insert(ids.slice(i, i + 1_000).map((id) => ({ name, data: { task_id: id } })));
   }
+  const window = cpuWindow({ postgres: postgresProcesses() }, true);
   const first = Date.now();
-  const workerIds: string[] = [];
+  let cpu: CpuUse;
   try {
     for (let w = 0; w < workers; w++) {
-      workerIds.push(
-        await boss.work<{ task_id: string }>(name, { batchSize, pollingIntervalSeconds: 0.5 }, async (jobs) => {
-          await pool.query(COMPLETE_SQL, [jobs.map((j) => j.data.task_id)]);
-        }),
-      );
+      const id = await boss.work<{ task_id: string }>(name, { batchSize, pollingIntervalSeconds: 0.5 }, async (jobs) => {
+        await jobWork(taskMs);
+        await pool.query(COMPLETE_SQL, [jobs.map((j) => j.data.task_id)]);
+        if (refetch && jobs.length === batchSize) boss.notifyWorker(id);
+      });
     }
-    await waitUntil(`pg-boss draining ${n}`, async () => (await countStatus('COMPLETED')) >= n, Math.max(60_000, n * 10), 100);
+    await drained(`pg-boss draining ${n}`, n);
+    cpu = window.close(n);
   } finally {
     await boss.stop({ graceful: false, wait: true, timeout: 5_000 }).catch(() => {});
   }
   const ms = (await runSpan()).last - first;
   await pool.query('DROP SCHEMA pgboss CASCADE');
-  return { tasks_per_s: round((n / ms) * 1000), seconds: round(ms / 1000, 2) };
+  return { n, tasks_per_s: round((n / ms) * 1000), seconds: round(ms / 1000, 2), ...cpu };
 }
 
-async function pgBossBench(n: number) {
+/** pg-boss's best of the grid (the runs also warm it up), for the rounds. */
+async function pgBossGrid(n: number) {
   const trials = [];
-  const trialN = n;
   for (const cfg of S.pgBossGrid) {
-    const r = await pgBossRun(trialN, cfg.batchSize, cfg.workers);
-    trials.push({ ...cfg, n: trialN, tasks_per_s: r.tasks_per_s });
-    log(`  pg-boss batch ${cfg.batchSize} x ${cfg.workers} workers: ${r.tasks_per_s} tasks/s`);
+    const r = await pgBossRun(n, cfg);
+    trials.push({ batch_size: cfg.batchSize, workers: cfg.workers, refetch: cfg.refetch, n, tasks_per_s: r.tasks_per_s });
+    log(`  pg-boss batch ${cfg.batchSize} x ${cfg.workers} workers${cfg.refetch ? ', refetch' : ''}: ${r.tasks_per_s} tasks/s`);
   }
   const best = trials.reduce((a, b) => (b.tasks_per_s > a.tasks_per_s ? b : a));
-  const run = await pgBossRun(n, best.batchSize, best.workers);
-  log(`  pg-boss n=${n} (batch ${best.batchSize} x ${best.workers}): ${run.tasks_per_s} tasks/s`);
-  return { n, batch_size: best.batchSize, workers: best.workers, ...run, trials };
+  return { batchSize: best.batch_size, workers: best.workers, refetch: best.refetch, trials };
 }
 
-async function bullBench(n: number) {
+/** Drains `n` jobs with BullMQ; the CPU window holds this process (BullMQ's client and handlers), Redis and PostgreSQL. */
+async function bullRun(n: number, { concurrency, taskMs = 0 }: { concurrency: number; taskMs?: number }): Promise<Drain> {
   await resetTables();
   const ids = await insertPendingTasks(n);
   // BullMQ wants maxRetriesPerRequest: null on the connections it blocks on.
@@ -572,22 +733,24 @@ async function bullBench(n: number) {
           flush();
         });
     };
+    const window = cpuWindow({ postgres: postgresProcesses(), redis: REDIS_PROCESSES }, true);
     const first = Date.now();
     worker = new BullWorker(
       'tasks',
-      (job) =>
-        new Promise<void>((done, fail) => {
+      async (job) => {
+        await jobWork(taskMs);
+        await new Promise<void>((done, fail) => {
           pending.push({ id: job.data.task_id, done, fail });
           flush();
-        }),
-      { connection: consumer as never, prefix, concurrency: S.bullConcurrency },
+        });
+      },
+      { connection: consumer as never, prefix, concurrency },
     );
     worker.on('error', () => {});
-    await waitUntil(`BullMQ draining ${n}`, async () => (await countStatus('COMPLETED')) >= n, Math.max(60_000, n * 10), 100);
+    await drained(`BullMQ draining ${n}`, n);
+    const cpu = window.close(n);
     const ms = (await runSpan()).last - first;
-    const r = { n, concurrency: S.bullConcurrency, tasks_per_s: round((n / ms) * 1000), seconds: round(ms / 1000, 2) };
-    log(`  BullMQ n=${n}: ${r.tasks_per_s} tasks/s`);
-    return r;
+    return { n, tasks_per_s: round((n / ms) * 1000), seconds: round(ms / 1000, 2), ...cpu };
   } finally {
     await worker?.close(true).catch(() => {});
     await queue.obliterate({ force: true }).catch(() => {});
@@ -597,8 +760,39 @@ async function bullBench(n: number) {
   }
 }
 
-/** The SQL a task needs (insert, claim, complete), three autocommit statements, on `S.sqlClients` clients. */
-async function sqlCeiling() {
+// The three state changes of a task, `S.sqlBatch` tasks a statement, each with its event as the service records it.
+const CEILING_INSERT = `
+  WITH t AS (
+    INSERT INTO tasks (type, title, priority, payload, status)
+    SELECT 'emulate', 'bench', 'MEDIUM', $1::jsonb, 'PENDING' FROM generate_series(1, $2::int)
+    RETURNING id, updated_at
+  ),
+  e AS (INSERT INTO task_events (task_id, from_status, to_status, at, reason) SELECT id, NULL, 'PENDING', updated_at, 'queued' FROM t)
+  SELECT id FROM t`;
+const CEILING_CLAIM = `
+  WITH u AS (
+    UPDATE tasks SET status = 'IN_PROGRESS', started_at = now(), heartbeat_at = now(), attempts = attempts + 1, updated_at = now()
+    WHERE id = ANY($1::uuid[]) AND status = 'PENDING'
+    RETURNING id, updated_at
+  )
+  INSERT INTO task_events (task_id, from_status, to_status, at, reason)
+  SELECT id, 'PENDING', 'IN_PROGRESS', updated_at, 'started' FROM u`;
+const CEILING_COMPLETE = `
+  WITH u AS (
+    UPDATE tasks SET status = 'COMPLETED', finished_at = now(), heartbeat_at = NULL, progress = 100,
+      result = '{"slept_ms":0}'::jsonb, updated_at = now()
+    WHERE id = ANY($1::uuid[]) AND status = 'IN_PROGRESS'
+    RETURNING id, updated_at
+  )
+  INSERT INTO task_events (task_id, from_status, to_status, at, reason)
+  SELECT id, 'IN_PROGRESS', 'COMPLETED', updated_at, 'completed' FROM u`;
+
+/**
+ * The most PostgreSQL does here for the three state changes of a task (inserted PENDING, claimed, completed, each
+ * with its event), with no queue at all: `S.sqlBatch` tasks a statement, autocommit, on `S.sqlClients` clients,
+ * for `S.sqlSeconds`. It includes the insert, which the drains do not (their tasks are inserted beforehand).
+ */
+async function sqlCeiling(seconds = S.sqlSeconds): Promise<Drain & { clients: number; batch: number }> {
   await resetTables();
   const clients = await Promise.all(
     Array.from({ length: S.sqlClients }, async () => {
@@ -608,38 +802,36 @@ async function sqlCeiling() {
     }),
   );
   let done = 0;
-  const deadline = Date.now() + S.sqlSeconds * 1000;
+  const window = cpuWindow({ postgres: postgresProcesses() }, true);
   const started = Date.now();
+  const deadline = started + seconds * 1000;
+  let cpu: CpuUse;
   try {
     await Promise.all(
       clients.map(async (c) => {
         while (Date.now() < deadline) {
-          const { rows } = await c.query<{ id: string }>(
-            "INSERT INTO tasks (type, title, priority, payload, status) VALUES ('emulate', 'bench', 'MEDIUM', $1, 'PENDING') RETURNING id",
-            [JSON.stringify(PAYLOAD)],
-          );
-          const id = rows[0]?.id;
-          await c.query(
-            "UPDATE tasks SET status = 'IN_PROGRESS', started_at = now(), attempts = attempts + 1, updated_at = now() WHERE id = $1 AND status = 'PENDING'",
-            [id],
-          );
-          await c.query(
-            `UPDATE tasks SET status = 'COMPLETED', finished_at = now(), progress = 100, result = '{"slept_ms":0}'::jsonb, updated_at = now()
-             WHERE id = $1 AND status = 'IN_PROGRESS'`,
-            [id],
-          );
-          done++;
+          const { rows } = await c.query<{ id: string }>(CEILING_INSERT, [JSON.stringify(PAYLOAD), S.sqlBatch]);
+          const ids = rows.map((r) => r.id);
+          await c.query(CEILING_CLAIM, [ids]);
+          await c.query(CEILING_COMPLETE, [ids]);
+          done += ids.length;
         }
       }),
     );
+    cpu = window.close(Math.max(1, done));
   } finally {
     await Promise.all(clients.map((c) => c.end()));
   }
-  const r = { clients: S.sqlClients, tasks_per_s: round((done / (Date.now() - started)) * 1000) };
-  log(`  SQL ceiling: ${r.tasks_per_s} tasks/s`);
-  return r;
+  const ms = Date.now() - started;
+  return {
+    clients: S.sqlClients,
+    batch: S.sqlBatch,
+    n: done,
+    tasks_per_s: round((done / ms) * 1000),
+    seconds: round(ms / 1000, 2),
+    ...cpu,
+  };
 }
-
 // ---------------------------------------------------------------------------------------------------------------
 // Cost as the data grows: reads against 1,000,000 tasks, and creates there against creates on an empty database.
 
@@ -700,12 +892,6 @@ async function cursorAt(url: string, position: number): Promise<string> {
     await client.end();
   }
 }
-
-const median = (xs: number[]) =>
-  percentile(
-    [...xs].sort((a, b) => a - b),
-    50,
-  );
 
 type ScaleReadName =
   | 'gateway'
@@ -829,6 +1015,95 @@ async function scaleBench() {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Rounds, ratios and targets.
+
+type System = 'rabbitmq' | 'embedded' | 'pgboss' | 'bullmq' | 'sql_ceiling';
+type RealSystem = Exclude<System, 'sql_ceiling'>;
+const NAMES: Record<System, string> = {
+  rabbitmq: 'pipeline, RabbitMQ',
+  embedded: 'pipeline, embedded queue',
+  pgboss: 'pg-boss',
+  bullmq: 'BullMQ',
+  sql_ceiling: 'SQL ceiling',
+};
+
+type RealDrain = Drain & { slot_utilization: number };
+type Summary = { tasks_per_s: number; seconds: number; cpu_ms_per_task: number; cpu_parts_ms_per_task: CpuParts };
+
+/** Each system's medians over the rounds it ran in. */
+function summarize<K extends string>(rounds: Array<Partial<Record<K, Drain>>>): Partial<Record<K, Summary>> {
+  const out: Partial<Record<K, Summary>> = {};
+  const keys = new Set(rounds.flatMap((r) => Object.keys(r) as K[]));
+  for (const k of keys) {
+    const drains = rounds.map((r) => r[k]).filter((d): d is Drain => d !== undefined);
+    const parts = new Set(drains.flatMap((d) => Object.keys(d.cpu_parts_ms_per_task) as Array<keyof CpuParts>));
+    out[k] = {
+      tasks_per_s: round(median(drains.map((d) => d.tasks_per_s))),
+      seconds: round(median(drains.map((d) => d.seconds)), 2),
+      cpu_ms_per_task: round(median(drains.map((d) => d.cpu_ms_per_task)), 3),
+      cpu_parts_ms_per_task: Object.fromEntries(
+        [...parts].map((p) => [p, round(median(drains.map((d) => d.cpu_parts_ms_per_task[p] ?? 0)), 3)]),
+      ) as CpuParts,
+    };
+  }
+  return out;
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | null {
+  return a && b ? round(a / b, 2) : null;
+}
+
+/** The ratios of one round of the throughput drains. */
+function throughputRatios(r: Partial<Record<System, Drain>>): Record<string, number | null> {
+  const tps = (s: System) => r[s]?.tasks_per_s;
+  const cpu = (s: System) => r[s]?.cpu_ms_per_task;
+  return {
+    pipeline_rabbitmq_vs_pgboss: ratio(tps('rabbitmq'), tps('pgboss')),
+    pipeline_rabbitmq_vs_bullmq: ratio(tps('rabbitmq'), tps('bullmq')),
+    pipeline_rabbitmq_vs_sql_ceiling: ratio(tps('rabbitmq'), tps('sql_ceiling')),
+    pipeline_embedded_vs_pgboss: ratio(tps('embedded'), tps('pgboss')),
+    pipeline_embedded_vs_bullmq: ratio(tps('embedded'), tps('bullmq')),
+    pipeline_rabbitmq_vs_embedded: ratio(tps('rabbitmq'), tps('embedded')),
+    cpu_per_task_vs_pgboss: ratio(cpu('rabbitmq'), cpu('pgboss')),
+    cpu_per_task_embedded_vs_pgboss: ratio(cpu('embedded'), cpu('pgboss')),
+    cpu_per_task_vs_bullmq: ratio(cpu('rabbitmq'), cpu('bullmq')),
+  };
+}
+
+function realRatios(r: Partial<Record<RealSystem, RealDrain>>): Record<string, number | null> {
+  return {
+    slot_utilization: r.rabbitmq?.slot_utilization ?? null,
+    slot_utilization_embedded: r.embedded?.slot_utilization ?? null,
+    slot_utilization_pgboss: r.pgboss?.slot_utilization ?? null,
+    slot_utilization_bullmq: r.bullmq?.slot_utilization ?? null,
+  };
+}
+
+type Target = { what: string; value: number | null; op: '>=' | '<=' | '<'; target: number; met: boolean | null };
+
+function check(what: string, value: number | null | undefined, op: Target['op'], target: number): Target {
+  const v = value ?? null;
+  const met = v === null || Number.isNaN(v) ? null : op === '>=' ? v >= target : op === '<=' ? v <= target : v < target;
+  return { what, value: v, op, target, met };
+}
+
+/** The targets of the issue that set them: throughput, CPU, slots and latency (medians), and every spread <= 1.3. */
+function targets(r: Report): Target[] {
+  const list = [
+    check('pipeline_rabbitmq_vs_pgboss', r.ratios.pipeline_rabbitmq_vs_pgboss, '>=', 2),
+    check('pipeline_embedded_vs_pgboss', r.ratios.pipeline_embedded_vs_pgboss, '>=', 1.5),
+    check('pipeline_rabbitmq_vs_bullmq', r.ratios.pipeline_rabbitmq_vs_bullmq, '>=', 0.8),
+    check('cpu_per_task_vs_pgboss', r.ratios.cpu_per_task_vs_pgboss, '<=', 0.7),
+    check('slot_utilization', r.ratios.slot_utilization, '>=', 0.9),
+    check('slot_utilization_embedded', r.ratios.slot_utilization_embedded, '>=', 0.9),
+    check('latency_ms.idle_p50', r.latency_ms?.idle_p50, '<', 20),
+    check('latency_ms.idle_p99', r.latency_ms?.idle_p99, '<', 100),
+  ];
+  for (const [k, v] of Object.entries(r.spread)) if (v !== null) list.push(check(`spread.${k}`, v, '<=', 1.3));
+  return list.filter((t) => t.value !== null);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // Versions and the report.
 
 async function serverVersions() {
@@ -859,19 +1134,59 @@ async function serverVersions() {
   };
 }
 
-function ratio(a: number | undefined, b: number | undefined): number | null {
-  return a && b ? round(a / b, 2) : null;
-}
+const fmtParts = (p: CpuParts) =>
+  Object.entries(p)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
 
 function printTable(r: Report) {
   const lines: string[] = [];
-  const row = (what: string, value: string, note = '') => lines.push(`| ${what.padEnd(44)} | ${value.padStart(16)} | ${note}`);
+  const cell = (s: string | number, w: number, right = false) => (right ? String(s).padStart(w) : String(s).padEnd(w));
+  const row = (what: string, value: string, note = '') => lines.push(`| ${cell(what, 44)} | ${cell(value, 16, true)} | ${note}`);
   lines.push(`Benchmark ${r.at}  ${r.machine.cores} cores (${r.machine.cpu}), ${r.mode} run`);
   lines.push(
     Object.entries(r.versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(', '),
   );
+  if (r.idle_cpu_ms_per_s) {
+    lines.push(`CPU while all stood idle before the rounds, ms per s: ${fmtParts(r.idle_cpu_ms_per_s)} (the servers' include other work)`);
+  }
+  const t = r.throughput;
+  if (t) {
+    lines.push('');
+    lines.push(
+      `Throughput: backlogs of ${t.n} zero-length tasks, ${t.rounds.length} rounds interleaved (each system once a round, order rotated)`,
+    );
+    lines.push(
+      `| ${cell('system', 26)} | ${cell('tasks/s', 8, true)} | ${cell('rounds', 22)} | ${cell('CPU ms/task', 11, true)} | CPU parts, ms/task`,
+    );
+    lines.push(`|${'-'.repeat(28)}|${'-'.repeat(10)}|${'-'.repeat(24)}|${'-'.repeat(13)}|------`);
+    for (const [s, m] of Object.entries(t.median) as Array<[System, Summary]>) {
+      const each = t.rounds.map((x) => x[s]?.tasks_per_s ?? '-').join(', ');
+      lines.push(
+        `| ${cell(NAMES[s], 26)} | ${cell(m.tasks_per_s, 8, true)} | ${cell(each, 22)} | ${cell(m.cpu_ms_per_task, 11, true)} | ${fmtParts(m.cpu_parts_ms_per_task)}`,
+      );
+    }
+    const busy = t.rounds.flatMap((x) => Object.values(x).map((d) => d.machine_busy_cores));
+    lines.push(`  (the machine's busy cores during the drains, all processes: ${Math.min(...busy)} to ${Math.max(...busy)})`);
+  }
+  const w = r.real_workload;
+  if (w) {
+    lines.push('');
+    lines.push(
+      `Real workload: ${w.tasks} tasks of ${w.task_ms} ms, ${w.slots} at once (the service's default slots), ${w.rounds.length} round(s)`,
+    );
+    lines.push(
+      `| ${cell('system', 26)} | ${cell('drain s', 8, true)} | ${cell('slot utilisation', 22)} | ${cell('CPU ms/task', 11, true)} | CPU parts, ms/task`,
+    );
+    lines.push(`|${'-'.repeat(28)}|${'-'.repeat(10)}|${'-'.repeat(24)}|${'-'.repeat(13)}|------`);
+    for (const [s, m] of Object.entries(w.median) as Array<[RealSystem, Summary & { slot_utilization: number }]>) {
+      lines.push(
+        `| ${cell(NAMES[s], 26)} | ${cell(m.seconds, 8, true)} | ${cell(m.slot_utilization, 22)} | ${cell(m.cpu_ms_per_task, 11, true)} | ${fmtParts(m.cpu_parts_ms_per_task)}`,
+      );
+    }
+  }
   lines.push('');
   lines.push(`| ${'measurement'.padEnd(44)} | ${'result'.padStart(16)} | notes`);
   lines.push(`|${'-'.repeat(46)}|${'-'.repeat(18)}|------`);
@@ -886,25 +1201,46 @@ function printTable(r: Report) {
   }
   for (const p of r.pipeline) {
     row(
-      `pipeline ${p.queue}, n=${p.n}`,
+      `pipeline ${p.queue}, n=${p.n}, one run`,
       `${p.tasks_per_s} tasks/s`,
-      `peak RSS offline ${p.peak_rss_mb.offline} MB, bridge ${p.peak_rss_mb.bridge} MB; CPU per task ${p.cpu_ms_per_task.offline} + ${p.cpu_ms_per_task.bridge} ms`,
+      `peak RSS offline ${p.peak_rss_mb.offline} MB, bridge ${p.peak_rss_mb.bridge} MB; CPU per task ${p.cpu_ms_per_task} ms`,
+    );
+  }
+  if (t) {
+    for (const s of ['rabbitmq', 'embedded'] as const) {
+      const rss = t.rounds.map((x) => x[s]).filter((d): d is PipelineRow => d !== undefined);
+      if (rss.length === 0) continue;
+      row(
+        `pipeline ${s}, n=${t.n}: peak memory`,
+        `${Math.max(...rss.map((d) => d.peak_rss_mb.offline))} MB`,
+        `serverless-offline, most of the rounds; bridge ${Math.max(...rss.map((d) => d.peak_rss_mb.bridge))} MB`,
+      );
+    }
+  }
+  if (r.pgboss_grid) {
+    const g = r.pgboss_grid;
+    row(
+      'pg-boss settings',
+      `batch ${g.batch_size} x ${g.workers}`,
+      `${g.refetch ? 'refetching at once after a full batch' : 'polled'}; the best of its grid before the rounds (${g.trials
+        .map((x) => `${x.batch_size} x ${x.workers}${x.refetch ? ' refetch' : ''}: ${x.tasks_per_s}`)
+        .join(', ')})`,
     );
   }
   if (r.latency_ms) {
     const l = r.latency_ms;
-    row('create to IN_PROGRESS, idle', `p50 ${l.idle_p50} ms`, `p99 ${l.idle_p99} ms (${l.idle_samples} tasks)`);
-    row(`create to IN_PROGRESS, ${l.load_rate_per_s} creates/s`, `p50 ${l.load_p50} ms`, `p99 ${l.load_p99} ms (${l.load_samples} tasks)`);
-  }
-  if (r.pgboss)
+    row('create to IN_PROGRESS, idle', `p50 ${l.idle_p50} ms`, `p99 ${l.idle_p99} ms (${l.idle_samples} tasks; default slots)`);
     row(
-      `pg-boss, n=${r.pgboss.n}`,
-      `${r.pgboss.tasks_per_s} tasks/s`,
-      `batch ${r.pgboss.batch_size} x ${r.pgboss.workers} workers (best of the grid)`,
+      `create to IN_PROGRESS, ${l.load_rate_per_s} creates/s`,
+      `p50 ${l.load_p50} ms`,
+      `p99 ${l.load_p99} ms (${l.load_samples} tasks; default slots)`,
     );
-  if (r.bullmq) row(`BullMQ, n=${r.bullmq.n}`, `${r.bullmq.tasks_per_s} tasks/s`, `concurrency ${r.bullmq.concurrency}`);
-  if (r.sql_ceiling)
-    row('SQL ceiling (insert, claim, complete)', `${r.sql_ceiling.tasks_per_s} tasks/s`, `${r.sql_ceiling.clients} clients`);
+    row(
+      `  the same, ${S.slots} slots, invocations of ${S.batchSize}`,
+      `p50 ${l.load_batched_p50} ms`,
+      `p99 ${l.load_batched_p99} ms (the zero-length drains' settings)`,
+    );
+  }
   if (r.scale) {
     const sc = r.scale;
     const reads: Array<[string, ScaleRead]> = [
@@ -930,8 +1266,45 @@ function printTable(r: Report) {
     );
   }
   lines.push('');
-  lines.push('ratios');
-  for (const [k, v] of Object.entries(r.ratios)) lines.push(`  ${k.padEnd(36)} ${v ?? 'n/a'}`);
+  lines.push('Ratios: the median of the rounds; spread = max / min across the rounds');
+  lines.push(`| ${cell('ratio', 34)} | ${cell('median', 6, true)} | ${cell('rounds', 22)} | ${cell('spread', 6, true)} | target`);
+  lines.push(`|${'-'.repeat(36)}|${'-'.repeat(8)}|${'-'.repeat(24)}|${'-'.repeat(8)}|------`);
+  const verdicts = new Map(r.targets.map((x) => [x.what, x]));
+  const verdict = (x: Target | undefined) => (x ? `${x.op} ${x.target}: ${x.met ? 'met' : 'NOT MET'}` : '');
+  for (const [k, v] of Object.entries(r.ratios)) {
+    const each = r.rounds
+      .map((x) => x[k])
+      .filter((x) => x !== undefined && x !== null)
+      .join(', ');
+    const s = r.spread[k];
+    const sv = verdicts.get(`spread.${k}`);
+    const spreadNote = sv && !sv.met ? ` (spread ${sv.value} > 1.3: NOT MET)` : '';
+    lines.push(
+      `| ${cell(k, 34)} | ${cell(v ?? 'n/a', 6, true)} | ${cell(each || '-', 22)} | ${cell(s ?? '-', 6, true)} | ${verdict(verdicts.get(k)) || (k === 'api_vs_gateway' ? 'none' : '')}${spreadNote}`,
+    );
+  }
+  for (const k of ['latency_ms.idle_p50', 'latency_ms.idle_p99']) {
+    const x = verdicts.get(k);
+    if (x) lines.push(`| ${cell(k, 34)} | ${cell(x.value ?? 'n/a', 6, true)} | ${cell('-', 22)} | ${cell('-', 6, true)} | ${verdict(x)}`);
+  }
+  const met = r.targets.filter((x) => x.met).length;
+  lines.push('');
+  lines.push(
+    `Targets met: ${met} of ${r.targets.length}${
+      r.targets.some((x) => !x.met)
+        ? `; not met: ${r.targets
+            .filter((x) => !x.met)
+            .map((x) => `${x.what} ${x.value}`)
+            .join(', ')}`
+        : ''
+    }`,
+  );
+  if (r.throughput?.median.sql_ceiling && r.throughput.median.rabbitmq) {
+    const beat = (['rabbitmq', 'embedded'] as const).filter(
+      (s) => (r.throughput?.median[s]?.tasks_per_s ?? 0) > (r.throughput?.median.sql_ceiling?.tasks_per_s ?? 0),
+    );
+    if (beat.length) lines.push(`The SQL "ceiling" is beaten by ${beat.join(' and ')}: it is not a ceiling here.`);
+  }
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -941,15 +1314,42 @@ interface Report {
   machine: { cores: number; cpu: string; memory_gb: number; platform: string };
   versions: Record<string, string>;
   settings: typeof S;
-  api?: Awaited<ReturnType<typeof apiBench>>;
+  /** CPU of what the benchmark started and of the servers while nothing ran, ms per s (before the rounds). */
+  idle_cpu_ms_per_s?: CpuParts;
+  throughput?: {
+    n: number;
+    order: System[][];
+    rounds: Array<Partial<Record<System, Drain>>>;
+    median: Partial<Record<System, Summary>>;
+  };
+  pgboss_grid?: {
+    batch_size: number;
+    workers: number;
+    refetch: boolean;
+    trials: Array<{ batch_size: number; workers: number; refetch: boolean; n: number; tasks_per_s: number }>;
+  };
   pipeline: PipelineRow[];
+  api?: Awaited<ReturnType<typeof apiBench>>;
   latency_ms?: Awaited<ReturnType<typeof latencyBench>>;
-  pgboss?: Awaited<ReturnType<typeof pgBossBench>>;
-  bullmq?: Awaited<ReturnType<typeof bullBench>>;
-  sql_ceiling?: Awaited<ReturnType<typeof sqlCeiling>>;
+  real_workload?: {
+    tasks: number;
+    task_ms: number;
+    slots: number;
+    rounds: Array<Partial<Record<RealSystem, RealDrain>>>;
+    median: Partial<Record<RealSystem, Summary & { slot_utilization: number }>>;
+  };
   scale?: Awaited<ReturnType<typeof scaleBench>>;
+  /** Each ratio's median over the rounds (api_vs_gateway: one measurement). */
   ratios: Record<string, number | null>;
+  /** The ratios of each round: throughput, real workload (fewer rounds in --quick) and the scale step's creates. */
+  rounds: Array<Record<string, number | null>>;
+  /** Max / min of each ratio across the rounds (null with fewer than two). */
+  spread: Record<string, number | null>;
+  targets: Target[];
 }
+
+/** Rotates a list by `by`: round i starts with the i-th system, so that none always runs first or last. */
+const rotate = <T>(xs: T[], by: number): T[] => xs.map((_, i) => xs[(i + by) % xs.length] as T);
 
 async function main() {
   const started = Date.now();
@@ -967,43 +1367,158 @@ async function main() {
     settings: S,
     pipeline: [],
     ratios: {},
+    rounds: [],
+    spread: {},
+    targets: [],
   };
-
-  if (ONLY.has('pipeline')) {
-    log('embedded queue: starting serverless-offline');
-    const o = await startService('postgres');
-    await pipelineRun(o, S.warmUp);
-    report.pipeline.push(await pipelineRun(o, S.backlog));
-    await stopService(o);
+  const want = (step: string) => ONLY.has(step);
+  // One serverless-offline per queue, kept running through the rounds (starting one takes long); the bridge, pg-boss's
+  // workers and BullMQ's worker run only during their own drains.
+  let embedded: Offline | undefined;
+  let rabbit: Offline | undefined;
+  if (want('pipeline') || want('real')) {
+    log('starting serverless-offline on the embedded queue');
+    embedded = await startService('postgres');
   }
-  if (ONLY.has('pipeline') || ONLY.has('api') || ONLY.has('latency')) {
-    log('RabbitMQ: starting serverless-offline');
-    const o = await startService('rabbitmq');
-    // The pipeline first, so that its memory is the pipeline's alone.
-    if (ONLY.has('pipeline')) {
-      await pipelineRun(o, S.warmUp);
-      for (const n of S.rabbitSeries) report.pipeline.push(await pipelineRun(o, n, n === S.backlog ? 'bridge-rabbitmq' : undefined));
+  if (want('pipeline') || want('api') || want('latency') || want('real')) {
+    log('starting serverless-offline on RabbitMQ');
+    rabbit = await startService('rabbitmq');
+  }
+
+  log('warm-up');
+  let pgBoss: PgBossOptions | undefined;
+  if (want('pipeline') && embedded && rabbit) {
+    await pipelineRun(embedded, S.warmUp);
+    await pipelineRun(rabbit, S.warmUp);
+  }
+  if (want('pgboss')) {
+    const grid = await pgBossGrid(S.backlog);
+    pgBoss = grid;
+    report.pgboss_grid = { batch_size: grid.batchSize, workers: grid.workers, refetch: grid.refetch, trials: grid.trials };
+  }
+  if (want('bullmq')) await bullRun(S.warmUp, { concurrency: S.bullConcurrency });
+  if (want('sql')) await sqlCeiling(1);
+
+  // Nothing runs now: what the benchmark's own processes and the servers burn meanwhile.
+  {
+    await resetTables();
+    const idle = cpuWindow(
+      {
+        offline: { groups: [embedded?.child.pid, rabbit?.child.pid] },
+        postgres: postgresProcesses(),
+        rabbitmq: RABBITMQ_PROCESSES,
+        redis: REDIS_PROCESSES,
+      },
+      true,
+    );
+    await sleep(S.idleSeconds * 1000);
+    report.idle_cpu_ms_per_s = idle.close(S.idleSeconds).cpu_parts_ms_per_task;
+    log(`idle, CPU ms per s: ${fmtParts(report.idle_cpu_ms_per_s)}`);
+  }
+
+  const drains: Partial<Record<System, () => Promise<Drain>>> = {};
+  if (want('pipeline') && rabbit && embedded) {
+    const [r, e] = [rabbit, embedded];
+    drains.rabbitmq = () => pipelineRun(r, S.backlog, { profileName: 'bridge-rabbitmq' });
+    drains.embedded = () => pipelineRun(e, S.backlog, { profileName: 'bridge-embedded' });
+  }
+  if (pgBoss) {
+    const cfg = pgBoss;
+    drains.pgboss = () => pgBossRun(S.backlog, cfg);
+  }
+  if (want('bullmq')) drains.bullmq = () => bullRun(S.backlog, { concurrency: S.bullConcurrency });
+  if (want('sql')) drains.sql_ceiling = () => sqlCeiling();
+  const systems = Object.keys(drains) as System[];
+  if (systems.length > 0) {
+    const t: NonNullable<Report['throughput']> = { n: S.backlog, order: [], rounds: [], median: {} };
+    for (let i = 0; i < S.rounds; i++) {
+      const order = rotate(systems, i);
+      log(`round ${i + 1} of ${S.rounds}: ${order.join(', ')}`);
+      const result: Partial<Record<System, Drain>> = {};
+      for (const s of order) {
+        const d = await (drains[s] as () => Promise<Drain>)();
+        result[s] = d;
+        if (s !== 'rabbitmq' && s !== 'embedded') {
+          log(`  ${s}: ${d.tasks_per_s} tasks/s, CPU per task ${d.cpu_ms_per_task} ms ${JSON.stringify(d.cpu_parts_ms_per_task)}`);
+        }
+      }
+      t.order.push(order);
+      t.rounds.push(result);
     }
-    if (ONLY.has('api')) report.api = await apiBench(o);
-    // After the API's load, the create function's worker threads are warm, as on a system that has been running.
-    if (ONLY.has('latency')) report.latency_ms = await latencyBench(o);
-    await stopService(o);
+    t.median = summarize(t.rounds);
+    report.throughput = t;
   }
-  if (ONLY.has('pgboss')) report.pgboss = await pgBossBench(S.backlog);
-  if (ONLY.has('bullmq')) report.bullmq = await bullBench(S.backlog);
-  if (ONLY.has('sql')) report.sql_ceiling = await sqlCeiling();
-  if (ONLY.has('scale')) report.scale = await scaleBench();
 
-  const rabbit = report.pipeline.find((p) => p.queue === 'rabbitmq' && p.n === S.backlog)?.tasks_per_s;
-  const embedded = report.pipeline.find((p) => p.queue === 'embedded' && p.n === S.backlog)?.tasks_per_s;
-  report.ratios = {
-    pipeline_rabbitmq_vs_pgboss: ratio(rabbit, report.pgboss?.tasks_per_s),
-    pipeline_rabbitmq_vs_bullmq: ratio(rabbit, report.bullmq?.tasks_per_s),
-    pipeline_rabbitmq_vs_sql_ceiling: ratio(rabbit, report.sql_ceiling?.tasks_per_s),
-    pipeline_embedded_vs_pgboss: ratio(embedded, report.pgboss?.tasks_per_s),
-    api_vs_gateway: ratio(report.api?.create.requests_per_s, report.api?.gateway.requests_per_s),
-    scale_create_1m_vs_empty: report.scale?.create_ratio_1m_vs_empty ?? null,
+  if (want('pipeline') && rabbit) {
+    for (const n of S.rabbitSeries) report.pipeline.push(await pipelineRun(rabbit, n));
+  }
+  if (want('api') && rabbit) report.api = await apiBench(rabbit);
+  // After the API's load, the create function's worker threads are warm, as on a system that has been running.
+  if (want('latency') && rabbit) report.latency_ms = await latencyBench(rabbit);
+
+  if (want('real')) {
+    const { tasks, taskMs, slots } = S.real;
+    const payload = { duration_ms: taskMs, failure_rate: 0 };
+    const util = (d: Drain): RealDrain => ({ ...d, slot_utilization: round((tasks * taskMs) / (d.seconds * 1000 * slots), 3) });
+    const real: Partial<Record<RealSystem, () => Promise<Drain>>> = {};
+    if (rabbit && embedded) {
+      const [r, e] = [rabbit, embedded];
+      real.rabbitmq = () => pipelineRun(r, tasks, { payload, env: DEFAULT_BRIDGE });
+      real.embedded = () => pipelineRun(e, tasks, { payload, env: DEFAULT_BRIDGE });
+    }
+    real.pgboss = () => pgBossRun(tasks, { batchSize: 1, workers: slots, taskMs });
+    real.bullmq = () => bullRun(tasks, { concurrency: slots, taskMs });
+    const w: NonNullable<Report['real_workload']> = { tasks, task_ms: taskMs, slots, rounds: [], median: {} };
+    for (let i = 0; i < S.real.rounds; i++) {
+      const order = rotate(Object.keys(real) as RealSystem[], i);
+      log(`real workload, round ${i + 1} of ${S.real.rounds}: ${order.join(', ')}`);
+      const result: Partial<Record<RealSystem, RealDrain>> = {};
+      for (const s of order) {
+        const d = util(await (real[s] as () => Promise<Drain>)());
+        result[s] = d;
+        log(`  ${s}: ${d.seconds} s, slot utilisation ${d.slot_utilization}, CPU per task ${d.cpu_ms_per_task} ms`);
+      }
+      w.rounds.push(result);
+    }
+    const sums = summarize(w.rounds);
+    w.median = Object.fromEntries(
+      Object.entries(sums).map(([s, m]) => [
+        s,
+        { ...m, slot_utilization: round(median(w.rounds.map((x) => x[s as RealSystem]?.slot_utilization ?? Number.NaN)), 3) },
+      ]),
+    );
+    report.real_workload = w;
+  }
+
+  for (const o of [embedded, rabbit]) if (o) await stopService(o);
+  if (want('scale')) report.scale = await scaleBench();
+
+  // Each round's ratios, their medians and spreads.
+  const rounds: Array<Record<string, number | null>> = [];
+  const roundOf = (i: number) => {
+    rounds[i] ??= {};
+    return rounds[i] as Record<string, number | null>;
   };
+  report.throughput?.rounds.forEach((r, i) => {
+    Object.assign(roundOf(i), throughputRatios(r));
+  });
+  report.real_workload?.rounds.forEach((r, i) => {
+    Object.assign(roundOf(i), realRatios(r));
+  });
+  report.scale?.creates.rounds.at_1m.forEach((v, i) => {
+    roundOf(i).scale_create_1m_vs_empty = ratio(v, report.scale?.creates.rounds.empty[i]);
+  });
+  report.rounds = rounds;
+  const keys = [...new Set(rounds.flatMap((r) => Object.keys(r)))];
+  for (const k of keys) {
+    const xs = rounds.map((r) => r[k]).filter((x): x is number => typeof x === 'number');
+    report.ratios[k] = xs.length ? round(median(xs), 2) : null;
+    report.spread[k] = xs.length >= 2 ? round(Math.max(...xs) / Math.min(...xs), 2) : null;
+  }
+  // The scale step's ratio is its own medians' (as before), not the median of its rounds' ratios.
+  if (report.scale) report.ratios.scale_create_1m_vs_empty = report.scale.create_ratio_1m_vs_empty;
+  report.ratios.api_vs_gateway = ratio(report.api?.create.requests_per_s, report.api?.gateway.requests_per_s);
+  report.targets = targets(report);
 
   mkdirSync(RESULTS, { recursive: true });
   const json = `${JSON.stringify(report, null, 2)}\n`;
