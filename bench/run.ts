@@ -1463,8 +1463,8 @@ async function main() {
     const real: Partial<Record<RealSystem, () => Promise<Drain>>> = {};
     if (rabbit && embedded) {
       const [r, e] = [rabbit, embedded];
-      real.rabbitmq = () => pipelineRun(r, tasks, { payload, env: DEFAULT_BRIDGE });
-      real.embedded = () => pipelineRun(e, tasks, { payload, env: DEFAULT_BRIDGE });
+      real.rabbitmq = () => pipelineRun(r, tasks, { payload, env: DEFAULT_BRIDGE, profileName: 'bridge-real-rabbitmq' });
+      real.embedded = () => pipelineRun(e, tasks, { payload, env: DEFAULT_BRIDGE, profileName: 'bridge-real-embedded' });
     }
     real.pgboss = () => pgBossRun(tasks, { batchSize: 1, workers: slots, taskMs });
     real.bullmq = () => bullRun(tasks, { concurrency: slots, taskMs });
