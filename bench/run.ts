@@ -1272,6 +1272,7 @@ function printTable(r: Report) {
   const verdicts = new Map(r.targets.map((x) => [x.what, x]));
   const verdict = (x: Target | undefined) => (x ? `${x.op} ${x.target}: ${x.met ? 'met' : 'NOT MET'}` : '');
   for (const [k, v] of Object.entries(r.ratios)) {
+    if (v === null) continue; // a step left out by --only
     const each = r.rounds
       .map((x) => x[k])
       .filter((x) => x !== undefined && x !== null)
