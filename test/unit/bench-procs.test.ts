@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { cpuBetween, cpuSnapshot, peakRss } from '../../bench/procs';
 
 // The benchmark's CPU accounting read from /proc: what it counts for a process group and for PostgreSQL's backends.
@@ -17,7 +17,8 @@ function burn(ms: number) {
   return x;
 }
 
-const serverUrl = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+// The test run's server (test/setup/global.ts): DATABASE_URL's, or the embedded one started for the run.
+const serverUrl = inject('databaseUrl');
 const postgresVisible = [...cpuSnapshot().values()].some((p) => p.comm === 'postgres');
 
 describe('bench/procs', () => {
