@@ -12,13 +12,13 @@
  */
 export const LIST_VALUE_MAX_BYTES = 8 * 1024;
 
-/** A byte count for people: `1 MiB`, `8 KiB` or `170 bytes`. */
 /**
  * A whole number with thousands separators (1,000), for texts. Not toLocaleString: its first call loads the ICU
  * locale data, about 20 ms of the cold start of every function that builds such a text.
  */
 export const formatCount = (n: number): string => String(n).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
 
+/** A byte count for people: `1 MiB`, `8 KiB` or `170 bytes`. */
 export function formatBytes(n: number): string {
   if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
   if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`;
