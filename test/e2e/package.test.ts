@@ -8,6 +8,7 @@ import { CreateQueueCommand, ReceiveMessageCommand, SQSClient } from '@aws-sdk/c
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MIGRATION_LOCK_KEY } from '#lib/db/migrate';
+import { ROUTES, type RouteSpec } from '#lib/http/routes';
 import { METRICS, METRICS_NAMESPACE } from '#lib/metrics';
 import { ABANDON_AFTER_MS } from '#lib/tasks/processor';
 import { TASK_TYPES } from '#lib/tasks/types/index';
@@ -562,6 +563,39 @@ describe('serverless package of the default stage (the cloud template, without A
       expect(thrown).toMatch(/lib\/http\/handler\.ts:\d+:\d+/);
       expect(thrown).not.toMatch(/tasks-get\.js:\d+:\d+/);
     });
+
+    it("every HTTP function's bundle loads in a fresh process and answers its route: 422 for a bad input, 200 without one", async () => {
+      // Each bundle keeps only its own route's schemas (lib/http/routes.ts): one the handler needs that the bundler
+      // dropped would show here as a crash or a 500.
+      const answers: Record<string, number | string> = {};
+      for (const [name, route] of Object.entries(ROUTES) as Array<[string, RouteSpec]>) {
+        if (route.stages && !route.stages.includes('dev')) continue;
+        const id = `${route.function.charAt(0).toUpperCase()}${route.function.slice(1)}LambdaFunction`;
+        fns[route.function] ??= await unzipFunction(
+          path.join(out, `${route.function}.zip`),
+          path.join(out, 'run', route.function),
+          envOf(id),
+        );
+        const request = 'request' in route ? route.request : undefined;
+        // Checked in this order by the handler: the body, the query, the path parameters.
+        const params = Object.fromEntries([...route.path.matchAll(/\{(\w+)\+?\}/g)].map((m) => [m[1] as string, 'not-a-uuid']));
+        const rawPath = route.path.replace(/\{(\w+)\+?\}/g, 'not-a-uuid');
+        const extra = request?.body
+          ? { body: '[]' }
+          : request?.query
+            ? { rawQueryString: 'limit=abc&wait=abc', queryStringParameters: { limit: 'abc', wait: 'abc' } }
+            : {};
+        const result = (await fns[route.function]
+          ?.invoke(httpEvent(route.method, rawPath, `${route.method} ${route.path}`, { pathParameters: params, ...extra }))
+          .catch((err: Error) => err.message)) as { statusCode: number } | string;
+        answers[name] = typeof result === 'string' ? result : result.statusCode;
+        // A route without an input schema takes any path parameter (the docs' asset, the dashboard's path): not a 500.
+        const expected = request?.body || request?.query || request?.params ? 422 : Object.keys(params).length ? answers[name] : 200;
+        expect([name, answers[name]]).toEqual([name, expected]);
+        expect(answers[name], name).toBeLessThan(500);
+      }
+      expect(Object.keys(answers).length).toBeGreaterThan(25);
+    }, 180_000);
 
     it('intake creates a task from an SQS batch, publishing it to the queue of its priority', async () => {
       const key = `intake-${randomBytes(4).toString('hex')}`;
