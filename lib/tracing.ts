@@ -15,8 +15,7 @@ import { onLambda } from '#lib/config';
  * subsegments are worth, and with it an HTTP function's module load stays above 60 ms.
  *
  * Outside Lambda (tests, npm start) the SDK is not even loaded: the Tracer would turn itself off there, but loading
- * the SDK installs its async hooks (cls-hooked) all the same, once per bundle, and serverless-offline runs several
- * bundles in one process. Every promise then went through each set of hooks: a third of the local processor's CPU.
+ * the SDK installs its async hooks (cls-hooked) all the same, once per bundle, in serverless-offline's one process.
  */
 let tracer: Tracer | undefined;
 
