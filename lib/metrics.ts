@@ -100,12 +100,14 @@ let cloudWatch: Metrics | undefined;
  */
 function emit(dimensions: Record<string, string>, values: ReadonlyArray<{ name: string; unit: Unit; value: number }>): void {
   if (!onLambda()) return;
-  const { Metrics } = require('@aws-lambda-powertools/metrics') as typeof import('@aws-lambda-powertools/metrics');
-  cloudWatch ??= new Metrics({
-    namespace: METRICS_NAMESPACE,
-    serviceName: 'async-task-service',
-    defaultDimensions: { stage: config().STAGE },
-  });
+  if (!cloudWatch) {
+    const { Metrics } = require('@aws-lambda-powertools/metrics') as typeof import('@aws-lambda-powertools/metrics');
+    cloudWatch = new Metrics({
+      namespace: METRICS_NAMESPACE,
+      serviceName: 'async-task-service',
+      defaultDimensions: { stage: config().STAGE },
+    });
+  }
   for (const [name, value] of Object.entries(dimensions)) cloudWatch.addDimension(name, value);
   for (const { name, unit, value } of values) cloudWatch.addMetric(name, unit, value);
   // Synchronous from the first dimension to the write: no other call's values can mix in.
