@@ -13,8 +13,8 @@ import { config, onLambda } from '#lib/config';
 //
 // Each library is loaded where it is used, at its first use (`require`, which the bundler still bundles): on Lambda
 // the counters go to CloudWatch alone and prom-client is loaded only where gauges are recorded (the metrics function,
-// which answers them, and the dispatcher, which publishes them); outside Lambda Powertools Metrics is never loaded. Loading both at every cold start cost about 8 ms
-// of a read-only function's module load.
+// which answers them, and the dispatcher, which publishes them); outside Lambda Powertools Metrics is never loaded.
+// Loading both at every cold start cost about 8 ms of a read-only function's module load.
 
 /** The CloudWatch namespace of the deployed stages' metrics. */
 export const METRICS_NAMESPACE = 'AsyncTaskService';
