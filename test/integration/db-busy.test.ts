@@ -78,10 +78,13 @@ describe('a server that takes no more connections (too_many_connections)', () =>
   it('answers 503 "busy", not 500, and whileDatabaseIsAway waits for a connection to free', async () => {
     // A role allowed one connection: PostgreSQL refuses the second with 53300, as a server at max_connections does.
     const role = `busy_${process.pid}`;
-    await app.db.db.execute(sql.raw(`CREATE ROLE ${role} LOGIN CONNECTION LIMIT 1`));
+    // With a password: a server that asks for one (the embedded PostgreSQL of a run without DATABASE_URL) refuses an
+    // empty one, a trust server ignores it.
+    const password = 'busy-role-password';
+    await app.db.db.execute(sql.raw(`CREATE ROLE ${role} LOGIN PASSWORD '${password}' CONNECTION LIMIT 1`));
     const url = new URL(app.db.url);
     url.username = role;
-    url.password = '';
+    url.password = password;
     const holder = createDb(url.toString(), 1);
     const other = createDb(url.toString(), 1);
     try {
