@@ -34,3 +34,32 @@ export async function waitUntil(what: string, check: () => boolean | Promise<boo
     await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
+
+/** The callbacks of each cadence, and the one timer that calls them. */
+const ticks = new Map<number, { callbacks: Set<() => void>; timer: NodeJS.Timeout }>();
+
+/**
+ * Calls `callback` every `everyMs` until the returned function is called. Every callback of one cadence runs on
+ * the same timer, in the same turn: the statements they start meet in one group commit (lib/group-commit.ts), so
+ * that the runs going on in a process share one statement a tick rather than one each at their own times.
+ */
+export function onTick(everyMs: number, callback: () => void): () => void {
+  let tick = ticks.get(everyMs);
+  if (!tick) {
+    const callbacks = new Set<() => void>();
+    tick = {
+      callbacks,
+      timer: setInterval(() => {
+        for (const call of callbacks) call();
+      }, everyMs),
+    };
+    ticks.set(everyMs, tick);
+  }
+  const { callbacks } = tick;
+  callbacks.add(callback);
+  return () => {
+    if (!callbacks.delete(callback) || callbacks.size > 0) return;
+    clearInterval(ticks.get(everyMs)?.timer);
+    ticks.delete(everyMs);
+  };
+}

@@ -496,10 +496,25 @@ export async function updateWaitingTask(
   });
 }
 
-/** Saves the progress of a running task (no event: progress is not a status change). */
-export async function setProgress(ex: Executor, id: string, run: string, percent: number): Promise<void> {
-  await ex
-    .update(tasks)
-    .set({ progress: percent, updated_at: sql`now()` })
-    .where(and(eq(tasks.id, id), eq(tasks.status, 'IN_PROGRESS'), sql`${tasks.started_at} = ${run}::timestamptz`));
+/** A running run's progress, for `saveProgress`. */
+export interface Progress {
+  id: string;
+  /** The run's `started_at`: only that run may write it. */
+  startedAt: string;
+  percent: number;
+}
+
+/** Writes the progress of runs (each only while its run is the task's running one) in one statement; no event: progress is not a status change. */
+export async function saveProgress(ex: Executor, list: readonly Progress[]): Promise<void> {
+  if (list.length === 0) return;
+  await ex.execute(sql`
+    UPDATE tasks t SET progress = v.percent, updated_at = now()
+    FROM unnest(${uuids(list.map((p) => p.id))}, ${arrayOf(
+      list.map((p) => p.startedAt),
+      'timestamptz',
+    )}, ${arrayOf(
+      list.map((p) => p.percent),
+      'smallint',
+    )}) AS v(id, started_at, percent)
+    WHERE t.id = v.id AND t.status = ${status(MOVES.claim.to)} AND t.started_at = v.started_at`);
 }

@@ -5,7 +5,7 @@ import { db } from '#lib/db/client';
 import { currentRuns, type Run, renewLeases } from '#lib/db/leases';
 import { whileDatabaseIsAway } from '#lib/db/retry';
 import { claimGatedTasks } from '#lib/db/task-types';
-import { type ClaimedTask, claimTasks, type Finish, finishTasks, setProgress, transition } from '#lib/db/tasks';
+import { type ClaimedTask, claimTasks, type Finish, finishTasks, type Progress, saveProgress, transition } from '#lib/db/tasks';
 import { batched } from '#lib/group-commit';
 import { logger } from '#lib/logger';
 import { observeTaskRun } from '#lib/metrics';
@@ -18,6 +18,7 @@ import { TaskMessageSchema } from '#lib/tasks/schemas';
 import { logStatusChange } from '#lib/tasks/status-log';
 import { releaseHeld } from '#lib/tasks/task-types';
 import { findTaskType } from '#lib/tasks/types/index';
+import { onTick } from '#lib/time';
 
 /** What became of one queue message: handled (ack it) or to be delivered again later. */
 export type MessageOutcome = 'done' | 'retry';
@@ -36,39 +37,47 @@ class TimeoutError extends Error {
   override name = 'TimeoutError';
 }
 
-/** Progress reports written at most every PROGRESS_WRITE_MS, always keeping the last value. */
-function progressWriter(id: string, run: string) {
+/** Lease checks and progress writes of concurrent runs go to the database together (see `batched`). */
+const RUN_UPKEEP = { maxBatch: 500, inFlight: 2 };
+const isCurrent = batched<Run, boolean>((runs) => currentRuns(db(), runs), RUN_UPKEEP);
+const renew = batched<Run, boolean>((runs) => renewLeases(db(), runs), RUN_UPKEEP);
+const writeProgress = batched<Progress, void>(async (list) => {
+  await saveProgress(db(), list);
+  return list.map(() => undefined);
+}, RUN_UPKEEP);
+
+/**
+ * A run's progress reports, written at most every PROGRESS_WRITE_MS, always keeping the last value. The writes of
+ * every run in the process happen at the same tick (`onTick`), so that they share one statement.
+ */
+function progressWriter(id: string, startedAt: string) {
   let last = -1;
   let pending: number | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let stopTick: (() => void) | undefined;
   let writing = Promise.resolve();
   const flush = () => {
-    timer = undefined;
+    stopTick?.();
+    stopTick = undefined;
     if (pending === undefined || pending === last) return;
-    const value = pending;
-    last = value;
+    const percent = pending;
+    last = percent;
     writing = writing.then(() =>
-      setProgress(db(), id, run, value).catch((err) => logger.warn('progress not saved', { task_id: id, error: err })),
+      writeProgress({ id, startedAt, percent }).catch((err) => logger.warn('progress not saved', { task_id: id, error: err })),
     );
   };
   return {
     report(percent: number) {
       if (!Number.isFinite(percent)) return;
       pending = Math.max(0, Math.min(100, Math.round(percent)));
-      timer ??= setTimeout(flush, PROGRESS_WRITE_MS);
+      stopTick ??= onTick(PROGRESS_WRITE_MS, flush);
     },
     async close() {
-      clearTimeout(timer);
-      timer = undefined;
+      stopTick?.();
+      stopTick = undefined;
       await writing;
     },
   };
 }
-
-/** Lease checks of concurrent runs go to the database together (see `batched`). */
-const LEASE_CHECKS = { maxBatch: 500, inFlight: 2 };
-const isCurrent = batched<Run, boolean>((runs) => currentRuns(db(), runs), LEASE_CHECKS);
-const renew = batched<Run, boolean>((runs) => renewLeases(db(), runs), LEASE_CHECKS);
 
 /** Raised in a run's signal when its task was cancelled, or taken over by another run. */
 class RunEndedError extends Error {
@@ -99,15 +108,16 @@ function watchRun(run: Run, controller: AbortController): () => Promise<void> {
       else controller.abort(new RunEndedError('the run was cancelled'));
     } catch {}
   };
-  const timer = setInterval(() => {
+  // On the tick shared by every run in the process: their checks go to the database in one statement.
+  const stopTick = onTick(everyMs, () => {
     // A slow database gets one check at a time, not a pile of them.
     checking ??= check().finally(() => {
       checking = undefined;
     });
-  }, everyMs);
+  });
   return async () => {
     stopped = true;
-    clearInterval(timer);
+    stopTick();
     await checking;
   };
 }

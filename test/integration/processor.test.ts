@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { describe, expect, it, vi } from 'vitest';
 import { queue } from '#lib/queue/client';
 import { toRabbitMqEvent, toSqsEvent } from '#lib/queue/events';
 import type { ReceivedMessage } from '#lib/queue/types';
@@ -154,6 +155,34 @@ describe('the processor function', () => {
     expect((await takeDeadLetters('tasks')).map((d) => [d.body, d.task_id, d.reason])).toEqual([
       ['{"nope": true}', null, 'not a valid tasks message: expected {"task_id": "<uuid>"}'],
     ]);
+  });
+
+  it('keeps the leases and writes the progress of concurrent runs in shared statements, not one per run', async () => {
+    // 20 runs of 1 s, each reporting progress ten times and checking its lease every 100 ms (CANCEL_CHECK_MS): one
+    // statement per run and check would be about 100 progress writes and 200 lease checks.
+    const tasks = await Promise.all(Array.from({ length: 20 }, () => newTask({ duration_ms: 1_000, failure_rate: 0 })));
+    const statements: string[] = [];
+    const original = pg.Pool.prototype.query;
+    const query = vi.spyOn(pg.Pool.prototype, 'query').mockImplementation(function (this: pg.Pool, ...args: unknown[]) {
+      const text = args[0] as string | { text?: string };
+      statements.push(typeof text === 'string' ? text : (text?.text ?? ''));
+      return (original as (...a: unknown[]) => unknown).apply(this, args) as never;
+    });
+    try {
+      const half = tasks.length / 2;
+      const invocations = [tasks.slice(0, half), tasks.slice(half)].map((list) => runTasks(...list.map((t) => forTask(t.id))));
+      expect(await Promise.all(invocations)).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
+    } finally {
+      query.mockRestore();
+    }
+    const progressWrites = statements.filter((s) => /update "?tasks"?/i.test(s) && /"?progress"?\s*=/i.test(s) && !/finished_at/i.test(s));
+    const leaseChecks = statements.filter((s) => /WITH ORDINALITY/i.test(s));
+    // About one of each per tick (progress every 200 ms, checks every 100 ms) over the runs' second; room for a slow host.
+    expect(progressWrites.length).toBeGreaterThan(0);
+    expect(progressWrites.length).toBeLessThanOrEqual(20);
+    expect(leaseChecks.length).toBeLessThanOrEqual(25);
+    const done = await Promise.all(tasks.map((t) => getTask(t.id)));
+    expect(done.map((t) => [t.status, t.progress])).toEqual(Array(20).fill(['COMPLETED', 100]));
   });
 
   it('stops a running task within a second when it is cancelled, and keeps it CANCELLED', async () => {
