@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as amqp from 'amqplib';
 import { type ConsumerDriver, Consumers, type Delivery, pauseFor, type StopSignals } from '#lib/queue/consume-loop';
+import { ChannelAcks } from '#lib/queue/rabbitmq-acks';
 import {
   type AnyQueueName,
   type ConsumeOptions,
@@ -425,6 +426,8 @@ export class RabbitMqQueue implements Queue {
 interface Pushed {
   message: amqp.ConsumeMessage;
   channel: amqp.Channel;
+  /** How the message is settled: its channel's acknowledgements. */
+  acks: ChannelAcks;
   at: number;
 }
 
@@ -485,7 +488,8 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
   }
 
   async ack(taken: Taken[]): Promise<void> {
-    for (const t of taken) this.ackOne(t);
+    // Settled once the frames are sent: a stop closes the channel only after the batches in hand are settled.
+    await Promise.all(taken.map((t) => this.ackOne(t)));
   }
 
   async retryLater(taken: Taken[]): Promise<void> {
@@ -493,7 +497,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
       taken.map(async (t) => {
         try {
           await this.redeliver(t.message, t.receiveCount + 1);
-          this.ackOne(t);
+          await this.ackOne(t);
         } catch {
           this.nackOne(t);
         }
@@ -572,10 +576,11 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
       ch.on('close', () => this.onChannelClosed(ch));
       await ch.prefetch(this.prefetch);
       this.channel = ch;
+      const acks = new ChannelAcks(ch);
       const { consumerTag } = await ch.consume(this.name, (message) => {
         // null: the broker cancelled the consumer (the queue was deleted); closing the channel re-subscribes.
         if (message === null) ch.close().catch(noop);
-        else this.onDelivery(ch, message);
+        else this.onDelivery(ch, acks, message);
       });
       this.consumerTag = consumerTag;
       if (this.stopped) {
@@ -611,8 +616,9 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
     }, 200);
   }
 
-  private onDelivery(channel: amqp.Channel, message: amqp.ConsumeMessage): void {
-    const pushed = { message, channel, at: Date.now() };
+  private onDelivery(channel: amqp.Channel, acks: ChannelAcks, message: amqp.ConsumeMessage): void {
+    acks.delivered(message);
+    const pushed = { message, channel, acks, at: Date.now() };
     if (this.stopped) {
       this.nackOne(pushed);
       return;
@@ -621,19 +627,11 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
     this.wakeWaiting();
   }
 
-  private ackOne(d: Pushed): void {
-    try {
-      d.channel.ack(d.message);
-    } catch {
-      // The channel is gone: the broker has put the message back already.
-    }
+  private ackOne(d: Pushed): Promise<void> {
+    return d.acks.ack(d.message);
   }
 
   private nackOne(d: Pushed): void {
-    try {
-      d.channel.nack(d.message, false, true);
-    } catch {
-      // The channel is gone: the broker has put the message back already.
-    }
+    d.acks.nack(d.message);
   }
 }

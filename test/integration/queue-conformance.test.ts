@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { config } from '#lib/config';
 import { createQueue, type QueueDriver } from '#lib/queue/factory';
 import type { Consumer, MessageBatchHandler, MessageBatchOutcome, Queue, ReceivedMessage } from '#lib/queue/types';
@@ -388,6 +390,85 @@ describe.runIf(rabbitMq)('rabbitmq queue recovery', () => {
       await queue.close();
       await proxy.close();
     }
+  });
+});
+
+describe.runIf(rabbitMq)('rabbitmq acknowledgements', () => {
+  // amqplib's channel class, whose ack() sends one frame: not exported by the package, so found by its file.
+  const require = createRequire(import.meta.url);
+  const { Channel } = require(path.join(path.dirname(require.resolve('amqplib')), 'lib/channel_model.js')) as {
+    Channel: { prototype: { ack(message: unknown, allUpTo?: boolean): void } };
+  };
+  let queue: Queue;
+  beforeEach(() => {
+    queue = createQueue({ driver: 'rabbitmq', namespace: namespace(), expiresMs: EXPIRES_MS });
+  });
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    await queue.close();
+  });
+
+  it('acknowledges the messages of a batch in one frame', async () => {
+    const frames = vi.spyOn(Channel.prototype, 'ack');
+    await queue.publish(
+      'tasks',
+      Array.from({ length: 10 }, (_, i) => ({ body: `b${i}` })),
+    );
+    const r = recorder();
+    const consumer = await queue.consume('tasks', r.handler, { slots: 10, batchSize: 10 });
+    await waitUntil('ten deliveries', () => r.deliveries().length === 10);
+    await waitUntil('their acknowledgements', () => frames.mock.calls.length > 0);
+    await sleep(100);
+    // One frame per batch handed over (the broker may push the ten in two goes), not one per message.
+    expect(r.calls.length).toBeLessThanOrEqual(2);
+    expect(frames.mock.calls.length).toBe(r.calls.length);
+    await consumer.stop(2_000);
+    // Every one of them was settled: nothing comes back to a new consumer.
+    const again = recorder();
+    const second = await queue.consume('tasks', again.handler, { slots: 10, batchSize: 10 });
+    await sleep(300);
+    expect(again.deliveries()).toEqual([]);
+    expect(await queue.depth('tasks')).toBe(0);
+    await second.stop(2_000);
+  });
+
+  it('never acknowledges a message still in hand along with later ones that are done', async () => {
+    const bodies = Array.from({ length: 12 }, (_, i) => `c${String(i).padStart(2, '0')}`);
+    await queue.publish(
+      'tasks',
+      bodies.map((body) => ({ body })),
+    );
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let held: string[] = [];
+    const done: string[] = [];
+    const handler: MessageBatchHandler = async (batch) => {
+      if (batch.some((m) => m.body === 'c01')) {
+        held = batch.map((m) => m.body);
+        await gate;
+      } else done.push(...batch.map((m) => m.body));
+      return { failedIds: [] };
+    };
+    // Batches of 2: the one holding c01 (among the oldest deliveries) waits while later batches end.
+    const consumer = await queue.consume('tasks', handler, { slots: 12, batchSize: 2 });
+    await waitUntil('the other batches done', () => done.length === 12 - held.length && held.length > 0);
+    await sleep(100);
+    // The held batch is still running: its channel closes with the stop, and the broker delivers it again.
+    await consumer.stop(200);
+    release();
+    const r = recorder();
+    const second = await queue.consume('tasks', r.handler, { slots: 12, batchSize: 12 });
+    await waitUntil('the held batch again', () => r.deliveries().length >= held.length);
+    await sleep(300);
+    expect(
+      r
+        .deliveries()
+        .map((d) => d.body)
+        .sort(),
+    ).toEqual([...held].sort());
+    await second.stop(2_000);
   });
 });
 
