@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import pg from 'pg';
 import { describe, expect, it, vi } from 'vitest';
@@ -171,6 +172,21 @@ describe('the processor function', () => {
     try {
       const half = tasks.length / 2;
       const invocations = [tasks.slice(0, half), tasks.slice(half)].map((list) => runTasks(...list.map((t) => forTask(t.id))));
+      // Meanwhile each run's own progress reaches its own row.
+      let running = true;
+      void Promise.all(invocations).finally(() => {
+        running = false;
+      });
+      const seen = new Map<string, number>();
+      while (running) {
+        const { rows } = await app.db.pool.query<{ id: string; progress: number }>(
+          "SELECT id, progress FROM tasks WHERE id = ANY($1) AND status = 'IN_PROGRESS' AND progress BETWEEN 1 AND 99",
+          [tasks.map((t) => t.id)],
+        );
+        for (const row of rows) seen.set(row.id, row.progress);
+        await sleep(50);
+      }
+      expect(seen.size).toBe(tasks.length);
       expect(await Promise.all(invocations)).toEqual([{ batchItemFailures: [] }, { batchItemFailures: [] }]);
     } finally {
       query.mockRestore();
