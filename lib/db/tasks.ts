@@ -504,17 +504,29 @@ export interface Progress {
   percent: number;
 }
 
-/** Writes the progress of runs (each only while its run is the task's running one) in one statement; no event: progress is not a status change. */
+/**
+ * Writes the progress of runs (each only while its run is the task's running one) in one statement; no event: progress
+ * is not a status change. Its rows are locked in id order first, as renewLeases and finishTasks lock theirs: rows
+ * locked in the order of the list would deadlock with a renewal of the same runs.
+ */
 export async function saveProgress(ex: Executor, list: readonly Progress[]): Promise<void> {
   if (list.length === 0) return;
   await ex.execute(sql`
+    WITH v AS (
+      SELECT * FROM unnest(${uuids(list.map((p) => p.id))}, ${arrayOf(
+        list.map((p) => p.startedAt),
+        'timestamptz',
+      )}, ${arrayOf(
+        list.map((p) => p.percent),
+        'smallint',
+      )}) AS v(id, started_at, percent)
+    ),
+    locked AS (
+      SELECT t.id FROM tasks t JOIN v ON t.id = v.id AND t.started_at = v.started_at
+      WHERE t.status = ${status(MOVES.claim.to)}
+      ORDER BY t.id FOR UPDATE OF t
+    )
     UPDATE tasks t SET progress = v.percent, updated_at = now()
-    FROM unnest(${uuids(list.map((p) => p.id))}, ${arrayOf(
-      list.map((p) => p.startedAt),
-      'timestamptz',
-    )}, ${arrayOf(
-      list.map((p) => p.percent),
-      'smallint',
-    )}) AS v(id, started_at, percent)
-    WHERE t.id = v.id AND t.status = ${status(MOVES.claim.to)} AND t.started_at = v.started_at`);
+    FROM v, locked
+    WHERE t.id = locked.id AND t.id = v.id AND t.status = ${status(MOVES.claim.to)} AND t.started_at = v.started_at`);
 }
