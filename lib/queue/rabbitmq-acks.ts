@@ -52,6 +52,11 @@ export class ChannelAcks {
     }
   }
 
+  /** Sends the acknowledgements waiting for the end of the turn now: before their channel closes. */
+  settleNow(): void {
+    if (this.acking.size > 0) this.flush();
+  }
+
   /** Sends the acknowledgements of the turn: one frame for the run from the oldest unsettled delivery, one for each other. */
   private flush(): void {
     let last: amqp.Message | undefined;

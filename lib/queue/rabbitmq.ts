@@ -443,6 +443,8 @@ interface Taken extends Pushed {
  */
 class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
   private channel: amqp.Channel | undefined;
+  /** The acknowledgements of `channel`. */
+  private acks: ChannelAcks | undefined;
   private consumerTag: string | undefined;
   private subscribing = false;
   private resubscribeTimer: NodeJS.Timeout | undefined;
@@ -522,6 +524,9 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
   async close(): Promise<void> {
     const channel = this.channel;
     this.channel = undefined;
+    // The acknowledgements of batches that ended in this turn go out first (a stop may time out in the turn a batch ends).
+    this.acks?.settleNow();
+    this.acks = undefined;
     // Closing the channel gives back whatever is still unacknowledged.
     await channel?.close().catch(noop);
   }
@@ -577,6 +582,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
       await ch.prefetch(this.prefetch);
       this.channel = ch;
       const acks = new ChannelAcks(ch);
+      this.acks = acks;
       const { consumerTag } = await ch.consume(this.name, (message) => {
         // null: the broker cancelled the consumer (the queue was deleted); closing the channel re-subscribes.
         if (message === null) ch.close().catch(noop);
@@ -602,6 +608,7 @@ class RabbitConsumer implements ConsumerDriver<Taken>, Subscriber {
     this.buffer = this.buffer.filter((d) => d.channel !== channel);
     if (this.channel !== channel) return;
     this.channel = undefined;
+    this.acks = undefined;
     this.consumerTag = undefined;
     this.resubscribeLater();
   }
