@@ -70,7 +70,7 @@ describe.runIf(rabbitMq)('rabbitmq acknowledgements (review)', () => {
         armed = false;
         original(() => release(), ms);
       }
-      return original(fn, ms, ...rest);
+      return (original as (...a: unknown[]) => NodeJS.Timeout)(fn, ms, ...rest);
     }) as typeof setTimeout;
     try {
       await consumer.stop(STOP_MS);

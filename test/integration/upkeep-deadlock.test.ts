@@ -11,7 +11,9 @@ const app = useTestApp({});
 describe('the shared progress statement', () => {
   it('never deadlocks with the lease renewals of the same runs (both lock several task rows)', async () => {
     const created = await Promise.all(
-      Array.from({ length: 20 }, () => createTask({ type: 'emulate', title: 't', priority: 'MEDIUM', payload: { duration_ms: 1, failure_rate: 0 } })),
+      Array.from({ length: 20 }, () =>
+        createTask({ type: 'emulate', title: 't', priority: 'MEDIUM', payload: { duration_ms: 1, failure_rate: 0 } }),
+      ),
     );
     const ids = created.map((c) => c.task.id);
     const { rows } = await app.db.pool.query<{ id: string; started_at: string }>(
@@ -32,7 +34,12 @@ describe('the shared progress statement', () => {
     let percent = 0;
     await Promise.all([
       loop(() => renewLeases(db(), runs)),
-      loop(() => saveProgress(db(), progressOrder.map((r) => ({ ...r, percent: ++percent % 100 })))),
+      loop(() =>
+        saveProgress(
+          db(),
+          progressOrder.map((r) => ({ ...r, percent: ++percent % 100 })),
+        ),
+      ),
     ]);
     expect(errors).toEqual([]);
     await app.db.db.execute(sql`SELECT 1`);
