@@ -47,19 +47,17 @@ export function onTick(everyMs: number, callback: () => void): () => void {
   let tick = ticks.get(everyMs);
   if (!tick) {
     const callbacks = new Set<() => void>();
-    tick = {
-      callbacks,
-      timer: setInterval(() => {
-        for (const call of callbacks) call();
-      }, everyMs),
-    };
+    const timer = setInterval(() => {
+      for (const call of callbacks) call();
+    }, everyMs);
+    tick = { callbacks, timer };
     ticks.set(everyMs, tick);
   }
-  const { callbacks } = tick;
+  const { callbacks, timer } = tick;
   callbacks.add(callback);
   return () => {
     if (!callbacks.delete(callback) || callbacks.size > 0) return;
-    clearInterval(ticks.get(everyMs)?.timer);
+    clearInterval(timer);
     ticks.delete(everyMs);
   };
 }

@@ -522,11 +522,9 @@ export async function saveProgress(ex: Executor, list: readonly Progress[]): Pro
       )}) AS v(id, started_at, percent)
     ),
     locked AS (
-      SELECT t.id FROM tasks t JOIN v ON t.id = v.id AND t.started_at = v.started_at
+      SELECT t.id, v.percent FROM tasks t JOIN v ON t.id = v.id AND t.started_at = v.started_at
       WHERE t.status = ${status(MOVES.claim.to)}
       ORDER BY t.id FOR UPDATE OF t
     )
-    UPDATE tasks t SET progress = v.percent, updated_at = now()
-    FROM v, locked
-    WHERE t.id = locked.id AND t.id = v.id AND t.status = ${status(MOVES.claim.to)} AND t.started_at = v.started_at`);
+    UPDATE tasks t SET progress = locked.percent, updated_at = now() FROM locked WHERE t.id = locked.id`);
 }

@@ -68,8 +68,11 @@ export class ChannelAcks {
       last = message;
       run += 1;
     }
-    const others = [...this.acking].map((tag) => this.unsettled.get(tag) as amqp.Message);
-    for (const tag of this.acking) this.unsettled.delete(tag);
+    const others: amqp.Message[] = [];
+    for (const tag of this.acking) {
+      others.push(this.unsettled.get(tag) as amqp.Message);
+      this.unsettled.delete(tag);
+    }
     this.acking.clear();
     try {
       if (last) this.channel.ack(last, run > 1);
