@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { config } from '#lib/config';
 import { db } from '#lib/db/client';
@@ -9,6 +9,7 @@ import {
   findTasksByIdempotencyKeys,
   insertQueuedTasks,
   type NewTask,
+  newTaskId,
   type Reschedule,
   releaseExpiredIdempotencyKey,
   type Transition,
@@ -146,7 +147,7 @@ export async function createTask(input: CreateTaskInput, idempotencyKey?: string
   const values = prepareCreate(input, idempotencyKey);
   const key = values.idempotency_key;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const row = await insertQueued({ ...values, id: randomUUID() });
+    const row = await insertQueued({ ...values, id: newTaskId() });
     if (row) {
       logStatusChange({ task_id: row.id, type: row.type, from: null, to: row.status, reason: 'created' });
       return { task: toTask(await publishAfterCommit(row)), created: true };
@@ -189,7 +190,7 @@ export async function createTasks(inputs: readonly KeyedCreateInput[]): Promise<
     try {
       const rows = await db().transaction(async (tx) => {
         await releaseExpiredIdempotencyKey(tx, keys, IDEMPOTENCY_HOURS);
-        const list = prepared.map((p) => ({ ...p, id: randomUUID() }));
+        const list = prepared.map((p) => ({ ...p, id: newTaskId() }));
         // A key given twice in one batch is inserted once: the first item's row stands for both.
         const inserted = await insertQueuedTasks(tx, list, selfPublishMs());
         created = new Set(inserted.keys());

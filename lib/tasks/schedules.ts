@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { db } from '#lib/db/client';
 import {
@@ -11,7 +10,7 @@ import {
   updateSchedule as updateScheduleRow,
 } from '#lib/db/schedules';
 import type { ScheduleRow } from '#lib/db/schema';
-import { insertQueuedTasks } from '#lib/db/tasks';
+import { insertQueuedTasks, newTaskId } from '#lib/db/tasks';
 import { logger } from '#lib/logger';
 import { taskValues } from '#lib/tasks/commands';
 import { nextRunAfter } from '#lib/tasks/cron';
@@ -96,7 +95,7 @@ function scheduledTask(schedule: ScheduleRow, dueAt: Date | null) {
   if (!body.success) throw new InvalidInputError(zodIssuesToFieldErrors(body.error.issues), 'The task body is not valid');
   return {
     ...taskValues(body.data),
-    id: randomUUID(),
+    id: newTaskId(),
     idempotency_key: null,
     request_hash: null,
     schedule_id: schedule.id,

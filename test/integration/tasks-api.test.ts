@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { transition } from '#lib/db/tasks';
@@ -5,6 +6,7 @@ import { MOVES } from '#lib/model';
 import { runMaintenance } from '#lib/tasks/dispatcher';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { handler as health } from '../../functions/health';
+import { handler as batch } from '../../functions/tasks-batch';
 import { handler as cancel } from '../../functions/tasks-cancel';
 import { handler as create } from '../../functions/tasks-create';
 import { handler as events } from '../../functions/tasks-events';
@@ -238,6 +240,25 @@ describe('tasks API on PostgreSQL', () => {
     } finally {
       await app.db.db.execute(sql.raw('DROP TRIGGER IF EXISTS outbox_delete_hook ON outbox'));
     }
+  });
+
+  it('gives new tasks time-ordered ids (UUID version 7): a later task, alone or in a batch, sorts after an earlier one', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      ids.push((await post({ title: `ordered ${i}` })).body.id);
+      await sleep(2); // a millisecond apart at least: the ids' order is their creation's, to the millisecond
+    }
+    const batched = await invoke(
+      batch,
+      httpEvent({ method: 'POST', path: '/api/v1/tasks/batch', body: { tasks: [{ title: 'ordered 3' }, { title: 'ordered 4' }] } }),
+    );
+    expect(batched.statusCode).toBe(201);
+    ids.push(...batched.body.items.map((t: { id: string }) => t.id));
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(new Set(ids).size).toBe(5);
+    // PostgreSQL compares UUIDs byte by byte: the order of the index on them.
+    const sorted = await app.db.db.execute<{ id: string }>(sql`SELECT id::text FROM unnest(${sql.param(ids)}::uuid[]) AS id ORDER BY id`);
+    expect(sorted.rows.map((r) => r.id)).toEqual(ids);
   });
 
   it('frees an idempotency key after 24 hours', async () => {
