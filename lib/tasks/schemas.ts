@@ -192,7 +192,7 @@ export const TaskIdParamsSchema = /* @__PURE__ */ z.object({ id: TaskIdSchema })
 
 export const TaskSchema = /* @__PURE__ */ z
   .object({
-    id: z.uuid(),
+    id: z.uuid().meta({ description: 'UUID version 7: its first 48 bits are the time of creation, in milliseconds' }),
     type: z.string(),
     title: z.string(),
     description: z.string().nullable(),
