@@ -12,7 +12,8 @@ import { EDITABLE, MOVES, RESCHEDULABLE, type TaskPriority, type TaskStatus } fr
  * The id of a new task: a UUID whose first 48 bits are the time in milliseconds (version 7, RFC 9562), so that new
  * keys land at the right edge of the indexes on task ids (the tasks' primary key, and the events' index on their task)
  * instead of at random pages across them. Once those indexes outgrow the buffer cache, a random id made each insert
- * read and dirty pages all over both (docs/benchmarks.md, "Cost as the data grows").
+ * read and dirty pages all over both (docs/benchmarks.md, "Cost as the data grows"). One process's ids never go
+ * backwards, within a millisecond or if the clock does: the package keeps a counter.
  */
 export const newTaskId = (): string => uuidv7();
 
