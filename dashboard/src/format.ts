@@ -29,8 +29,11 @@ export const timeOfDay = (iso: string): string => tf.format(new Date(iso));
 /** Words for a status: IN_PROGRESS -> In progress. */
 export const statusLabel = (s: string): string => s.charAt(0) + s.slice(1).toLowerCase().replace('_', ' ');
 
-/** A short form of a task id, enough to tell tasks apart in a list. */
-export const shortId = (id: string): string => id.slice(0, 8);
+/**
+ * A short form of an id, enough to tell tasks apart in a list: its last 8 digits, which are random. A task id begins
+ * with its creation time (UUID version 7), the same for every task of a minute.
+ */
+export const shortId = (id: string): string => id.slice(-8);
 
 export const plural = (n: number, one: string, many = `${one}s`): string => `${n.toLocaleString()} ${n === 1 ? one : many}`;
 

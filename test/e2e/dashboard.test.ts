@@ -5,6 +5,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { shortId } from '../../dashboard/src/format';
 import { launchChromium, requireChromium, screenshot } from '../helpers/browser';
 import { request, useService } from '../helpers/offline';
 
@@ -627,7 +628,7 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     await b.page.getByRole('group', { name: 'Queue' }).getByRole('button', { name: 'tasks', exact: true }).click();
     const dl = (id: string) => b.page.locator(`tr[data-dead-letter-id="${id}"]`);
     await dl(one.deadLetterId)
-      .getByRole('link', { name: one.task.id.slice(0, 8) })
+      .getByRole('link', { name: shortId(one.task.id) })
       .waitFor();
     await dl(one.deadLetterId).getByText('Message body').click();
     await dl(one.deadLetterId).locator('pre').getByText(one.task.id).waitFor();
@@ -645,8 +646,8 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
     expect((await api('POST', `/api/v1/dead-letters/${two.deadLetterId}/redrive`)).status).toBe(404);
 
     // Many: the confirmation counts what is sent; the results name each dead letter and its task.
-    await b.page.getByLabel(`Select dead letter ${three.deadLetterId.slice(0, 8)}`).check();
-    await b.page.getByLabel(`Select dead letter ${four.deadLetterId.slice(0, 8)}`).check();
+    await b.page.getByLabel(`Select dead letter ${shortId(three.deadLetterId)}`).check();
+    await b.page.getByLabel(`Select dead letter ${shortId(four.deadLetterId)}`).check();
     await b.page.getByText('2 dead letters selected').waitFor();
     await b.page.getByRole('button', { name: 'Redrive selected' }).click();
     const confirm = b.page.getByRole('dialog', { name: 'Redrive 2 dead letters?' });
@@ -703,7 +704,7 @@ describe.runIf(hasChromium)('the dashboard in a browser', () => {
         await page.getByRole('heading', { level: 1, name: 'Dead letters' }).waitFor();
         await page.locator(`tr[data-dead-letter-id="${deadLetterId}"]`).getByText('Message body').click();
         await checkState(page, `${name}-dead-letters`);
-        await page.getByLabel(`Select dead letter ${deadLetterId.slice(0, 8)}`).check();
+        await page.getByLabel(`Select dead letter ${shortId(deadLetterId)}`).check();
         await page.getByRole('button', { name: 'Redrive selected' }).click();
         await page.getByRole('dialog', { name: 'Redrive 1 dead letter?' }).waitFor();
         await checkState(page, `${name}-redrive`);
