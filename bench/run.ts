@@ -1,5 +1,5 @@
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { config, parseConfig, resetConfig } from '#lib/config';
 import { createDb, type Db } from '#lib/db/client';
 import { migrateDatabase } from '#lib/db/migrate';
 import { deleteOutboxRows } from '#lib/db/outbox';
-import { insertQueuedTasks } from '#lib/db/tasks';
+import { insertQueuedTasks, newTaskId } from '#lib/db/tasks';
 import { createQueue } from '#lib/queue/factory';
 import type { Queue } from '#lib/queue/types';
 import { encodeListCursor } from '#lib/tasks/schemas';
@@ -216,7 +216,7 @@ async function insertPendingTasks(n: number, payload: Record<string, unknown> = 
   const ids: string[] = [];
   for (let i = 0; i < n; i += 1_000) {
     const list = Array.from({ length: Math.min(1_000, n - i) }, () => ({
-      id: randomUUID(),
+      id: newTaskId(),
       type: 'emulate',
       title: 'bench',
       description: null,

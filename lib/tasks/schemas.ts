@@ -42,7 +42,7 @@ export const TaskStatusSchema = /* @__PURE__ */ z.enum(TASK_STATUSES).meta({ id:
 export const TaskPrioritySchema = /* @__PURE__ */ z.enum(TASK_PRIORITIES).meta({ id: 'TaskPriority' });
 export const TaskIdSchema = /* @__PURE__ */ z
   .guid({ error: 'must be a UUID' })
-  .meta({ description: 'Task id', example: '0b9f3c3e-1c59-4b43-9a0a-5a7d2f1f4a10' });
+  .meta({ description: 'Task id', example: '019ae3f0-1c2a-7b3c-8d4e-5a7d2f1f4a10' });
 
 const isoTime = /* @__PURE__ */ z.iso.datetime({ offset: true }).meta({ example: '2026-01-01T12:00:00.000Z' });
 // PostgreSQL stores years 1 to 9999 only (and a time zone offset can move a date out of that range).
