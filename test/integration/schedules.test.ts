@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { insertQueuedTasks } from '#lib/db/tasks';
 import { runDueSchedules } from '#lib/tasks/schedules';
 import { handler as dispatcher } from '../../functions/dispatcher';
@@ -220,6 +220,12 @@ describe('schedules API', () => {
 });
 
 describe('running schedules', () => {
+  // Each test counts the tasks a tick makes: the schedules of the tests before it (every minute, most of them) would
+  // be due again whenever a minute begins between two of them.
+  beforeEach(async () => {
+    await app.db.db.execute(sql`UPDATE schedules SET enabled = false, next_run_at = NULL`);
+  });
+
   it('trigger: 201 with a queued task that carries schedule_id; the next due time stays', async () => {
     const s = (await post(body({ cron: '0 0 1 1 *', task: { title: 'By hand', priority: 'HIGH', payload: { duration_ms: 0 } } }))).body;
     const res = await byId(trigger, 'POST', s.id, '/trigger');
