@@ -51,7 +51,9 @@ export interface LocalSqs {
 /**
  * An in-process SQS (local-aws-sqs) on a random port. One deviation of local-aws-sqs 2.0.2 from AWS is
  * corrected here: it counts a ChangeMessageVisibility as a receive in ApproximateReceiveCount, so the
- * count is lowered by the number of visibility changes made to that message.
+ * count is lowered by the number of visibility changes made to that message. Another is left as it is: its
+ * ApproximateNumberOfMessages also counts messages received and not yet deleted (AWS counts only visible ones), so
+ * a test waits for a queue to empty after its consumer has done its work rather than expecting it at once.
  */
 export async function startLocalSqs(): Promise<LocalSqs> {
   const visibilityChanges = new Map<string, number>();
