@@ -109,7 +109,8 @@ describe.each(drivers)('two instances on one database ($driver queue)', ({ drive
   it.runIf(available)('runs 50 short tasks within 2 s while 4 long ones run: a long task holds its own slot only', async () => {
     const long: string[] = [];
     for (let i = 0; i < 4; i++) {
-      long.push(...(await created(instances, 1, () => ({ title: `long ${i}`, payload: { duration_ms: 6_000, failure_rate: 0 } }))));
+      // Long enough to be running still however slowly the short ones are created; cancelled once checked.
+      long.push(...(await created(instances, 1, () => ({ title: `long ${i}`, payload: { duration_ms: 30_000, failure_rate: 0 } }))));
       await sleep(400);
     }
     const short = await created(instances, 50, (i) => ({ title: `short ${i}`, payload: { duration_ms: 50, failure_rate: 0 } }));
@@ -121,7 +122,8 @@ describe.each(drivers)('two instances on one database ($driver queue)', ({ drive
     expect(Math.max(...shortRows.map((t) => (t.started_at as Date).getTime() - t.created_at.getTime()))).toBeLessThan(2_000);
     // The long ones were still running meanwhile.
     expect((await tasks(long)).map((t) => t.status)).toEqual(['IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS', 'IN_PROGRESS']);
-    await waitUntil('the long tasks', async () => (await tasks(long)).every((t) => t.status === 'COMPLETED'), 15_000, 100);
+    for (const id of long) expect((await fetch(`${instances[0]?.baseUrl}/api/v1/tasks/${id}`, { method: 'DELETE' })).status).toBe(200);
+    await waitUntil('the long tasks stopped', async () => (await tasks(long)).every((t) => t.status === 'CANCELLED'), 15_000, 100);
   });
 
   it.runIf(available)('starts every HIGH task before the LOW ones still waiting once the slots are full', async () => {
@@ -130,7 +132,7 @@ describe.each(drivers)('two instances on one database ($driver queue)', ({ drive
     const low = await created(instances, 72, (i) => ({
       title: `low ${i}`,
       priority: 'LOW',
-      payload: { duration_ms: 3_000 + 60 * i, failure_rate: 0 },
+      payload: { duration_ms: 6_000 + 60 * i, failure_rate: 0 },
     }));
     await waitUntil('the slots full', async () => (await count('IN_PROGRESS')) === 64, 10_000, 50);
     const waiting = (await tasks(low)).filter((t) => t.status === 'PENDING').map((t) => t.id);

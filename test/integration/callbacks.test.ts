@@ -167,11 +167,17 @@ describe('task callbacks', () => {
     answers.set('/flaky', [{ status: 500 }, { status: 200 }]);
     const task = await newTask(`${base}/flaky`);
     await run(task.id);
-    expect(await deliverDueCallbacks()).toBe(1);
-    // Not due again before the backoff (CALLBACK_RETRY_BASE_MS = 50).
-    expect(await deliverDueCallbacks()).toBe(0);
-    await new Promise((r) => setTimeout(r, 80));
-    expect(await deliverDueCallbacks()).toBe(1);
+    // A backoff long enough that a stalled moment of the test's own cannot make the retry due early.
+    const restore = withEnv({ CALLBACK_RETRY_BASE_MS: '400' });
+    try {
+      expect(await deliverDueCallbacks()).toBe(1);
+      // Not due again before the backoff.
+      expect(await deliverDueCallbacks()).toBe(0);
+      await new Promise((r) => setTimeout(r, 450));
+      expect(await deliverDueCallbacks()).toBe(1);
+    } finally {
+      restore();
+    }
     expect(received.map((r) => r.headers['x-delivery-id'])).toEqual([
       received[0]?.headers['x-delivery-id'],
       received[0]?.headers['x-delivery-id'],

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { resetConfig } from '#lib/config';
 import { db } from '#lib/db/client';
 import { renewLeases } from '#lib/db/leases';
@@ -13,6 +13,7 @@ import { createTask, updateTask } from '#lib/tasks/commands';
 import { runMaintenance } from '#lib/tasks/dispatcher';
 import { untilAbandoned } from '#lib/tasks/processor';
 import { getTask, getTaskEvents } from '#lib/tasks/queries';
+import { waitUntil } from '#lib/time';
 import { handler as dispatcher } from '../../functions/dispatcher';
 import { handler as processor } from '../../functions/processor';
 import { useTestApp } from '../helpers/app';
@@ -57,10 +58,14 @@ describe('leases by heartbeat', () => {
     // A long lease, so that the run renews nothing by itself while the test plays its lapse.
     process.env.LEASE_MS = '60000';
     resetConfig();
+    onTestFinished(() => {
+      process.env.LEASE_MS = '1500';
+      resetConfig();
+    });
     const { task } = await createTask(emulate(1_500));
     await queue().purge('tasks');
     const running = run(task.id);
-    await sleep(300);
+    await waitUntil('the run started', async () => (await getTask(task.id)).status === 'IN_PROGRESS', 1_200, 20);
     // The run was not heard of for an hour (its heartbeats lost, as while the database was away): maintenance
     // queues the task again.
     await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
@@ -74,8 +79,6 @@ describe('leases by heartbeat', () => {
     expect(history.filter((m) => m.endsWith(':started'))).toHaveLength(1);
     expect(history).toContain('IN_PROGRESS->PENDING:lease expired');
     expect(history.at(-1)).toMatch(/->COMPLETED:completed$/);
-    process.env.LEASE_MS = '1500';
-    resetConfig();
   });
 
   it('requeues a run that stopped renewing within a lease, whatever its timeout', async () => {

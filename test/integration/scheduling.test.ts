@@ -190,7 +190,8 @@ describe('scheduled tasks', () => {
       WHERE e.task_id = ${task.id} AND e.to_status = 'PENDING'`);
     const late = Number(r.rows[0]?.late_ms);
     expect(late).toBeGreaterThanOrEqual(0);
-    expect(late).toBeLessThan(300);
+    // A loop that slept its cadence would release it some 4.3 s late; the bound leaves room for a stalled moment.
+    expect(late).toBeLessThan(1_000);
   });
 
   it('the dispatcher function (the cloud schedule) releases on its own fine cadence between maintenance rounds', async () => {

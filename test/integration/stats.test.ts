@@ -69,6 +69,9 @@ describe('GET /api/v1/stats on PostgreSQL', () => {
   });
 
   it('counts by status and type, per minute over the last hour, and the queue depth', async () => {
+    // The tasks made below must share a minute: near the end of one, wait for the next.
+    const left = 60_000 - (Date.now() % 60_000);
+    if (left < 5_000) await new Promise((r) => setTimeout(r, left + 100));
     const [m0, m5, m30, m58, m61] = (await Promise.all([0, 5, 30, 58, 61].map(minuteAgo))) as [string, string, string, string, string];
     const at = (minute: string, seconds: number) => new Date(Date.parse(minute) + seconds * 1_000).toISOString();
 
