@@ -493,10 +493,12 @@ export async function updateWaitingTask(
       .where(and(eq(tasks.id, id), inArray(tasks.status, reschedule ? RESCHEDULABLE : EDITABLE)))
       .returning();
     if (!row) return undefined;
-    // Messages not published yet (a NEW task's outbox row) go out with the new priority.
-    if (fields.priority) await setTaskMessagesPriority(tx, id, fields.priority);
+    // Messages not published yet go out with the new priority: a NEW task's outbox row, and the row of a PENDING task
+    // whose message still waits, as in the grace after a lapsed lease, in which the lapsed run may still take its task
+    // back. Such a task gets no second message: one sent now would cut that wait short.
+    const waiting = fields.priority ? await setTaskMessagesPriority(tx, id, fields.priority) : 0;
     let outbox_id: number | null = null;
-    if (enqueue) {
+    if (enqueue && waiting === 0) {
       const r = await tx.execute<{ id: string }>(
         sql`WITH t AS (SELECT id, priority FROM tasks WHERE id = ${id}) ${insertTaskMessages('t', enqueue.availableInMs)} RETURNING id`,
       );

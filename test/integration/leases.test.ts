@@ -145,6 +145,28 @@ describe('leases by heartbeat', () => {
     ]);
   });
 
+  it('keeps the grace when the priority of a task whose lease lapsed changes: no message the live run could race', async () => {
+    const { task } = await createTask({ ...emulate(0), priority: 'LOW' });
+    await nothingQueued();
+    const [claimed] = (await claimTasks(db(), [task.id])).claimed;
+    const run = { id: task.id, startedAt: claimed?.started_at as string };
+    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
+    await runMaintenance();
+    expect((await getTask(task.id)).status).toBe('PENDING');
+    // A client raises its priority within the grace: the message waiting out the grace takes the new priority, and no
+    // second message goes out before the grace ends.
+    await updateTask(task.id, { priority: 'HIGH' });
+    await runMaintenance();
+    expect(await queue().depth('tasks')).toBe(0);
+    const waiting = await app.db.db.execute<{ priority: number; later: boolean }>(
+      sql`SELECT priority, available_at > now() AS later FROM outbox WHERE body->>'task_id' = ${task.id}`,
+    );
+    expect(waiting.rows).toEqual([{ priority: 9, later: true }]);
+    // The live run is heard of again within the grace and takes its task back; nothing else can claim it.
+    expect(await renewLeases(db(), [run])).toEqual([true]);
+    expect((await claimTasks(db(), [task.id])).claimed).toEqual([]);
+  });
+
   it('publishes again the message of a PENDING task that waited long with no outbox row (a message lost by the broker)', async () => {
     const { task } = await createTask(emulate(0));
     const { task: fresh } = await createTask(emulate(0));
