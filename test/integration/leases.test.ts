@@ -167,6 +167,28 @@ describe('leases by heartbeat', () => {
     expect((await claimTasks(db(), [task.id])).claimed).toEqual([]);
   });
 
+  it('fails a task whose runs were lost too often, and leaves its dead letter as every final failure does', async () => {
+    const { task } = await createTask({ ...emulate(0), max_attempts: 1 });
+    await nothingQueued();
+    // Its one attempt and the three lost runs allowed beyond it are spent; this run is lost too.
+    await app.db.db.execute(
+      sql`UPDATE tasks SET status = 'IN_PROGRESS', attempts = 4, started_at = now() - interval '1 hour', heartbeat_at = now() - interval '1 hour'
+        WHERE id = ${task.id}`,
+    );
+    await runMaintenance();
+    expect(await getTask(task.id)).toMatchObject({ status: 'FAILED', error: 'lease expired: the worker running this attempt was lost' });
+    const dead = await app.db.db.execute<{ queue: string; reason: string; body: string }>(
+      sql`SELECT queue, reason, body FROM dead_letters WHERE task_id = ${task.id}`,
+    );
+    expect(dead.rows).toEqual([
+      {
+        queue: 'tasks',
+        reason: `task ${task.id} failed after 4 attempt(s): lease expired: the worker running this attempt was lost`,
+        body: JSON.stringify({ task_id: task.id }),
+      },
+    ]);
+  });
+
   it('publishes again the message of a PENDING task that waited long with no outbox row (a message lost by the broker)', async () => {
     const { task } = await createTask(emulate(0));
     const { task: fresh } = await createTask(emulate(0));
