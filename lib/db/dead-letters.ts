@@ -46,6 +46,16 @@ export async function countDeadLetters(ex: Executor): Promise<Record<DeadLetterQ
 }
 
 /**
+ * Locks the task of a dead letter, if it has one, for the rest of the transaction. Taken before the dead letter, it
+ * keeps the order in which retention locks them (a task, then by cascade its dead letters): a redrive and the retention
+ * of the same task then wait for each other, and never deadlock.
+ */
+export async function lockTaskOfDeadLetter(ex: Executor, id: string): Promise<void> {
+  await ex.execute(sql`
+    SELECT t.id FROM tasks t WHERE t.id = (SELECT d.task_id FROM dead_letters d WHERE d.id = ${id}) FOR UPDATE OF t`);
+}
+
+/**
  * Deletes a dead letter and returns it (undefined when there is none). In a transaction, a concurrent delete of the
  * same one waits for it and then finds nothing: a dead letter is redriven or discarded once.
  */

@@ -5,6 +5,7 @@ import {
   type DeadLetterQueue,
   insertDeadLetter,
   listDeadLetters,
+  lockTaskOfDeadLetter,
   oldestDeadLetterIds,
   takeDeadLetter,
 } from '#lib/db/dead-letters';
@@ -161,6 +162,7 @@ async function redriveTask(tx: Executor, dead: DeadLetterRow): Promise<Queued> {
  */
 export async function redriveDeadLetter(id: string, onlyQueue?: DeadLetterQueue): Promise<RedriveResult> {
   const { dead, queued } = await db().transaction(async (tx) => {
+    await lockTaskOfDeadLetter(tx, id);
     const row = await takeDeadLetter(tx, id, onlyQueue);
     if (!row) throw new NotFoundError('Dead letter not found');
     if (row.queue === 'tasks') return { dead: row, queued: await redriveTask(tx, row) };

@@ -93,6 +93,28 @@ describe('the dead-letter routes', () => {
     expect((await redriveMany({ ids: [randomUUID()] })).body.errors).toEqual([{ path: 'queue', message: expect.any(String) }]);
   });
 
+  it('a redrive meeting the retention of its task waits for it and answers 404: the two never deadlock', async () => {
+    const task = await newTask();
+    await cancelTask(task.id);
+    const id = await insertDeadLetter({ queue: 'tasks', body: forTask(task.id), taskId: task.id });
+    // The retention holds the expired task (SELECT ... FOR UPDATE SKIP LOCKED), then deletes it, and with it by
+    // cascade its dead letters; the redrive comes in between.
+    const retention = await app.db.pool.connect();
+    try {
+      await retention.query('BEGIN');
+      await retention.query('SELECT id FROM tasks WHERE id = $1 FOR UPDATE SKIP LOCKED', [task.id]);
+      const redriving = redrive(id);
+      await new Promise((r) => setTimeout(r, 300));
+      await retention.query('DELETE FROM tasks WHERE id = $1', [task.id]);
+      await retention.query('COMMIT');
+      const res = await redriving;
+      expect(res.statusCode, JSON.stringify(res.body)).toBe(404);
+      expect(res.body.detail).toBe('Dead letter not found');
+    } finally {
+      retention.release();
+    }
+  });
+
   it('discards a dead letter: 200 with it, then 404', async () => {
     const id = await insertDeadLetter({ queue: 'task_intake', body: '{{' });
     const res = await discard(id);
