@@ -25,14 +25,23 @@ export interface ClaimedDelivery {
 }
 
 /**
+ * Whether pending delivery `d` is its task's first one pending. The deliveries of one task go out in the order it ended:
+ * a task cancelled, retried and completed while its task.cancelled waits for a retry sends task.completed only after
+ * it, so that the receiver's last word is the task's last end.
+ */
+const FIRST_PENDING_OF_ITS_TASK = sql`NOT EXISTS (
+  SELECT 1 FROM callback_deliveries o
+  WHERE o.task_id = d.task_id AND o.state = 'pending' AND (o.created_at, o.id) < (d.created_at, d.id))`;
+
+/**
  * Claims up to `limit` due pending deliveries for an attempt each: their attempt count goes up and they are not due
  * again for `leaseMs` (the longest an attempt may take, and a margin), so that no other sender takes them meanwhile.
  */
 export async function claimDueDeliveries(ex: Executor, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
   const res = await ex.execute<Omit<ClaimedDelivery, 'created_at'> & { created_at: string }>(sql`
     WITH due AS (
-      SELECT id FROM callback_deliveries WHERE state = 'pending' AND next_attempt_at <= now()
-      ORDER BY next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
+      SELECT d.id FROM callback_deliveries d WHERE d.state = 'pending' AND d.next_attempt_at <= now() AND ${FIRST_PENDING_OF_ITS_TASK}
+      ORDER BY d.next_attempt_at LIMIT ${limit} FOR UPDATE SKIP LOCKED
     )
     UPDATE callback_deliveries d SET attempts = d.attempts + 1, updated_at = now(),
       next_attempt_at = now() + make_interval(secs => ${leaseMs / 1000})
@@ -74,8 +83,8 @@ export async function nextDeliveryDueInMs(ex: Executor): Promise<number | undefi
   // Not greatest(0, ...) in SQL, which skips a NULL: with nothing pending it would answer 0, "due now", and the
   // sender would poll in a busy loop while the service stands idle.
   const res = await ex.execute<{ ms: string | null }>(sql`
-    SELECT extract(epoch FROM min(next_attempt_at) - now()) * 1000 AS ms
-    FROM callback_deliveries WHERE state = 'pending'`);
+    SELECT extract(epoch FROM min(d.next_attempt_at) - now()) * 1000 AS ms
+    FROM callback_deliveries d WHERE d.state = 'pending' AND ${FIRST_PENDING_OF_ITS_TASK}`);
   const ms = res.rows[0]?.ms;
   return ms == null ? undefined : Math.max(0, Number(ms));
 }

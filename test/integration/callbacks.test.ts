@@ -7,6 +7,7 @@ import { resetConfig } from '#lib/config';
 import { listCallbackDeliveries } from '#lib/db/callbacks';
 import { toSqsEvent } from '#lib/queue/events';
 import { deliverDueCallbacks, runCallbackSender } from '#lib/tasks/callbacks';
+import { retryTask } from '#lib/tasks/commands';
 import { runMaintenance } from '#lib/tasks/dispatcher';
 import { processIntakeMessage } from '#lib/tasks/intake';
 import { waitUntil } from '#lib/time';
@@ -202,6 +203,34 @@ describe('task callbacks', () => {
     expect(byTask[cancelled.id]).toMatchObject({ event: 'task.cancelled', task: { status: 'CANCELLED' } });
     expect(await listCallbackDeliveries(app.db.db, without.id)).toEqual([]);
     expect((await callbackLog(without.id)).body).toEqual({ items: [] });
+  });
+
+  it("sends one task's deliveries in the order it ended: a later end waits for an earlier one still being retried", async () => {
+    answers.set('/order', [{ status: 500 }, { status: 204 }]);
+    const task = await newTask(`${base}/order`);
+    expect((await byId(cancel, 'DELETE', task.id)).statusCode).toBe(200);
+    const restore = withEnv({ CALLBACK_RETRY_BASE_MS: '400' });
+    try {
+      // The receiver fails task.cancelled; the task is retried and completes before that delivery's next attempt.
+      expect(await deliverDueCallbacks()).toBe(1);
+      await retryTask(task.id);
+      await run(task.id);
+      expect((await byId(get, 'GET', task.id)).body.status).toBe('COMPLETED');
+      const sent = () => received.filter((r) => r.path === '/order').map((r) => r.body.event);
+      await waitUntil(
+        'both deliveries',
+        async () => {
+          await deliverDueCallbacks();
+          return sent().length >= 3;
+        },
+        5_000,
+        50,
+      );
+      // The receiver's last word is the task's last end.
+      expect(sent()).toEqual(['task.cancelled', 'task.cancelled', 'task.completed']);
+    } finally {
+      restore();
+    }
   });
 
   it('a task the maintenance fails (its run lost once too often) gets its task.failed callback', async () => {
