@@ -477,7 +477,7 @@ export async function updateWaitingTask(
   ex: Executor,
   id: string,
   fields: Partial<Pick<TaskRow, 'title' | 'description' | 'priority' | 'payload'>>,
-  /** Also write the task's run message to the outbox (its priority changed), for the dispatcher after this long. */
+  /** Its priority changed: if it is PENDING, also write its run message to the outbox, for the dispatcher after this long. */
   enqueue?: { availableInMs: number },
   reschedule?: Reschedule,
 ): Promise<Returned | undefined> {
@@ -493,12 +493,14 @@ export async function updateWaitingTask(
       .where(and(eq(tasks.id, id), inArray(tasks.status, reschedule ? RESCHEDULABLE : EDITABLE)))
       .returning();
     if (!row) return undefined;
-    // Messages not published yet go out with the new priority: a NEW task's outbox row, and the row of a PENDING task
-    // whose message still waits, as in the grace after a lapsed lease, in which the lapsed run may still take its task
-    // back. Such a task gets no second message: one sent now would cut that wait short.
-    const waiting = fields.priority ? await setTaskMessagesPriority(tx, id, fields.priority) : 0;
+    // Messages not published yet (a NEW task's outbox row, or one waiting out a grace) go out with the new priority.
+    if (fields.priority) await setTaskMessagesPriority(tx, id, fields.priority);
+    // A PENDING task is given a message with its new priority (decided here, under the row's lock, as a releaser or a
+    // run may have moved it since the caller looked). Not one whose lease lapsed (its heartbeat kept): its run may be
+    // alive and take it back within the grace its requeued message waits out, which a message sent now would cut short.
+    const requeue = enqueue && row.status === 'PENDING' && row.heartbeat_at === null;
     let outbox_id: number | null = null;
-    if (enqueue && waiting === 0) {
+    if (requeue) {
       const r = await tx.execute<{ id: string }>(
         sql`WITH t AS (SELECT id, priority FROM tasks WHERE id = ${id}) ${insertTaskMessages('t', enqueue.availableInMs)} RETURNING id`,
       );

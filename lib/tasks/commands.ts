@@ -266,7 +266,7 @@ export async function updateTask(id: string, input: UpdateTaskInput): Promise<Ta
   const { run_at, delay_ms, ...fields } = input;
   if (input.payload !== undefined) fields.payload = validatePayload(current.type, input.payload);
   const reschedule: Reschedule | undefined = run_at !== undefined ? { run_at } : delay_ms !== undefined ? { delay_ms } : undefined;
-  const requeue = input.priority !== undefined && input.priority !== current.priority && current.status === 'PENDING';
+  const requeue = input.priority !== undefined && input.priority !== current.priority;
   const row = await updateWaitingTask(db(), id, fields, requeue ? { availableInMs: selfPublishMs() } : undefined, reschedule);
   if (!row) return reschedule ? conflictOrMissing(id, 'reschedule', RESCHEDULABLE) : conflictOrMissing(id, 'update', EDITABLE);
   return toTask(await publishAfterCommit(row));
