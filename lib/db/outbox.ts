@@ -117,7 +117,11 @@ export async function republishStalePending(ex: Executor, olderThanMs: number, l
   return res.rows.map((r) => r.id);
 }
 
-/** Gives the waiting outbox rows of a task the queue priority of its new priority (a PATCH of a NEW task). */
-export async function setTaskMessagesPriority(ex: Executor, taskId: string, priority: TaskPriority): Promise<void> {
-  await ex.execute(sql`UPDATE outbox SET priority = ${QUEUE_PRIORITY[priority]} WHERE body->>'task_id' = ${taskId}`);
+/**
+ * Gives the waiting outbox rows of a task the queue priority of its new priority (a PATCH), and answers how many
+ * there were. A row a dispatcher is publishing is waited for, and then gone.
+ */
+export async function setTaskMessagesPriority(ex: Executor, taskId: string, priority: TaskPriority): Promise<number> {
+  const res = await ex.execute(sql`UPDATE outbox SET priority = ${QUEUE_PRIORITY[priority]} WHERE body->>'task_id' = ${taskId}`);
+  return res.rowCount ?? 0;
 }

@@ -494,11 +494,13 @@ export async function updateWaitingTask(
       .returning();
     if (!row) return undefined;
     // Messages not published yet (a NEW task's outbox row, or one waiting out a grace) go out with the new priority.
-    if (fields.priority) await setTaskMessagesPriority(tx, id, fields.priority);
+    const waiting = fields.priority ? await setTaskMessagesPriority(tx, id, fields.priority) : 0;
     // A PENDING task is given a message with its new priority (decided here, under the row's lock, as a releaser or a
-    // run may have moved it since the caller looked). Not one whose lease lapsed (its heartbeat kept): its run may be
-    // alive and take it back within the grace its requeued message waits out, which a message sent now would cut short.
-    const requeue = enqueue && row.status === 'PENDING' && row.heartbeat_at === null;
+    // run may have moved it since the caller looked). Not one whose lease lapsed (its heartbeat kept) while its
+    // requeued message still waits out the grace in which the run may be alive and take it back: a message sent now
+    // would cut that short. Once that message is out, a new one is as harmless as for any PENDING task.
+    const inGrace = row.heartbeat_at !== null && waiting > 0;
+    const requeue = enqueue && row.status === 'PENDING' && !inGrace;
     let outbox_id: number | null = null;
     if (requeue) {
       const r = await tx.execute<{ id: string }>(

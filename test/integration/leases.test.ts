@@ -167,6 +167,22 @@ describe('leases by heartbeat', () => {
     expect((await claimTasks(db(), [task.id])).claimed).toEqual([]);
   });
 
+  it('publishes a message with the new priority once the grace of a lapsed lease is over and its message went out', async () => {
+    const { task } = await createTask({ ...emulate(0), priority: 'LOW' });
+    await nothingQueued();
+    await claimTasks(db(), [task.id]);
+    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
+    await runMaintenance();
+    // The grace is over: the requeued message (LOW) is published.
+    await app.db.db.execute(sql`UPDATE outbox SET available_at = now() WHERE body->>'task_id' = ${task.id}`);
+    await runMaintenance();
+    expect(await queue().depth('tasks')).toBe(1);
+    // Raised now, it gets a message of its new priority, as any PENDING task does (the lapsed run may still take it
+    // back: that message then finds it running).
+    await updateTask(task.id, { priority: 'HIGH' });
+    expect(await queue().depth('tasks')).toBe(2);
+  });
+
   it('fails a task whose runs were lost too often, and leaves its dead letter as every final failure does', async () => {
     const { task } = await createTask({ ...emulate(0), max_attempts: 1 });
     await nothingQueued();
