@@ -74,6 +74,8 @@ export type LostRun = {
   request_id: string | null;
   prev_status: TaskStatus;
   status: TaskStatus;
+  attempts: number;
+  error: string;
 };
 
 /**
@@ -112,14 +114,7 @@ export async function requeueExpiredLeases(
     ),
     e AS (${recordEvents('u', { from: sql`prev_status`, to: sql`status`, reason: 'lease expired', failedAttempt: { attempt: sql`attempts`, error: sql`error` } })}),
     requeued AS (SELECT id, priority FROM u WHERE status = ${status(MOVES.requeue.to)}),
-    o AS (${insertTaskMessages('requeued', graceMs)}),
-    -- A task failed here is a final failure like one its run reports: it leaves a dead letter (as deadLetter writes
-    -- them in lib/tasks/dead-letters.ts), in the same statement, so that it can be found and redriven.
-    d AS (
-      INSERT INTO dead_letters (queue, task_id, reason, body)
-      SELECT 'tasks', id, 'task ' || id || ' failed after ' || attempts || ' attempt(s): ' || error, '{"task_id":"' || id || '"}'
-      FROM u WHERE status = ${status(MOVES.fail.to)}
-    )
-    SELECT id, type, request_id, prev_status, status FROM u`);
+    o AS (${insertTaskMessages('requeued', graceMs)})
+    SELECT id, type, request_id, prev_status, status, attempts, error FROM u`);
   return res.rows;
 }

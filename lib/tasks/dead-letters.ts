@@ -79,6 +79,16 @@ export async function deadLetter(from: QueueName, message: string, reason: strin
   logger.warn('dead letter recorded', { queue: from, dead_letter_id: row.id, task_id: row.task_id ?? undefined, reason: row.reason });
 }
 
+/**
+ * Records the final failure of a task, by its run or by the maintenance (a run lost too often), as a dead letter for
+ * people to look at and redrive; the task itself already says FAILED. Never rejects: a write that fails is logged.
+ */
+export async function deadLetterFailedTask(taskId: string, attempts: number, error: string, message = JSON.stringify({ task_id: taskId })) {
+  await deadLetter('tasks', message, `task ${taskId} failed after ${attempts} attempt(s): ${error}`).catch((err) =>
+    logger.error('dead letter not written', { task_id: taskId, error: err as Error }),
+  );
+}
+
 /** The envelope that earlier versions published to the `.dlq` queues: the reason, the failing fields, the message. */
 function envelopeOf(body: string): { reason: string; message: string; errors?: FieldError[] } | undefined {
   try {

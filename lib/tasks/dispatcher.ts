@@ -9,6 +9,7 @@ import { deleteExpiredDeadLetters, deleteExpiredTasks } from '#lib/db/retention'
 import { logger } from '#lib/logger';
 import { withRequestContext } from '#lib/request-context';
 import { runCallbackSenderFor } from '#lib/tasks/callbacks';
+import { deadLetterFailedTask } from '#lib/tasks/dead-letters';
 import { dispatchOutbox } from '#lib/tasks/outbox';
 import { releaseDue, runReleaseLoop } from '#lib/tasks/scheduler';
 import { logStatusChange } from '#lib/tasks/status-log';
@@ -77,6 +78,8 @@ export async function runMaintenance(): Promise<number> {
     const context = { request_id: run.request_id ?? randomUUID(), task_id: run.id };
     const change = { task_id: run.id, type: run.type, from: run.prev_status, to: run.status, reason: 'lease expired' };
     withRequestContext(context, () => logStatusChange(change));
+    // Failed, lost once too often: a final failure like one its run reports.
+    if (run.status === 'FAILED') await withRequestContext(context, () => deadLetterFailedTask(run.id, run.attempts, run.error));
   }
   const stale = await republishStalePending(db(), config().REPUBLISH_PENDING_AFTER_MS, 500);
   if (stale.length) logger.warn('PENDING tasks waiting long with no outbox row: their messages are published again', { task_ids: stale });

@@ -11,7 +11,7 @@ import { logger } from '#lib/logger';
 import { observeTaskRun } from '#lib/metrics';
 import { MOVES, type TaskStatus } from '#lib/model';
 import { withRequestContext } from '#lib/request-context';
-import { deadLetter } from '#lib/tasks/dead-letters';
+import { deadLetter, deadLetterFailedTask } from '#lib/tasks/dead-letters';
 import { formatBytes } from '#lib/tasks/limits';
 import { publishAfterCommit, selfPublishMs } from '#lib/tasks/outbox';
 import { TaskMessageSchema } from '#lib/tasks/schemas';
@@ -312,12 +312,7 @@ async function runClaimed(claimed: ClaimedTask, body: string): Promise<MessageOu
   const failed = await finish(claimed, 'FAILED', { error });
   if (failed) runMoved(claimed, 'FAILED', 'failed', { ms, error });
   else logger.info('task failed after it was cancelled', { ms, error });
-  // The final failure leaves a dead letter for people to look at; the task itself already says FAILED.
-  if (failed) {
-    await deadLetter('tasks', body, `task ${taskId} failed after ${claimed.attempts} attempt(s): ${error}`).catch((err) =>
-      logger.error('dead letter not written', { error: err as Error }),
-    );
-  }
+  if (failed) await deadLetterFailedTask(taskId, claimed.attempts, error, body);
   return 'done';
 }
 

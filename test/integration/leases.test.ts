@@ -40,6 +40,16 @@ const emulate = (duration_ms: number) => ({
   payload: { duration_ms, failure_rate: 0 },
 });
 
+/** A task claimed by a run whose lease then lapsed (not heard of for an hour), and requeued by the maintenance. */
+async function lapsedRun(priority: 'LOW' | 'MEDIUM' | 'HIGH' = 'MEDIUM') {
+  const { task } = await createTask({ ...emulate(0), priority });
+  await nothingQueued();
+  const [claimed] = (await claimTasks(db(), [task.id])).claimed;
+  await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
+  await runMaintenance();
+  return { task, run: { id: task.id, startedAt: claimed?.started_at as string } };
+}
+
 describe('leases by heartbeat', () => {
   it('keeps a live run that lasts several leases: maintenance never takes it', async () => {
     const { task } = await createTask(emulate(4_000));
@@ -127,12 +137,7 @@ describe('leases by heartbeat', () => {
   });
 
   it('lets a live run take back a task whose lease lapsed, before the requeued message exists', async () => {
-    const { task } = await createTask(emulate(0));
-    await queue().purge('tasks');
-    const [claimed] = (await claimTasks(db(), [task.id])).claimed;
-    const run = { id: task.id, startedAt: claimed?.started_at as string };
-    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
-    await runMaintenance();
+    const { task, run } = await lapsedRun();
     expect((await getTask(task.id)).status).toBe('PENDING');
     // The database answers the live run again within the grace: it takes the task back; its message, once
     // published, finds the task running.
@@ -146,12 +151,7 @@ describe('leases by heartbeat', () => {
   });
 
   it('keeps the grace when the priority of a task whose lease lapsed changes: no message the live run could race', async () => {
-    const { task } = await createTask({ ...emulate(0), priority: 'LOW' });
-    await nothingQueued();
-    const [claimed] = (await claimTasks(db(), [task.id])).claimed;
-    const run = { id: task.id, startedAt: claimed?.started_at as string };
-    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
-    await runMaintenance();
+    const { task, run } = await lapsedRun('LOW');
     expect((await getTask(task.id)).status).toBe('PENDING');
     // A client raises its priority within the grace: the message waiting out the grace takes the new priority, and no
     // second message goes out before the grace ends.
@@ -168,11 +168,7 @@ describe('leases by heartbeat', () => {
   });
 
   it('publishes a message with the new priority once the grace of a lapsed lease is over and its message went out', async () => {
-    const { task } = await createTask({ ...emulate(0), priority: 'LOW' });
-    await nothingQueued();
-    await claimTasks(db(), [task.id]);
-    await app.db.db.execute(sql`UPDATE tasks SET heartbeat_at = now() - interval '1 hour' WHERE id = ${task.id}`);
-    await runMaintenance();
+    const { task } = await lapsedRun('LOW');
     // The grace is over: the requeued message (LOW) is published.
     await app.db.db.execute(sql`UPDATE outbox SET available_at = now() WHERE body->>'task_id' = ${task.id}`);
     await runMaintenance();
